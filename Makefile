@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both install the Debian
+# packages first (scripts/install-deps.sh; a no-op once they are there).
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps build test unit integration demo fuzz bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+test: build
+	@cd build && ctest --output-on-failure -j 2
+
+unit: build
+	@cd build && ctest --output-on-failure -L unit
+
+integration: build
+	@cd build && ctest --output-on-failure -L integration
+
+demo: build
+	@bash scripts/demo.sh
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@bash scripts/run-fuzz.sh $(FUZZ_SECONDS)
+
+bench: build
+	@bash bench/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz

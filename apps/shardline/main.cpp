@@ -1,0 +1,90 @@
+// shardline: one binary, one subcommand per role. Thin: parses the command line, loads the
+// configuration, and hands over to the runtime and admin modules.
+
+#include "admin/admin_commands.hpp"
+#include "core/config.hpp"
+#include "core/logging.hpp"
+#include "runtime/processes.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+using namespace shardline;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Shardline: shard and cluster manager for Discord bots"};
+  app.require_subcommand(1);
+  std::string env_file, config_file;
+  app.add_option("--env-file", env_file, ".env file to read (default: ./.env if present)");
+  app.add_option("--config", config_file, "config.json to read (default: ./config.json if present)");
+
+  runtime::ProcessOptions proc;
+  admin::AdminOptions adm;
+  std::string message, preset, target = "all";
+
+  auto* hub = app.add_subcommand("hub", "Run a standalone IPC hub (no shards)");
+  hub->add_option("--port-file", proc.port_file, "Write the listening port to this file");
+  hub->add_option("--name", proc.hub_name, "The hub's name on the network")->capture_default_str();
+
+  auto* run = app.add_subcommand("run", "Run a cluster (server mode also hosts the hub)");
+  run->add_option("--port-file", proc.port_file, "Server mode: write the listening port to this file");
+
+  auto add_admin = [&](CLI::App* cmd) {
+    cmd->add_flag("--json", adm.json, "Print JSON");
+    cmd->add_option("--timeout-ms", adm.timeout_ms, "Deadline for answers")->capture_default_str()->check(
+        CLI::Range(1, 600000));
+  };
+  auto* clusters = app.add_subcommand("clusters", "Per-cluster stats, health and totals");
+  add_admin(clusters);
+  auto* status = app.add_subcommand("ipc-status", "IPC configuration and connected clients");
+  add_admin(status);
+  auto* broadcast = app.add_subcommand("broadcast", "Send a message to every cluster (at most 500 characters)");
+  broadcast->add_option("message", message, "The message")->required();
+  add_admin(broadcast);
+  auto* query = app.add_subcommand("query", "Run a preset query on clusters");
+  query->add_option("preset", preset,
+                    "guild_count, user_count, shard_count, latency, uptime, memory_rss, shard_status, cluster_info")
+      ->required();
+  query->add_option("--target", target, "all, a cluster name, shard:<id> or guild:<id>")->capture_default_str();
+  add_admin(query);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  init_logging(hub->parsed() ? "hub" : run->parsed() ? "cluster" : "admin");
+  if (!(hub->parsed() || run->parsed())) spdlog::set_level(spdlog::level::warn); // tools print results, not logs
+
+  Config cfg;
+  try {
+    ConfigSources src;
+    src.environment = process_environment();
+    if (!env_file.empty()) src.env_file = env_file;
+    if (!config_file.empty()) src.config_json = config_file;
+    cfg = load_config(src);
+  } catch (const ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << "\n";
+    return 2;
+  }
+  for (auto& w : cfg.warnings) spdlog::warn("{}", w);
+
+  try {
+    if (hub->parsed()) return runtime::run_hub(cfg, proc);
+    if (run->parsed()) return runtime::run_cluster(cfg, proc);
+    if (clusters->parsed()) return admin::clusters_command(cfg, adm);
+    if (status->parsed()) return admin::ipc_status_command(cfg, adm);
+    if (broadcast->parsed()) return admin::broadcast_command(cfg, adm, message);
+    if (query->parsed()) return admin::query_command(cfg, adm, preset, target);
+  } catch (const ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

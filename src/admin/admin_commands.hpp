@@ -1,0 +1,25 @@
+#pragma once
+// The admin tools (`shardline clusters`, `ipc-status`, `broadcast`, `query`): short-lived
+// connections with role admin. Each returns the process exit code.
+
+#include "core/config.hpp"
+
+#include <string>
+
+namespace shardline::admin {
+
+struct AdminOptions {
+  bool json = false;
+  int timeout_ms = 3000;
+};
+
+int clusters_command(const Config& cfg, const AdminOptions& o);
+int ipc_status_command(const Config& cfg, const AdminOptions& o);
+int broadcast_command(const Config& cfg, const AdminOptions& o, const std::string& message);
+int query_command(const Config& cfg, const AdminOptions& o, const std::string& preset, const std::string& target);
+
+// Characters (Unicode code points) in a UTF-8 string: the 500-character broadcast limit
+// counts what an operator typed, not bytes.
+std::size_t utf8_length(const std::string& s);
+
+} // namespace shardline::admin

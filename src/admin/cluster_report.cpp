@@ -1,0 +1,190 @@
+#include "admin/cluster_report.hpp"
+
+#include "ipc/health.hpp"
+#include "ipc/messages.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace shardline::admin {
+
+namespace json = boost::json;
+
+namespace {
+std::uint64_t get_u64(const json::object& o, std::string_view k) {
+  double v = ipc::get_number(o, k, 0);
+  return v > 0 && std::isfinite(v) ? static_cast<std::uint64_t>(v) : 0;
+}
+
+const json::array* clients_of(const json::object& hub) {
+  auto* c = hub.if_contains("clients");
+  return c && c->is_array() ? &c->get_array() : nullptr;
+}
+
+std::string_view emoji_for(const std::string& health) {
+  if (health == "green") return ipc::to_emoji(ipc::Health::green);
+  if (health == "yellow") return ipc::to_emoji(ipc::Health::yellow);
+  return ipc::to_emoji(ipc::Health::red);
+}
+} // namespace
+
+std::string format_duration(double s) {
+  if (!(s >= 0)) return "-";
+  auto t = static_cast<std::uint64_t>(s);
+  if (t >= 86400) return fmt::format("{}d {:02}h", t / 86400, (t % 86400) / 3600);
+  if (t >= 3600) return fmt::format("{}h {:02}m", t / 3600, (t % 3600) / 60);
+  if (t >= 60) return fmt::format("{}m {:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResult& stats, int timeout_ms) {
+  ClusterReport r;
+  r.hub = hub_status;
+  r.timeout_ms = timeout_ms;
+  std::map<std::string, ClusterRow> rows;
+
+  if (auto* clients = clients_of(hub_status)) {
+    for (auto& v : *clients) {
+      if (!v.is_object()) continue;
+      auto& c = v.get_object();
+      if (ipc::get_string(c, "role") != "cluster") continue;
+      auto& row = rows[ipc::get_string(c, "name")];
+      row.name = ipc::get_string(c, "name");
+      row.health = ipc::get_string(c, "health", "red");
+      row.heartbeat_age = ipc::get_number(c, "last_heartbeat_age", -1);
+    }
+  }
+  for (auto& [name, reply] : stats.replies) {
+    if (!reply.ok) continue;
+    auto& d = reply.data;
+    auto& row = rows[name];
+    row.name = name;
+    row.answered = true;
+    row.guilds = get_u64(d, "guild_count");
+    row.users = get_u64(d, "user_count");
+    row.shards = get_u64(d, "shard_count");
+    if (auto* ids = d.if_contains("shard_ids"); ids && ids->is_array())
+      for (auto& id : ids->get_array()) {
+        std::uint64_t n = 0;
+        if (ipc::get_uint64(id, n)) row.shard_ids.push_back(static_cast<std::uint32_t>(n));
+      }
+    if (auto* l = d.if_contains("latency"); l && l->is_number()) row.latency = ipc::get_number(d, "latency");
+    row.uptime = ipc::get_number(d, "uptime", 0);
+    row.mode = ipc::get_string(d, "mode");
+    if (row.heartbeat_age < 0) row.health = "green"; // answered now, so alive
+  }
+  for (auto& name : stats.missing) {
+    auto& row = rows[name];
+    row.name = name;
+  }
+  for (auto& [name, row] : rows) {
+    if (row.answered) {
+      r.total_guilds += row.guilds;
+      r.total_users += row.users;
+      r.total_shards += row.shards;
+    } else {
+      r.missing.push_back(name);
+    }
+    r.rows.push_back(std::move(row));
+  }
+  return r;
+}
+
+std::string render_text(const ClusterReport& r) {
+  std::string out;
+  if (!r.hub.empty()) {
+    out += fmt::format("Hub {} ({}) on {}:{} · up {} · {} cluster(s) · legacy auth {} · TLS {}\n\n",
+                       ipc::get_string(r.hub, "hub"), ipc::get_string(r.hub, "mode"), ipc::get_string(r.hub, "host"),
+                       get_u64(r.hub, "port"), format_duration(ipc::get_number(r.hub, "uptime")), r.rows.size(),
+                       r.hub.contains("legacy_auth") && r.hub.at("legacy_auth").is_bool() &&
+                               r.hub.at("legacy_auth").get_bool()
+                           ? "on"
+                           : "off",
+                       r.hub.contains("tls") && r.hub.at("tls").is_bool() && r.hub.at("tls").get_bool() ? "on" : "off");
+  } else {
+    out += "Hub: did not answer\n\n";
+  }
+  out += fmt::format("  {:<20} {:<9} {:>9} {:>11} {:>7} {:>9} {:>9}\n", "CLUSTER", "HEALTH", "GUILDS", "USERS",
+                     "SHARDS", "LATENCY", "UPTIME");
+  for (auto& row : r.rows) {
+    auto health = fmt::format("{} {}", emoji_for(row.health), row.health);
+    if (!row.answered) {
+      out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, health, "-", "-", "-", "-",
+                         "no answer");
+      continue;
+    }
+    auto latency = row.latency ? fmt::format("{:.0f} ms", *row.latency * 1000) : std::string("-");
+    out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, health, row.guilds, row.users,
+                       row.shards, latency, format_duration(row.uptime));
+  }
+  out += fmt::format("  {:<20} {:<9} {:>9} {:>11} {:>7}\n", "TOTAL", "", r.total_guilds, r.total_users,
+                     r.total_shards);
+  if (!r.missing.empty()) {
+    std::string names;
+    for (auto& m : r.missing) names += (names.empty() ? "" : ", ") + m;
+    out += fmt::format("\nNot answering within {} ms: {}\n", r.timeout_ms, names);
+  }
+  return out;
+}
+
+json::object to_json(const ClusterReport& r) {
+  json::array clusters;
+  for (auto& row : r.rows) {
+    json::array ids;
+    for (auto id : row.shard_ids) ids.emplace_back(id);
+    json::object o{{"name", row.name},         {"answered", row.answered},   {"health", row.health},
+                   {"guild_count", row.guilds}, {"user_count", row.users},    {"shard_count", row.shards},
+                   {"shard_ids", std::move(ids)}, {"uptime", row.uptime},      {"mode", row.mode},
+                   {"last_heartbeat_age", row.heartbeat_age}};
+    if (row.latency) o["latency"] = *row.latency;
+    else o["latency"] = nullptr;
+    clusters.emplace_back(std::move(o));
+  }
+  json::array missing;
+  for (auto& m : r.missing) missing.emplace_back(m);
+  return json::object{{"hub", r.hub},
+                      {"clusters", std::move(clusters)},
+                      {"totals", {{"guilds", r.total_guilds}, {"users", r.total_users}, {"shards", r.total_shards}}},
+                      {"missing", std::move(missing)}};
+}
+
+json::object ipc_status_json(const Config& cfg, const json::object& hub) {
+  json::array clients;
+  if (auto* cs = clients_of(hub)) clients = *cs;
+  return json::object{{"mode", to_string(cfg.ipc_mode)},
+                      {"host", cfg.ipc_host},
+                      {"port", cfg.ipc_port},
+                      {"secret", mask_secret(cfg.ipc_secret)},
+                      {"legacy_auth", cfg.legacy_auth},
+                      {"tls", cfg.tls_enabled()},
+                      {"hub", hub.empty() ? json::value(nullptr) : json::value(hub.at("hub"))},
+                      {"clients", std::move(clients)}};
+}
+
+std::string render_ipc_status_text(const Config& cfg, const json::object& hub) {
+  std::string out = fmt::format("Mode: {}   Host: {}   Port: {}   Secret: {}   Legacy auth: {}   TLS: {}\n",
+                                to_string(cfg.ipc_mode), cfg.ipc_host, cfg.ipc_port, mask_secret(cfg.ipc_secret),
+                                cfg.legacy_auth ? "on" : "off", cfg.tls_enabled() ? "on" : "off");
+  if (hub.empty()) return out + "Hub: did not answer\n";
+  out += fmt::format("Hub: {} ({}), up {}\n", ipc::get_string(hub, "hub"), ipc::get_string(hub, "mode"),
+                     format_duration(ipc::get_number(hub, "uptime")));
+  auto* clients = clients_of(hub);
+  out += fmt::format("Connected clients ({}):\n", clients ? clients->size() : 0);
+  out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {}\n", "NAME", "ROLE", "PROTO", "ADDRESS",
+                     "LAST HEARTBEAT", "HEALTH");
+  if (clients)
+    for (auto& v : *clients) {
+      if (!v.is_object()) continue;
+      auto& c = v.get_object();
+      auto health = ipc::get_string(c, "health");
+      out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {} {}\n", ipc::get_string(c, "name"),
+                         ipc::get_string(c, "role"), get_u64(c, "proto"), ipc::get_string(c, "address"),
+                         format_duration(ipc::get_number(c, "last_heartbeat_age")) + " ago", emoji_for(health), health);
+    }
+  return out;
+}
+
+} // namespace shardline::admin

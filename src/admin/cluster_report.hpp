@@ -1,0 +1,49 @@
+#pragma once
+// One model of "the fleet" built from the hub's status and the clusters' stats, rendered as a
+// terminal table or JSON (and, later, a Discord embed), so every view shows the same numbers.
+
+#include "core/config.hpp"
+#include "ipc/cluster_link.hpp"
+
+#include <boost/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shardline::admin {
+
+struct ClusterRow {
+  std::string name;
+  bool answered = false;         // answered the stats request before the deadline
+  std::string health = "red";    // by heartbeat age, as the hub sees it
+  double heartbeat_age = -1;     // seconds; -1 if the hub does not know the cluster
+  std::uint64_t guilds = 0;
+  std::uint64_t users = 0;
+  std::uint64_t shards = 0;
+  std::vector<std::uint32_t> shard_ids;
+  std::optional<double> latency; // seconds; none before the first gateway heartbeat
+  double uptime = 0;
+  std::string mode;
+};
+
+struct ClusterReport {
+  boost::json::object hub;       // hub_status_response data (empty if the hub did not answer)
+  std::vector<ClusterRow> rows;  // sorted by name
+  std::uint64_t total_guilds = 0, total_users = 0, total_shards = 0;
+  std::vector<std::string> missing;
+  int timeout_ms = 0;
+};
+
+ClusterReport build_report(const boost::json::object& hub_status, const ipc::FanoutResult& stats, int timeout_ms);
+std::string render_text(const ClusterReport& r);
+boost::json::object to_json(const ClusterReport& r);
+
+// `ipc-status`: this side's configuration and the hub's connected clients.
+std::string render_ipc_status_text(const Config& cfg, const boost::json::object& hub_status);
+boost::json::object ipc_status_json(const Config& cfg, const boost::json::object& hub_status);
+
+// "1h 02m", "3m 05s", "12s".
+std::string format_duration(double seconds);
+
+} // namespace shardline::admin

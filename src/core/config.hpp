@@ -1,0 +1,89 @@
+#pragma once
+// Shardline's configuration: one struct shared by every subcommand, loaded from the process
+// environment, a .env file and config.json (in that order of precedence, over defaults).
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace shardline {
+
+// Thrown for any invalid setting; the message names the setting and says what to change.
+// Subcommands turn it into exit code 2.
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class IpcMode { server, client };
+
+struct HealthThresholds {
+  double heartbeat_green_s = 60;   // heartbeat age under this: green
+  double heartbeat_yellow_s = 180; // under this: yellow, otherwise red
+  double stats_green_s = 120;      // relayed stats age under this: green, otherwise yellow
+  double stats_hide_s = 300;       // older relayed stats are hidden and left out of totals
+};
+
+struct Config {
+  bool enable_shard_manager = false;
+  std::string ipc_secret;
+  std::string bot_owner_id;
+  std::string ipc_host = "127.0.0.1";
+  std::uint16_t ipc_port = 20000;
+  IpcMode ipc_mode = IpcMode::server;
+  std::string cluster_name = "cluster-0";
+  std::optional<std::uint32_t> shard_count = 1; // nullopt: "auto" (ask /gateway/bot)
+  std::vector<std::uint32_t> shard_ids;
+  std::string discord_token;
+
+  bool legacy_auth = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  double heartbeat_s = 30;
+  double stats_interval_s = 60;
+  double auth_timeout_s = 10;
+  double body_timeout_s = 30;
+  double idle_timeout_s = 120;
+  double reconnect_min_s = 5;
+  double reconnect_max_s = 120;
+  std::size_t max_pending = 256;
+  std::size_t max_outbuf_bytes = 8u << 20;
+  HealthThresholds health;
+  std::filesystem::path data_dir = "./data/shard_manager";
+
+  // Warnings found while loading (weak secret...): the caller logs them once logging is up.
+  std::vector<std::string> warnings;
+
+  bool tls_enabled() const { return !tls_cert.empty() || !tls_ca.empty(); }
+};
+
+struct ConfigSources {
+  std::map<std::string, std::string> environment;   // usually the process environment
+  std::optional<std::filesystem::path> env_file;     // --env-file; else ./.env if present
+  std::optional<std::filesystem::path> config_json;  // --config; else ./config.json if present
+  bool require_secret = true;                        // the IPC needs a real secret
+};
+
+// The process environment as a map (only the variables Shardline reads).
+std::map<std::string, std::string> process_environment();
+
+// Parses a .env file's text: KEY=VALUE lines, `export` prefix, # comments, quotes.
+std::map<std::string, std::string> parse_dotenv(const std::string& text, const std::string& origin);
+
+// Loads and validates. Throws ConfigError.
+Config load_config(const ConfigSources& sources);
+
+// "abcd…wxyz" style masking used wherever a secret is shown (never the secret itself).
+std::string mask_secret(const std::string& secret);
+
+// Names of every setting Shardline reads, for docs and for filtering the environment.
+const std::vector<std::string>& known_settings();
+
+const char* to_string(IpcMode mode);
+
+} // namespace shardline

@@ -1,0 +1,494 @@
+#include "ipc/cluster_link.hpp"
+
+#include "core/crypto.hpp"
+#include "ipc/backoff.hpp"
+#include "ipc/frame_codec.hpp"
+#include "ipc/frame_writer.hpp"
+#include "ipc/messages.hpp"
+#include "ipc/spawn.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <set>
+#include <unordered_map>
+
+namespace shardline::ipc {
+
+namespace json = boost::json;
+using namespace boost::asio::experimental::awaitable_operators;
+using steady = std::chrono::steady_clock;
+
+namespace {
+constexpr std::size_t kLinkOutbufCap = 64u << 20; // a cluster's own queue: generous, still bounded
+
+std::chrono::steady_clock::duration to_steady(std::chrono::duration<double> d) {
+  return std::chrono::duration_cast<steady::duration>(d);
+}
+} // namespace
+
+class ClusterLink::Impl : public std::enable_shared_from_this<ClusterLink::Impl> {
+public:
+  struct Pending {
+    explicit Pending(asio::any_io_executor ex) : timer(ex) {}
+    asio::steady_timer timer;
+    bool fanout = false;
+    std::optional<std::set<std::string>> expected; // fanout: from the hub's `fanout` frame
+    std::map<std::string, RequestResult> replies;
+    bool done = false;
+
+    void finish() {
+      done = true;
+      timer.cancel();
+    }
+  };
+
+  Impl(asio::io_context& io, LinkOptions opt, ClusterState* state)
+      : io_(io), opt_(std::move(opt)), state_(state), backoff_(opt_.reconnect_min, opt_.reconnect_max) {
+    if (opt_.instance.empty()) opt_.instance = random_hex(8);
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------
+
+  void start() { spawn_owned(io_, run(shared_from_this()), "cluster link"); }
+
+  void stop() {
+    stopped_ = true;
+    close_stream();
+    if (wake_) wake_->cancel();
+  }
+
+  static asio::awaitable<void> run(std::shared_ptr<Impl> self) {
+    asio::steady_timer wait(self->io_);
+    self->wake_ = &wait;
+    while (!self->stopped_) {
+      auto err = co_await self->connect_and_auth();
+      std::string reason;
+      if (err.empty()) {
+        self->backoff_.reset();
+        reason = co_await self->session();
+      } else {
+        reason = err;
+      }
+      self->close_stream();
+      if (self->stopped_ || self->superseded_) break;
+      auto delay = self->backoff_.next();
+      spdlog::warn("link lost: {}; reconnecting in {:.1f}s", reason, delay.count());
+      wait.expires_after(to_steady(delay));
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    self->wake_ = nullptr;
+  }
+
+  asio::awaitable<std::string> connect_once() { co_return co_await connect_and_auth(); }
+
+  void serve() {
+    auto self = shared_from_this();
+    spawn_owned(io_, [](std::shared_ptr<Impl> s) -> asio::awaitable<void> { co_await s->read_loop(); }(self),
+                "admin link");
+  }
+
+  bool linked() const { return linked_; }
+
+  // ---- connect and authenticate --------------------------------------------------------
+
+  asio::awaitable<std::string> connect_and_auth() {
+    linked_ = false;
+    decoder_ = FrameDecoder(kMaxFrameBytes, 4096);
+    const auto deadline = steady::now() + to_steady(opt_.connect_timeout);
+
+    tcp::resolver resolver(io_);
+    auto [rec, results] = co_await resolver.async_resolve(opt_.host, std::to_string(opt_.port),
+                                                          asio::as_tuple(asio::use_awaitable));
+    if (rec) co_return fmt::format("Can't connect to {}:{} ({})", opt_.host, opt_.port, rec.message());
+
+    tcp::socket sock(io_);
+    asio::steady_timer timer(io_, deadline);
+    auto connected = co_await (asio::async_connect(sock, results, asio::as_tuple(asio::use_awaitable)) ||
+                               timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (connected.index() == 1)
+      co_return fmt::format("Can't connect to {}:{} (timed out)", opt_.host, opt_.port);
+    if (auto [ec, ep] = std::get<0>(connected); ec)
+      co_return fmt::format("Can't connect to {}:{} ({})", opt_.host, opt_.port, ec.message());
+    boost::system::error_code ignored;
+    sock.set_option(tcp::no_delay(true), ignored);
+
+    if (opt_.tls) {
+      stream_.emplace(std::move(sock), *opt_.tls);
+      auto* tls = stream_->tls();
+      SSL_set_tlsext_host_name(tls->native_handle(), opt_.host.c_str());
+      tls->set_verify_mode(ssl::verify_peer);
+      tls->set_verify_callback(ssl::host_name_verification(opt_.host));
+      timer.expires_at(deadline);
+      auto hs = co_await (tls->async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable)) ||
+                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (hs.index() == 1) co_return "Can't connect: TLS handshake timed out";
+      if (auto [ec] = std::get<0>(hs); ec) co_return "Can't connect: TLS handshake failed: " + ec.message();
+    } else {
+      stream_.emplace(std::move(sock));
+    }
+    writer_ = std::make_unique<FrameWriter>(*stream_, kLinkOutbufCap);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    writer_->on_error([weak](const boost::system::error_code& ec) {
+      if (auto s = weak.lock()) {
+        spdlog::debug("link write failed: {}", ec.message());
+        s->close_stream();
+      }
+    });
+
+    json::array ids;
+    for (auto id : opt_.shard_ids) ids.emplace_back(id);
+    const std::uint64_t guilds = state_ ? state_->guild_count() : 0;
+    std::string client_nonce;
+    if (opt_.legacy) {
+      json::object auth{{"secret", opt_.secret}, {"cluster_name", opt_.name}, {"shard_ids", ids},
+                        {"shard_count", opt_.shard_count}, {"guild_count", guilds}};
+      push(build_body(OutFrame{"auth", std::move(auth), opt_.name, "all", "", ""}, nonces_));
+    } else {
+      client_nonce = random_hex(16);
+      json::object auth{{"proto", 2}, {"cluster_name", opt_.name}, {"role", opt_.admin ? "admin" : "cluster"},
+                        {"shard_ids", ids}, {"shard_count", opt_.shard_count}, {"guild_count", guilds},
+                        {"instance", opt_.instance}, {"generation", opt_.generation},
+                        {"client_nonce", client_nonce}};
+      push(build_body(OutFrame{"auth", std::move(auth), opt_.name, "all", "", ""}, nonces_));
+
+      json::object challenge;
+      auto err = co_await expect("auth_challenge", deadline, challenge);
+      if (!err.empty()) co_return err;
+      auto server_nonce = get_string(challenge, "server_nonce");
+      server_nonce_ = server_nonce;
+      json::object proof{{"mac", client_mac(opt_.secret, opt_.name, client_nonce, server_nonce)}};
+      push(build_body(OutFrame{"auth_proof", std::move(proof), opt_.name, "all", "", ""}, nonces_));
+    }
+
+    json::object resp;
+    auto err = co_await expect("auth_response", deadline, resp);
+    if (!err.empty()) co_return err;
+    if (auto* ok = resp.if_contains("success"); !ok || !ok->is_bool() || !ok->get_bool()) {
+      auto e = get_string(resp, "error", "refused");
+      if (e == "Invalid secret") co_return "Auth failed: check SHARD_IPC_SECRET (the hub said: Invalid secret)";
+      co_return "Auth failed: " + e;
+    }
+    if (!opt_.legacy) {
+      // Mutual authentication: the hub proves it knows the secret too.
+      auto expected = server_mac(opt_.secret, opt_.name, client_nonce, server_nonce_);
+      if (!constant_time_equal(get_string(resp, "server_mac"), expected))
+        co_return "Auth failed: the hub did not prove it knows SHARD_IPC_SECRET (wrong hub or wrong secret)";
+    }
+    server_name_ = get_string(resp, "server_cluster", "?");
+    clusters_.clear();
+    if (auto* cc = resp.if_contains("connected_clients"); cc && cc->is_array())
+      for (auto& v : cc->get_array())
+        if (v.is_string()) clusters_.insert(std::string(v.get_string()));
+    linked_ = true;
+    last_frame_at_ = steady::now();
+    if (!opt_.admin) spdlog::info("linked to hub {} as {}", server_name_, opt_.name);
+    co_return std::string();
+  }
+
+  // Reads frames until one with `op` arrives (auth phase only).
+  asio::awaitable<std::string> expect(std::string_view op, steady::time_point deadline, json::object& data_out) {
+    std::string body;
+    auto err = co_await read_frame(body, deadline);
+    if (!err.empty()) co_return err == "closed" ? "Auth failed: the hub closed the connection" : err;
+    json::value doc;
+    if (!parse_body(body, opt_.legacy, doc) || !doc.is_object()) co_return "Auth failed: bad frame from the hub";
+    auto& o = doc.get_object();
+    auto got = get_string(o, "op");
+    auto* data = o.if_contains("data");
+    if (got == "auth_response" && op != "auth_response" && data && data->is_object()) {
+      data_out = data->get_object(); // refused early (e.g. "Legacy auth disabled")
+      auto e = get_string(data_out, "error", "refused");
+      if (e == "Invalid secret") co_return "Auth failed: check SHARD_IPC_SECRET (the hub said: Invalid secret)";
+      co_return "Auth failed: " + e;
+    }
+    if (got != op || !data || !data->is_object()) co_return fmt::format("Auth failed: expected {} from the hub", op);
+    data_out = data->get_object();
+    co_return std::string();
+  }
+
+  // One frame body, or an error string ("closed", "timeout", ...).
+  asio::awaitable<std::string> read_frame(std::string& body, steady::time_point deadline) {
+    for (;;) {
+      std::string_view b, wire;
+      auto st = decoder_.next(b, wire);
+      if (st == DecodeStatus::frame) {
+        body.assign(b);
+        co_return std::string();
+      }
+      if (st != DecodeStatus::need_more) co_return "bad frame length from the hub";
+      if (!stream_) co_return "closed";
+      std::size_t avail = 0;
+      char* p = decoder_.prepare(avail, 4096);
+      asio::steady_timer timer(io_, deadline);
+      auto r = co_await (stream_->async_read_some(asio::buffer(p, avail), asio::as_tuple(asio::use_awaitable)) ||
+                         timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (r.index() == 1) co_return "timeout";
+      auto [ec, n] = std::get<0>(r);
+      if (ec) co_return ec == asio::error::eof ? std::string("closed") : ec.message();
+      decoder_.commit(n);
+    }
+  }
+
+  // ---- session ---------------------------------------------------------------------------
+
+  asio::awaitable<std::string> session() {
+    auto r = co_await (read_loop() || heartbeat_loop() || stats_loop());
+    linked_ = false;
+    fail_pending("not_linked");
+    if (r.index() == 0) co_return std::get<0>(r);
+    co_return std::string("link closed");
+  }
+
+  asio::awaitable<std::string> read_loop() {
+    for (;;) {
+      std::string body;
+      auto err = co_await read_frame(body, steady::now() + to_steady(opt_.idle_timeout));
+      if (!err.empty()) {
+        linked_ = false;
+        fail_pending("not_linked");
+        co_return err == "timeout" ? std::string("no frame from the hub within the idle timeout") : err;
+      }
+      last_frame_at_ = steady::now();
+      on_frame(body);
+      if (superseded_) co_return std::string("superseded");
+    }
+  }
+
+  asio::awaitable<void> heartbeat_loop() {
+    asio::steady_timer t(io_);
+    for (;;) {
+      t.expires_after(to_steady(opt_.heartbeat));
+      auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec || !linked_) co_return;
+      json::object hb{{"timestamp", wall_seconds()}, {"guild_count", state_ ? state_->guild_count() : 0}};
+      heartbeat_sent_ = steady::now();
+      send("heartbeat", std::move(hb), server_name_);
+    }
+  }
+
+  asio::awaitable<void> stats_loop() {
+    if (opt_.admin || !state_) {
+      // Nothing to publish: wait for cancellation by the other branches.
+      asio::steady_timer t(io_, steady::time_point::max());
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_return;
+    }
+    asio::steady_timer t(io_);
+    for (;;) {
+      // First stats right after linking, so operators do not wait a whole interval.
+      send("stats_broadcast", state_->stats(), "all");
+      t.expires_after(to_steady(opt_.stats_interval));
+      auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec || !linked_) co_return;
+    }
+  }
+
+  // ---- incoming frames ---------------------------------------------------------------------
+
+  void on_frame(const std::string& body) {
+    json::value doc;
+    if (!parse_body(body, opt_.legacy, doc) || !doc.is_object()) {
+      spdlog::warn("ignored a frame from the hub that is not a JSON object");
+      return;
+    }
+    auto& o = doc.get_object();
+    auto op = get_string(o, "op");
+    auto source = get_string(o, "source");
+    auto id = get_string(o, "id");
+    auto reply_to = get_string(o, "reply_to");
+    static const json::object empty;
+    auto* dv = o.if_contains("data");
+    const json::object& data = dv && dv->is_object() ? dv->get_object() : empty;
+
+    if (!reply_to.empty()) {
+      if (auto it = pending_.find(reply_to); it != pending_.end()) on_reply(*it->second, op, source, data);
+      return;
+    }
+    if (op == "heartbeat_ack") {
+      ipc_latency_ = std::chrono::duration<double>(steady::now() - heartbeat_sent_).count();
+    } else if (op == "stats_request") {
+      if (state_) answer(source, id, "stats_broadcast", state_->stats());
+    } else if (op == "guild_count_request") {
+      if (state_) {
+        auto s = state_->stats();
+        answer(source, id, "guild_count_response",
+               json::object{{"guild_count", s["guild_count"]}, {"user_count", s["user_count"]},
+                            {"shard_count", s["shard_count"]}});
+      }
+    } else if (op == "eval_request") {
+      auto query = get_string(data, "query");
+      if (state_) answer(source, id, "eval_response", json::object{{"query", query}, {"result", state_->eval(query)}});
+    } else if (op == "broadcast_message") {
+      auto msg = get_string(data, "message");
+      if (msg.size() > 500) msg.resize(500); // the contract caps broadcasts at 500 characters
+      spdlog::info("broadcast from {} by {}: {}", source, get_string(data, "author", "?"), msg);
+    } else if (op == "cluster_join") {
+      auto n = get_string(data, "cluster_name");
+      clusters_.insert(n);
+      spdlog::info("cluster joined: {}", n);
+    } else if (op == "cluster_leave") {
+      auto n = get_string(data, "cluster_name");
+      clusters_.erase(n);
+      spdlog::info("cluster left: {}", n);
+    } else if (op == "stats_broadcast") {
+      spdlog::debug("stats from {}", source);
+    } else if (op == "error") {
+      auto code = get_string(data, "code");
+      if (code == "superseded") {
+        spdlog::error("superseded by a newer generation of {}: this process gives up its shards", opt_.name);
+        superseded_ = true;
+        if (superseded_cb_) superseded_cb_();
+      } else {
+        spdlog::warn("hub error {}: {}", code, get_string(data, "message"));
+      }
+    } else if (!id.empty() && !opt_.legacy) {
+      answer(source, id, "error", json::object{{"code", "unknown_op"}, {"message", "unknown op: " + op}});
+    }
+  }
+
+  void on_reply(Pending& p, const std::string& op, const std::string& source, const json::object& data) {
+    if (p.done) return;
+    if (op == "fanout") {
+      std::set<std::string> expected;
+      if (auto* t = data.if_contains("targets"); t && t->is_array())
+        for (auto& v : t->get_array())
+          if (v.is_string()) expected.insert(std::string(v.get_string()));
+      p.expected = std::move(expected);
+    } else {
+      RequestResult r;
+      r.ok = op != "error";
+      r.from = source;
+      r.op = op;
+      r.data = data;
+      if (!r.ok) r.error = get_string(data, "code", "error");
+      p.replies[source] = std::move(r);
+    }
+    if (!p.fanout) {
+      if (!p.replies.empty()) p.finish();
+    } else if (p.expected) {
+      bool all = true;
+      for (auto& name : *p.expected) all = all && p.replies.count(name);
+      if (all) p.finish();
+    }
+  }
+
+  void answer(const std::string& requester, const std::string& id, std::string_view op, json::object data) {
+    // v1 peers correlate by op and source; v2 by reply_to.
+    auto body = build_body(OutFrame{op, std::move(data), opt_.name, requester.empty() ? "all" : requester, "",
+                                    opt_.legacy ? std::string_view() : std::string_view(id)},
+                           nonces_);
+    push(body);
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  void push(const std::string& body) {
+    if (stream_ && writer_) writer_->push_body(body, shared_from_this());
+  }
+
+  bool send(std::string_view op, json::object data, std::string_view target, std::string_view id = {}) {
+    if (!linked_) return false;
+    push(build_body(OutFrame{op, std::move(data), opt_.name, target, opt_.legacy ? "" : id, ""}, nonces_));
+    return true;
+  }
+
+  asio::awaitable<RequestResult> request(std::string op, json::object data, std::string target,
+                                         std::chrono::milliseconds timeout) {
+    RequestResult r;
+    if (!linked_) {
+      r.error = "not_linked";
+      co_return r;
+    }
+    auto id = nonces_.next();
+    auto p = std::make_shared<Pending>(io_.get_executor());
+    pending_[id] = p;
+    send(op, std::move(data), target, id);
+    p->timer.expires_after(timeout);
+    co_await p->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    pending_.erase(id);
+    if (!p->replies.empty()) co_return p->replies.begin()->second;
+    r.error = p->done ? "not_linked" : "timeout";
+    co_return r;
+  }
+
+  asio::awaitable<FanoutResult> request_all(std::string op, json::object data, std::chrono::milliseconds timeout) {
+    FanoutResult out;
+    if (!linked_) co_return out;
+    auto id = nonces_.next();
+    auto p = std::make_shared<Pending>(io_.get_executor());
+    p->fanout = true;
+    pending_[id] = p;
+    send(op, std::move(data), "all", id);
+    p->timer.expires_after(timeout);
+    co_await p->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    pending_.erase(id);
+    out.replies = std::move(p->replies);
+    // Whom to wait for: the hub's list, or else every cluster this link knows of.
+    std::set<std::string> expected = p->expected ? *p->expected : clusters_;
+    if (!p->expected) expected.erase(opt_.name);
+    for (auto& name : expected)
+      if (!out.replies.count(name)) out.missing.push_back(name);
+    co_return out;
+  }
+
+  void fail_pending(const char*) {
+    for (auto& [id, p] : pending_) p->finish();
+  }
+
+  void close_stream() {
+    linked_ = false;
+    if (stream_) stream_->close();
+  }
+
+  asio::io_context& io_;
+  LinkOptions opt_;
+  ClusterState* state_;
+  ReconnectBackoff backoff_;
+  std::optional<IpcStream> stream_;
+  std::unique_ptr<FrameWriter> writer_;
+  FrameDecoder decoder_{kMaxFrameBytes, 4096};
+  NonceSource nonces_;
+  std::string server_name_;
+  std::string server_nonce_;
+  std::set<std::string> clusters_;
+  std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
+  bool linked_ = false;
+  bool stopped_ = false;
+  bool superseded_ = false;
+  std::function<void()> superseded_cb_;
+  asio::steady_timer* wake_ = nullptr;
+  steady::time_point heartbeat_sent_{};
+  steady::time_point last_frame_at_{};
+  double ipc_latency_ = 0;
+
+  friend class ClusterLink;
+};
+
+std::shared_ptr<ClusterLink> ClusterLink::create(asio::io_context& io, LinkOptions options, ClusterState* state) {
+  return std::shared_ptr<ClusterLink>(new ClusterLink(std::make_shared<Impl>(io, std::move(options), state)));
+}
+ClusterLink::~ClusterLink() { impl_->stop(); }
+void ClusterLink::start() { impl_->start(); }
+void ClusterLink::stop() { impl_->stop(); }
+asio::awaitable<std::string> ClusterLink::connect_once() { return impl_->connect_once(); }
+void ClusterLink::serve() { impl_->serve(); }
+asio::awaitable<RequestResult> ClusterLink::request(std::string op, json::object data, std::string target,
+                                                   std::chrono::milliseconds timeout) {
+  return impl_->request(std::move(op), std::move(data), std::move(target), timeout);
+}
+asio::awaitable<FanoutResult> ClusterLink::request_all(std::string op, json::object data,
+                                                       std::chrono::milliseconds timeout) {
+  return impl_->request_all(std::move(op), std::move(data), timeout);
+}
+bool ClusterLink::send(std::string_view op, json::object data, std::string_view target) {
+  return impl_->send(op, std::move(data), target);
+}
+bool ClusterLink::linked() const { return impl_->linked(); }
+const std::string& ClusterLink::server_name() const { return impl_->server_name_; }
+const std::string& ClusterLink::name() const { return impl_->opt_.name; }
+void ClusterLink::on_superseded(std::function<void()> f) { impl_->superseded_cb_ = std::move(f); }
+
+} // namespace shardline::ipc

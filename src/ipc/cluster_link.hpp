@@ -1,0 +1,91 @@
+#pragma once
+// The client side of the IPC network (contract sections 3, 4 and 8): authenticates to the hub
+// (v2, or v1 when legacy auth is enabled), verifies the hub in turn, heartbeats, publishes
+// stats, answers queries, and reconnects with backoff. Also the request API used by the
+// admin tools: a request to one target with a deadline, or to "all" with one result per
+// cluster plus the clusters that did not answer in time.
+
+#include "ipc/cluster_state.hpp"
+#include "ipc/stream.hpp"
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace shardline::ipc {
+
+struct LinkOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 20000;
+  std::string secret;
+  std::string name;
+  bool admin = false;           // role admin: never counted as a cluster, may only send requests
+  bool legacy = false;          // speak version 1 (plaintext secret)
+  std::vector<std::uint32_t> shard_ids;
+  std::uint32_t shard_count = 0;
+  std::string instance;         // random per process start
+  std::int64_t generation = 0;
+  std::chrono::duration<double> heartbeat{30};
+  std::chrono::duration<double> stats_interval{60};
+  std::chrono::duration<double> connect_timeout{10};
+  std::chrono::duration<double> idle_timeout{120};
+  bool reconnect = true;
+  std::chrono::duration<double> reconnect_min{5};
+  std::chrono::duration<double> reconnect_max{120};
+  ssl::context* tls = nullptr;
+};
+
+struct RequestResult {
+  bool ok = false;
+  std::string from;            // the answering cluster (or the hub, for errors it raised)
+  std::string op;              // the reply's op
+  boost::json::object data;    // the reply's data
+  std::string error;           // error code when !ok: an `error` frame's code, "timeout", "not_linked"
+};
+
+struct FanoutResult {
+  std::map<std::string, RequestResult> replies; // by cluster name
+  std::vector<std::string> missing;             // delivered to, no answer before the deadline
+};
+
+class ClusterLink {
+public:
+  static std::shared_ptr<ClusterLink> create(asio::io_context& io, LinkOptions options, ClusterState* state);
+  ~ClusterLink();
+
+  // Runs until stop(): connect, authenticate, serve, and reconnect with backoff.
+  void start();
+  void stop();
+
+  // One attempt, for tools: connect and authenticate. Returns an empty string on success,
+  // else an operator-facing reason ("Auth failed: check SHARD_IPC_SECRET", "Can't connect ...").
+  asio::awaitable<std::string> connect_once();
+  // Serves frames of a connect_once() link until it closes (replies to requests need it).
+  void serve();
+
+  asio::awaitable<RequestResult> request(std::string op, boost::json::object data, std::string target,
+                                         std::chrono::milliseconds timeout);
+  asio::awaitable<FanoutResult> request_all(std::string op, boost::json::object data,
+                                            std::chrono::milliseconds timeout);
+  // Fire and forget (broadcast_message, stats_broadcast...). False if not linked.
+  bool send(std::string_view op, boost::json::object data, std::string_view target = "all");
+
+  bool linked() const;
+  const std::string& server_name() const;
+  const std::string& name() const;
+  // Called when the hub fences this process (a newer generation took the name).
+  void on_superseded(std::function<void()> f);
+
+  class Impl;
+
+private:
+  explicit ClusterLink(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+} // namespace shardline::ipc

@@ -1,0 +1,804 @@
+#include "ipc/hub.hpp"
+
+#include "core/crypto.hpp"
+#include "ipc/envelope.hpp"
+#include "ipc/frame_codec.hpp"
+#include "ipc/frame_writer.hpp"
+#include "ipc/health.hpp"
+#include "ipc/messages.hpp"
+#include "ipc/nonce_window.hpp"
+#include "ipc/spawn.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <list>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace shardline::ipc {
+
+namespace json = boost::json;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+enum class Role { cluster, admin };
+
+// Operations the hub knows. Anything else is `unknown_op`.
+enum class OpKind {
+  unknown,
+  heartbeat,
+  stats_broadcast,
+  request,        // stats_request, guild_count_request, eval_request
+  response,       // replies: guild_count_response, eval_response
+  broadcast,      // broadcast_message
+  error,
+  hub_status,     // hub_status_request: answered by the hub
+  hub_only,       // sent by the hub only: a client may not send them
+};
+
+OpKind classify(std::string_view op) {
+  if (op == "heartbeat") return OpKind::heartbeat;
+  if (op == "stats_broadcast") return OpKind::stats_broadcast;
+  if (op == "stats_request" || op == "guild_count_request" || op == "eval_request") return OpKind::request;
+  if (op == "guild_count_response" || op == "eval_response") return OpKind::response;
+  if (op == "broadcast_message") return OpKind::broadcast;
+  if (op == "error") return OpKind::error;
+  if (op == "hub_status_request") return OpKind::hub_status;
+  if (op == "heartbeat_ack" || op == "cluster_join" || op == "cluster_leave" || op == "fanout" ||
+      op == "hub_status_response" || op == "auth" || op == "auth_challenge" || op == "auth_proof" ||
+      op == "auth_response")
+    return OpKind::hub_only;
+  return OpKind::unknown;
+}
+
+bool valid_name(std::string_view n) {
+  if (n.empty() || n.size() > 64 || n == "all" || n == "hub" || n.rfind("shard:", 0) == 0 ||
+      n.rfind("guild:", 0) == 0)
+    return false;
+  return std::all_of(n.begin(), n.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool is_hex(std::string_view s, std::size_t len) {
+  return s.size() == len && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+           return std::isdigit(c) || (c >= 'a' && c <= 'f');
+         });
+}
+
+double seconds_between(steady::time_point a, steady::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+} // namespace
+
+class Hub::Impl : public std::enable_shared_from_this<Hub::Impl> {
+public:
+  struct Connection;
+  using ConnPtr = std::shared_ptr<Connection>;
+
+  struct Connection : std::enable_shared_from_this<Connection> {
+    enum class State { tls_handshake, awaiting_auth, awaiting_proof, authenticated, closing, closed };
+
+    Connection(Impl& hub, IpcStream s)
+        : hub(hub), stream(std::move(s)), decoder(hub.opt_.max_preauth_frame, 512),
+          writer(stream, hub.opt_.max_outbuf_bytes), nonces(hub.opt_.nonce_window) {}
+
+    Impl& hub;
+    IpcStream stream;
+    FrameDecoder decoder;
+    FrameWriter writer;
+    NonceWindow nonces;
+    State state = State::awaiting_auth;
+    std::string address;
+
+    // Identity, once authenticated.
+    int proto = 0;
+    Role role = Role::cluster;
+    std::string name;
+    std::string instance;
+    std::int64_t generation = 0;
+    std::vector<std::uint32_t> shard_ids;
+    std::uint32_t shard_count = 0;
+    std::uint64_t guild_count = 0;
+    bool registered = false;
+    bool overflowed = false; // output cap passed: being closed as a slow consumer
+
+    // Handshake (v2).
+    std::string client_nonce;
+    std::string server_nonce;
+
+    // Deadlines, checked by the hub's sweeper.
+    steady::time_point accepted_at = steady::now();
+    steady::time_point authenticated_at{};
+    steady::time_point last_frame_at = steady::now();
+    steady::time_point body_started_at{};
+    steady::time_point close_by{}; // closing: give up on flushing after this
+    steady::time_point last_heartbeat{};
+    Health health = Health::green;
+
+    std::string last_stats; // latest stats_broadcast data, as JSON
+    std::list<std::weak_ptr<Connection>>::iterator pending_it;
+    bool in_pending = false;
+
+    bool authenticated() const { return state == State::authenticated; }
+    bool legacy_json() const { return proto == 1 || (proto == 0 && hub.opt_.legacy_auth); }
+  };
+
+  Impl(asio::io_context& io, HubOptions opt)
+      : io_(io), opt_(std::move(opt)), acceptor_(io), sweeper_(io), started_at_(steady::now()) {}
+
+  std::uint16_t listen() {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(opt_.host, ec);
+    if (ec) throw std::runtime_error("SHARD_IPC_HOST: '" + opt_.host + "' is not an IP address");
+    tcp::endpoint ep(addr, opt_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (ec == asio::error::address_in_use)
+      throw std::runtime_error("Port already in use: " + opt_.host + ":" + std::to_string(opt_.port) +
+                               " (change SHARD_IPC_PORT or stop the process using it)");
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw std::runtime_error("cannot listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " +
+                               ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    spdlog::info("hub listening on {}:{}", opt_.host, port_);
+    return port_;
+  }
+
+  void start() {
+    spawn_owned(io_, accept_loop(shared_from_this()), "hub accept loop");
+    spawn_owned(io_, sweep_loop(shared_from_this()), "hub sweeper");
+  }
+
+  void stop() {
+    stopped_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    sweeper_.cancel();
+    auto all = all_;
+    for (auto& c : all) close(*c, "hub stopping", false);
+  }
+
+  std::uint16_t port() const { return port_; }
+  std::size_t connection_count() const { return all_.size(); }
+  std::size_t authenticated_count() const { return by_name_.size(); }
+
+private:
+  // ---- accept, read, deadlines -------------------------------------------------------
+
+  static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+    while (!self->stopped_) {
+      auto [ec, sock] = co_await self->acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (self->stopped_ || ec == asio::error::operation_aborted) co_return;
+        // Out of descriptors and the like: log, breathe, keep serving.
+        spdlog::warn("accept failed: {}", ec.message());
+        asio::steady_timer t(self->io_, std::chrono::milliseconds(100));
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      boost::system::error_code ignored;
+      sock.set_option(tcp::no_delay(true), ignored);
+      auto conn = self->opt_.tls ? std::make_shared<Connection>(*self, IpcStream(std::move(sock), *self->opt_.tls))
+                                 : std::make_shared<Connection>(*self, IpcStream(std::move(sock)));
+      conn->address = conn->stream.remote_address();
+      self->admit(conn);
+      spawn_owned(self->io_, read_loop(self, conn), "hub connection");
+    }
+  }
+
+  void admit(const ConnPtr& c) {
+    // Over the cap, the oldest unauthenticated connection makes room: a flood of idle
+    // sockets then costs bounded memory and can never lock an honest client out.
+    while (pending_.size() >= opt_.max_pending) {
+      auto victim = pending_.front().lock();
+      pending_.pop_front();
+      if (victim) {
+        victim->in_pending = false;
+        close(*victim, "too many unauthenticated connections", true);
+      }
+    }
+    pending_.push_back(c);
+    c->pending_it = std::prev(pending_.end());
+    c->in_pending = true;
+    all_.insert(c);
+    // Weak captures: a write may complete after the hub or the connection is gone.
+    std::weak_ptr<Impl> hub = shared_from_this();
+    std::weak_ptr<Connection> conn = c;
+    c->writer.on_error([hub, conn](const boost::system::error_code& ec) {
+      auto h = hub.lock();
+      auto c = conn.lock();
+      if (h && c) h->close(*c, "write failed: " + ec.message(), false);
+    });
+    c->writer.on_drained([hub, conn] {
+      auto h = hub.lock();
+      auto c = conn.lock();
+      if (h && c && c->state == Connection::State::closing) h->finish_close(*c);
+    });
+    if (c->stream.is_tls()) c->state = Connection::State::tls_handshake;
+  }
+
+  static asio::awaitable<void> read_loop(std::shared_ptr<Impl> self, ConnPtr c) {
+    if (auto* tls = c->stream.tls()) {
+      auto [ec] = co_await tls->async_handshake(ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        self->close(*c, "TLS handshake failed: " + ec.message(), true);
+        co_return;
+      }
+      if (c->state == Connection::State::tls_handshake) c->state = Connection::State::awaiting_auth;
+    }
+    while (c->state == Connection::State::awaiting_auth || c->state == Connection::State::awaiting_proof ||
+           c->state == Connection::State::authenticated) {
+      std::size_t avail = 0;
+      char* p = c->decoder.prepare(avail, 512);
+      auto [ec, n] = co_await c->stream.async_read_some(asio::buffer(p, avail), asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        self->close(*c, ec == asio::error::eof ? "peer closed" : ec.message(), false);
+        co_return;
+      }
+      c->decoder.commit(n);
+      auto now = steady::now();
+      for (;;) {
+        std::string_view body, wire;
+        auto st = c->decoder.next(body, wire);
+        if (st == DecodeStatus::need_more) break;
+        if (st == DecodeStatus::zero_length) {
+          self->close(*c, "zero-length frame", true);
+          co_return;
+        }
+        if (st == DecodeStatus::too_large) {
+          self->close(*c, "frame too large", true);
+          co_return;
+        }
+        c->last_frame_at = now;
+        self->on_frame(c, body, wire);
+        if (c->state == Connection::State::closing || c->state == Connection::State::closed) co_return;
+      }
+      if (c->decoder.mid_frame()) {
+        if (c->body_started_at == steady::time_point{}) c->body_started_at = now;
+      } else {
+        c->body_started_at = {};
+        c->decoder.shrink_if_idle(64 * 1024);
+      }
+    }
+  }
+
+  static asio::awaitable<void> sweep_loop(std::shared_ptr<Impl> self) {
+    auto last_health = steady::now();
+    while (!self->stopped_) {
+      self->sweeper_.expires_after(std::chrono::milliseconds(100));
+      co_await self->sweeper_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (self->stopped_) co_return;
+      auto now = steady::now();
+      self->sweep(now);
+      if (now - last_health >= std::chrono::seconds(1)) {
+        last_health = now;
+        self->update_health(now);
+      }
+    }
+  }
+
+  void sweep(steady::time_point now) {
+    std::vector<std::pair<ConnPtr, const char*>> expired;
+    for (auto& c : all_) {
+      using S = Connection::State;
+      if (c->state == S::closing) {
+        if (now >= c->close_by) expired.emplace_back(c, nullptr);
+        continue;
+      }
+      if (c->state != S::authenticated) {
+        if (now - c->accepted_at >= opt_.auth_timeout) expired.emplace_back(c, "auth timeout");
+      } else if (now - c->last_frame_at >= opt_.idle_timeout) {
+        expired.emplace_back(c, "idle timeout");
+      }
+      if (c->body_started_at != steady::time_point{} && now - c->body_started_at >= opt_.body_timeout)
+        expired.emplace_back(c, "frame body timeout");
+      else if (c->writer.writing() && now - c->writer.write_started() >= opt_.idle_timeout)
+        expired.emplace_back(c, "write timeout");
+    }
+    for (auto& [c, why] : expired) {
+      if (why) close(*c, why, true);
+      else finish_close(*c);
+    }
+  }
+
+  void update_health(steady::time_point now) {
+    for (auto& [name, c] : by_name_) {
+      if (c->role != Role::cluster) continue;
+      auto h = health_from_heartbeat(seconds_between(c->last_heartbeat, now), opt_.health);
+      if (h != c->health) {
+        spdlog::log(h == Health::green ? spdlog::level::info : spdlog::level::warn, "health {}: {} -> {}",
+                    name, to_string(c->health), to_string(h));
+        c->health = h;
+      }
+    }
+  }
+
+  // ---- closing --------------------------------------------------------------------------
+
+  // `log_it`: the hub dropped this connection on purpose (logged at warn as `closed ADDR: why`).
+  void close(Connection& c, const std::string& why, bool log_it) {
+    if (c.state == Connection::State::closed) return;
+    if (log_it) spdlog::warn("closed {}: {}", c.address, why);
+    else spdlog::debug("connection {} ended: {}", c.address, why);
+    unregister(c, why);
+    c.state = Connection::State::closed;
+    c.stream.close();
+    release(c);
+  }
+
+  // Sends what is queued (an error frame, typically), then closes; gives up after 1 s.
+  void close_after_flush(Connection& c, const std::string& why) {
+    if (c.state == Connection::State::closed || c.state == Connection::State::closing) return;
+    spdlog::warn("closed {}: {}", c.address, why);
+    unregister(c, why);
+    c.state = Connection::State::closing;
+    c.close_by = steady::now() + std::chrono::seconds(1);
+    if (!c.writer.busy()) finish_close(c);
+  }
+
+  void finish_close(Connection& c) {
+    if (c.state == Connection::State::closed) return;
+    c.state = Connection::State::closed;
+    c.stream.close();
+    release(c);
+  }
+
+  void release(Connection& c) {
+    if (c.in_pending) {
+      pending_.erase(c.pending_it);
+      c.in_pending = false;
+    }
+    all_.erase(c.shared_from_this());
+  }
+
+  void unregister(Connection& c, const std::string& why) {
+    if (!c.registered) return;
+    c.registered = false;
+    auto it = by_name_.find(c.name);
+    if (it == by_name_.end() || it->second.get() != &c) return;
+    by_name_.erase(it);
+    if (c.role != Role::cluster) return;
+    std::erase_if(clusters_, [&](Connection* x) { return x == &c; });
+    for (auto id : c.shard_ids) {
+      auto s = shard_owner_.find(id);
+      if (s != shard_owner_.end() && s->second == &c) shard_owner_.erase(s);
+    }
+    spdlog::info("cluster left: {} ({})", c.name, why);
+    json::object data{{"cluster_name", c.name}};
+    send_to_clusters("cluster_leave", data, nullptr);
+  }
+
+  // ---- frames ---------------------------------------------------------------------------
+
+  void on_frame(const ConnPtr& c, std::string_view body, std::string_view wire) {
+    switch (c->state) {
+    case Connection::State::awaiting_auth: return on_auth(c, body);
+    case Connection::State::awaiting_proof: return on_proof(c, body);
+    case Connection::State::authenticated: return on_routed(c, body, wire);
+    default: return;
+    }
+  }
+
+  void refuse_auth(const ConnPtr& c, std::string_view error) {
+    spdlog::warn("auth failed from {}: {}", c->address, error);
+    json::object data{{"success", false}, {"error", error}};
+    send_body(*c, "auth_response", std::move(data), "", "", true);
+    close_after_flush(*c, std::string("auth refused: ") + std::string(error));
+  }
+
+  void on_auth(const ConnPtr& c, std::string_view body) {
+    json::value doc;
+    if (!parse_body(body, opt_.legacy_auth, doc) || !doc.is_object()) {
+      spdlog::warn("auth failed from {}: first frame is not JSON", c->address);
+      return close(*c, "first frame is not an auth frame", true);
+    }
+    auto& o = doc.get_object();
+    auto* op = o.if_contains("op");
+    auto* data = o.if_contains("data");
+    if (!op || !op->is_string() || op->get_string() != "auth" || !data || !data->is_object()) {
+      spdlog::warn("auth failed from {}: first frame is not an auth frame", c->address);
+      return close(*c, "first frame is not an auth frame", true);
+    }
+    auto& d = data->get_object();
+    auto name = get_string(d, "cluster_name");
+    if (!valid_name(name)) return refuse_auth(c, "Invalid auth");
+
+    // Shard list and counts are the same in both versions.
+    c->shard_ids.clear();
+    if (auto* ids = d.if_contains("shard_ids"); ids && ids->is_array()) {
+      for (auto& v : ids->get_array()) {
+        std::uint64_t id = 0;
+        if (!get_uint64(v, id) || id >= (1u << 20)) return refuse_auth(c, "Invalid auth");
+        c->shard_ids.push_back(static_cast<std::uint32_t>(id));
+      }
+    }
+    double sc = get_number(d, "shard_count", 0);
+    double gc = get_number(d, "guild_count", 0);
+    c->shard_count = sc > 0 && sc < (1u << 20) ? static_cast<std::uint32_t>(sc) : 0;
+    c->guild_count = gc > 0 && std::isfinite(gc) ? static_cast<std::uint64_t>(gc) : 0;
+    c->name = name;
+
+    auto* proto = d.if_contains("proto");
+    if (proto && get_number(d, "proto", 0) == 2) {
+      auto role = get_string(d, "role", "cluster");
+      if (role != "cluster" && role != "admin") return refuse_auth(c, "Invalid auth");
+      c->role = role == "admin" ? Role::admin : Role::cluster;
+      c->instance = get_string(d, "instance");
+      double gen = get_number(d, "generation", 0);
+      c->generation = std::isfinite(gen) ? static_cast<std::int64_t>(gen) : 0;
+      c->client_nonce = get_string(d, "client_nonce");
+      if (!is_hex(c->client_nonce, 32) || c->instance.size() > 128) return refuse_auth(c, "Invalid auth");
+      c->server_nonce = random_hex(16);
+      c->proto = 2;
+      c->state = Connection::State::awaiting_proof;
+      json::object ch{{"proto", 2}, {"server_nonce", c->server_nonce}};
+      send_body(*c, "auth_challenge", std::move(ch), name, "", true);
+      return;
+    }
+    if (!d.contains("secret")) return refuse_auth(c, "Invalid auth");
+    if (!opt_.legacy_auth) return refuse_auth(c, "Legacy auth disabled");
+    auto secret = get_string(d, "secret");
+    if (!constant_time_equal(secret, opt_.secret)) return refuse_auth(c, "Invalid secret");
+    c->proto = 1;
+    c->role = Role::cluster;
+    complete_auth(c);
+  }
+
+  void on_proof(const ConnPtr& c, std::string_view body) {
+    json::value doc;
+    if (!parse_body(body, false, doc) || !doc.is_object()) return close(*c, "bad auth_proof", true);
+    auto& o = doc.get_object();
+    auto* op = o.if_contains("op");
+    auto* data = o.if_contains("data");
+    if (!op || !op->is_string() || op->get_string() != "auth_proof" || !data || !data->is_object())
+      return close(*c, "expected auth_proof", true);
+    auto mac = get_string(data->get_object(), "mac");
+    auto expected = client_mac(opt_.secret, c->name, c->client_nonce, c->server_nonce);
+    if (!constant_time_equal(mac, expected)) return refuse_auth(c, "Invalid secret");
+    complete_auth(c);
+  }
+
+  void complete_auth(const ConnPtr& c) {
+    if (auto it = by_name_.find(c->name); it != by_name_.end()) {
+      Connection& old = *it->second;
+      if (!c->instance.empty() && c->instance == old.instance) {
+        // The same process reconnecting: the old link is dead or dying.
+        old.registered = false;
+        by_name_.erase(it);
+        remove_cluster_entries(old);
+        close(old, "replaced by a new connection of the same process", true);
+      } else if (c->proto == 2 && c->generation > old.generation) {
+        // A newer spawn of this cluster slot: fence the old process.
+        old.registered = false;
+        by_name_.erase(it);
+        remove_cluster_entries(old);
+        if (old.proto == 2) {
+          json::object e{{"code", "superseded"},
+                         {"message", "a newer generation of cluster " + c->name + " has connected"}};
+          send_body(old, "error", std::move(e), old.name, "", true);
+        }
+        close_after_flush(old, "superseded by generation " + std::to_string(c->generation));
+      } else {
+        return refuse_auth(c, "Cluster name already connected");
+      }
+    }
+
+    c->state = Connection::State::authenticated;
+    c->authenticated_at = c->last_heartbeat = steady::now();
+    c->health = Health::green;
+    c->decoder.set_max_frame(kMaxFrameBytes);
+    if (c->in_pending) {
+      pending_.erase(c->pending_it);
+      c->in_pending = false;
+    }
+    c->registered = true;
+    by_name_[c->name] = c;
+    if (c->role == Role::cluster) {
+      clusters_.push_back(c.get());
+      for (auto id : c->shard_ids) shard_owner_[id] = c.get();
+      if (c->shard_count) shard_count_ = c->shard_count;
+    }
+
+    json::array names;
+    for (auto* k : clusters_) names.emplace_back(k->name);
+    json::object resp{{"success", true}, {"server_cluster", opt_.name}, {"connected_clients", std::move(names)}};
+    if (c->proto == 2) {
+      resp["proto"] = 2;
+      resp["server_mac"] = server_mac(opt_.secret, c->name, c->client_nonce, c->server_nonce);
+    }
+    send_body(*c, "auth_response", std::move(resp), c->name, "", true);
+    spdlog::info("auth ok: {} ({}, proto {}) from {}", c->name, c->role == Role::admin ? "admin" : "cluster",
+                 c->proto, c->address);
+    if (c->role == Role::cluster) {
+      spdlog::info("cluster joined: {}", c->name);
+      json::array ids;
+      for (auto id : c->shard_ids) ids.emplace_back(id);
+      json::object data{{"cluster_name", c->name}, {"shard_ids", std::move(ids)}};
+      send_to_clusters("cluster_join", data, c.get());
+    }
+  }
+
+  void remove_cluster_entries(Connection& c) {
+    std::erase_if(clusters_, [&](Connection* x) { return x == &c; });
+    for (auto id : c.shard_ids) {
+      auto s = shard_owner_.find(id);
+      if (s != shard_owner_.end() && s->second == &c) shard_owner_.erase(s);
+    }
+  }
+
+  // Answers a protocol error: v2 peers get an `error` frame, v1 peers get nothing (they
+  // do not know the frame); the frame is dropped either way.
+  void reject(Connection& c, std::string_view code, std::string_view message, std::string_view reply_to) {
+    spdlog::debug("rejected frame from {}: {} ({})", c.name, code, message);
+    ++rejected_;
+    if (c.proto != 2) return;
+    json::object e{{"code", code}, {"message", message}};
+    send_body(c, "error", std::move(e), c.name, reply_to, false);
+  }
+
+  void on_routed(const ConnPtr& c, std::string_view body, std::string_view wire) {
+    Envelope env;
+    switch (parser_.parse(body, c->legacy_json(), env)) {
+    case EnvelopeStatus::bad_json: return reject(*c, "bad_json", "the frame is not valid JSON", "");
+    case EnvelopeStatus::bad_envelope:
+      return reject(*c, "bad_envelope", "the frame needs a string op and an object data", "");
+    case EnvelopeStatus::ok: break;
+    }
+    // Copy what outlives the next parse (the views point into the parser).
+    const std::string id(env.id);
+    const std::string_view reply_to = env.reply_to;
+    auto kind = classify(env.op);
+    if (kind == OpKind::unknown) return reject(*c, "unknown_op", "unknown op: " + std::string(env.op), id);
+    if (c->proto == 2 && !env.has_nonce) return reject(*c, "missing_nonce", "every frame needs a nonce", id);
+    if (env.has_nonce && !c->nonces.insert(env.nonce))
+      return reject(*c, "replayed_nonce", "this nonce was already used on this connection", id);
+    if (c->proto == 2) {
+      double now = wall_seconds();
+      if (!env.timestamp || std::fabs(now - *env.timestamp) > opt_.max_clock_skew_s)
+        return reject(*c, "stale_timestamp", "timestamp missing or too far from the hub's clock", id);
+    }
+    if (env.has_source && env.source != c->name)
+      return reject(*c, "bad_source", "source does not match the authenticated name", id);
+    if (c->role == Role::admin) {
+      bool allowed = kind == OpKind::heartbeat || kind == OpKind::hub_status || kind == OpKind::broadcast ||
+                     (kind == OpKind::request && !id.empty()) || !reply_to.empty();
+      if (!allowed) return reject(*c, "forbidden", "admin connections may only send requests", id);
+    }
+
+    switch (kind) {
+    case OpKind::heartbeat: return on_heartbeat(*c);
+    case OpKind::hub_status: return send_hub_status(*c, id);
+    case OpKind::hub_only: return reject(*c, "forbidden", std::string(env.op) + " is sent by the hub only", id);
+    case OpKind::stats_broadcast:
+      if (c->role == Role::cluster) keep_stats(*c);
+      break;
+    default: break;
+    }
+    route(c, env, id, wire);
+  }
+
+  void on_heartbeat(Connection& c) {
+    c.last_heartbeat = steady::now();
+    simdjson::dom::element gc;
+    if (!parser_.root().at_pointer("/data/guild_count").get(gc)) {
+      std::uint64_t n = 0;
+      if (!gc.get_uint64().get(n)) c.guild_count = n;
+    }
+    if (c.health != Health::green && c.role == Role::cluster) {
+      spdlog::info("health {}: {} -> green", c.name, to_string(c.health));
+      c.health = Health::green;
+    }
+    json::object data{{"timestamp", wall_seconds()}};
+    send_body(c, "heartbeat_ack", std::move(data), c.name, "", false);
+  }
+
+  void keep_stats(Connection& c) {
+    simdjson::dom::element data;
+    if (!parser_.root()["data"].get(data)) c.last_stats = simdjson::minify(data);
+  }
+
+  void route(const ConnPtr& c, const Envelope& env, const std::string& id, std::string_view wire) {
+    // The hub forwards the bytes it received; it rewrites only to fill in a missing source.
+    std::string rewritten;
+    if (!env.has_source) {
+      auto body = wire.substr(kHeaderBytes);
+      auto brace = body.find('{');
+      std::string b;
+      b.reserve(body.size() + c->name.size() + 12);
+      b.append("{\"source\":\"").append(c->name).append("\",").append(body.substr(brace + 1));
+      rewritten = encode_frame(b);
+      wire = rewritten;
+    }
+    std::string_view target = env.target.empty() ? std::string_view("all") : env.target;
+    const bool is_reply = !env.reply_to.empty();
+
+    if (target == "all") {
+      json::array delivered;
+      for (auto* k : clusters_) {
+        if (k == c.get()) continue;
+        deliver(*k, wire);
+        if (!id.empty()) delivered.emplace_back(k->name);
+      }
+      if (!id.empty() && !is_reply && c->proto == 2) {
+        json::object f{{"targets", std::move(delivered)}};
+        send_body(*c, "fanout", std::move(f), c->name, id, false);
+      }
+      return;
+    }
+
+    Connection* dest = nullptr;
+    if (target.rfind("shard:", 0) == 0) {
+      std::uint32_t shard = 0;
+      auto s = target.substr(6);
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), shard);
+      if (ec == std::errc() && p == s.data() + s.size()) dest = owner_of(shard);
+    } else if (target.rfind("guild:", 0) == 0) {
+      std::uint64_t guild = 0;
+      auto s = target.substr(6);
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), guild);
+      if (ec == std::errc() && p == s.data() + s.size() && shard_count_ > 0)
+        dest = owner_of(static_cast<std::uint32_t>((guild >> 22) % shard_count_));
+    } else if (auto it = by_name_.find(std::string(target)); it != by_name_.end()) {
+      // Admin tools receive replies only; they are never a target of their own.
+      if (it->second->role == Role::cluster || is_reply) dest = it->second.get();
+    }
+    if (!dest) {
+      ++unroutable_;
+      if (c->proto == 2) {
+        json::object e{{"code", "no_route"}, {"message", "no connected cluster for target " + std::string(target)},
+                       {"target", target}};
+        send_body(*c, "error", std::move(e), c->name, id, false);
+      }
+      return;
+    }
+    deliver(*dest, wire);
+  }
+
+  Connection* owner_of(std::uint32_t shard) {
+    auto it = shard_owner_.find(shard);
+    return it == shard_owner_.end() ? nullptr : it->second;
+  }
+
+  void deliver(Connection& dest, std::string_view wire) {
+    if (dest.state != Connection::State::authenticated || dest.overflowed) return;
+    if (dest.writer.push_wire(wire, dest.shared_from_this())) {
+      ++routed_;
+      return;
+    }
+    // Closed from a fresh handler: the caller may be iterating over the cluster list.
+    dest.overflowed = true;
+    asio::post(io_, [self = shared_from_this(), c = dest.shared_from_this()] { self->slow_consumer(*c); });
+  }
+
+  void slow_consumer(Connection& c) {
+    if (c.state != Connection::State::authenticated) return;
+    json::object e{{"code", "slow_consumer"},
+                   {"message", "output queue over " + std::to_string(opt_.max_outbuf_bytes / 1024) + " KiB"}};
+    if (c.proto == 2) send_body(c, "error", std::move(e), c.name, "", true);
+    close_after_flush(c, "slow_consumer");
+  }
+
+  void send_to_clusters(std::string_view op, const json::object& data, const Connection* except) {
+    std::string body = build_body(OutFrame{op, data, opt_.name, "all", "", ""}, nonces_);
+    std::string wire = encode_frame(body);
+    for (auto* k : clusters_)
+      if (k != except) deliver(*k, wire);
+  }
+
+  void send_body(Connection& c, std::string_view op, json::object data, std::string_view target,
+                 std::string_view reply_to, bool ignore_cap) {
+    if (c.state == Connection::State::closed) return;
+    // v1 peers get the seed's envelope: no request ids.
+    if (c.proto == 1) reply_to = {};
+    auto body = build_body(OutFrame{op, std::move(data), opt_.name, target.empty() ? "all" : target, "", reply_to},
+                           nonces_);
+    if (!c.writer.push_body(body, c.shared_from_this(), ignore_cap) && !c.overflowed) {
+      c.overflowed = true;
+      asio::post(io_, [self = shared_from_this(), c = c.shared_from_this()] { self->slow_consumer(*c); });
+    }
+  }
+
+  void send_hub_status(Connection& c, const std::string& id) {
+    auto now = steady::now();
+    json::array clients;
+    for (auto& [name, k] : by_name_) {
+      json::array ids;
+      for (auto id : k->shard_ids) ids.emplace_back(id);
+      json::object e{{"name", name},
+                     {"role", k->role == Role::admin ? "admin" : "cluster"},
+                     {"proto", k->proto},
+                     {"address", k->address},
+                     {"shard_ids", std::move(ids)},
+                     {"shard_count", k->shard_count},
+                     {"guild_count", k->guild_count},
+                     {"generation", k->generation},
+                     {"connected_for", seconds_between(k->authenticated_at, now)},
+                     {"last_heartbeat_age", seconds_between(k->last_heartbeat, now)},
+                     {"health", to_string(health_from_heartbeat(seconds_between(k->last_heartbeat, now), opt_.health))}};
+      if (!k->last_stats.empty()) {
+        boost::system::error_code ec;
+        auto stats = json::parse(k->last_stats, ec);
+        if (!ec) e["stats"] = std::move(stats);
+      }
+      clients.emplace_back(std::move(e));
+    }
+    json::object data{
+        {"hub", opt_.name},
+        {"mode", opt_.mode},
+        {"host", opt_.host},
+        {"port", port_},
+        {"proto", 2},
+        {"legacy_auth", opt_.legacy_auth},
+        {"tls", opt_.tls != nullptr},
+        {"uptime", seconds_between(started_at_, now)},
+        {"connections", all_.size()},
+        {"unauthenticated", pending_.size()},
+        {"routed", routed_},
+        {"rejected", rejected_},
+        {"unroutable", unroutable_},
+        {"clients", std::move(clients)},
+        {"thresholds",
+         {{"heartbeat_green_s", opt_.health.heartbeat_green_s},
+          {"heartbeat_yellow_s", opt_.health.heartbeat_yellow_s},
+          {"stats_green_s", opt_.health.stats_green_s},
+          {"stats_hide_s", opt_.health.stats_hide_s}}},
+    };
+    send_body(c, "hub_status_response", std::move(data), c.name, id, false);
+  }
+
+  asio::io_context& io_;
+  HubOptions opt_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer sweeper_;
+  steady::time_point started_at_;
+  std::uint16_t port_ = 0;
+  bool stopped_ = false;
+
+  std::unordered_set<ConnPtr> all_;
+  std::list<std::weak_ptr<Connection>> pending_; // unauthenticated, oldest first
+  std::unordered_map<std::string, ConnPtr> by_name_;
+  std::vector<Connection*> clusters_;             // authenticated clusters, join order
+  std::unordered_map<std::uint32_t, Connection*> shard_owner_;
+  std::uint32_t shard_count_ = 0;
+
+  EnvelopeParser parser_;
+  NonceSource nonces_;
+  std::uint64_t routed_ = 0, rejected_ = 0, unroutable_ = 0;
+};
+
+HubOptions HubOptions::from_config(const Config& c) {
+  HubOptions o;
+  o.name = c.cluster_name;
+  o.host = c.ipc_host;
+  o.port = c.ipc_port;
+  o.secret = c.ipc_secret;
+  o.legacy_auth = c.legacy_auth;
+  o.auth_timeout = std::chrono::duration<double>(c.auth_timeout_s);
+  o.body_timeout = std::chrono::duration<double>(c.body_timeout_s);
+  o.idle_timeout = std::chrono::duration<double>(c.idle_timeout_s);
+  o.max_pending = c.max_pending;
+  o.max_outbuf_bytes = c.max_outbuf_bytes;
+  o.health = c.health;
+  return o;
+}
+
+Hub::Hub(asio::io_context& io, HubOptions options) : impl_(std::make_shared<Impl>(io, std::move(options))) {}
+Hub::~Hub() { impl_->stop(); }
+std::uint16_t Hub::listen() { return impl_->listen(); }
+void Hub::start() { impl_->start(); }
+void Hub::stop() { impl_->stop(); }
+std::uint16_t Hub::port() const { return impl_->port(); }
+std::size_t Hub::connection_count() const { return impl_->connection_count(); }
+std::size_t Hub::authenticated_count() const { return impl_->authenticated_count(); }
+
+} // namespace shardline::ipc
