@@ -107,20 +107,20 @@ std::string render_text(const ClusterReport& r) {
   } else {
     out += "Hub: did not answer\n\n";
   }
-  out += fmt::format("  {:<20} {:<9} {:>9} {:>11} {:>7} {:>9} {:>9}\n", "CLUSTER", "HEALTH", "GUILDS", "USERS",
+  // The health mark is an emoji two columns wide: pad the word after it, not the pair.
+  out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7} {:>9} {:>9}\n", "CLUSTER", "HEALTH", "GUILDS", "USERS",
                      "SHARDS", "LATENCY", "UPTIME");
   for (auto& row : r.rows) {
-    auto health = fmt::format("{} {}", emoji_for(row.health), row.health);
     if (!row.answered) {
-      out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, health, "-", "-", "-", "-",
-                         "no answer");
+      out += fmt::format("  {:<20} {} {:<7} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, emoji_for(row.health),
+                         row.health, "-", "-", "-", "-", "no answer");
       continue;
     }
     auto latency = row.latency ? fmt::format("{:.0f} ms", *row.latency * 1000) : std::string("-");
-    out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, health, row.guilds, row.users,
-                       row.shards, latency, format_duration(row.uptime));
+    out += fmt::format("  {:<20} {} {:<7} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, emoji_for(row.health),
+                       row.health, row.guilds, row.users, row.shards, latency, format_duration(row.uptime));
   }
-  out += fmt::format("  {:<20} {:<9} {:>9} {:>11} {:>7}\n", "TOTAL", "", r.total_guilds, r.total_users,
+  out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7}\n", "TOTAL", "", r.total_guilds, r.total_users,
                      r.total_shards);
   if (!r.missing.empty()) {
     std::string names;

@@ -192,7 +192,10 @@ public:
   asio::awaitable<std::string> expect(std::string_view op, steady::time_point deadline, json::object& data_out) {
     std::string body;
     auto err = co_await read_frame(body, deadline);
-    if (!err.empty()) co_return err == "closed" ? "Auth failed: the hub closed the connection" : err;
+    if (!err.empty())
+      co_return err == "closed" ? "Auth failed: the hub closed the connection without an answer (is TLS on at the "
+                                  "hub and off here, or the reverse? see SHARD_IPC_TLS_CA)"
+                                : err;
     json::value doc;
     if (!parse_body(body, opt_.legacy, doc) || !doc.is_object()) co_return "Auth failed: bad frame from the hub";
     auto& o = doc.get_object();

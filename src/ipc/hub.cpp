@@ -236,10 +236,14 @@ private:
       }
       if (c->state == Connection::State::tls_handshake) c->state = Connection::State::awaiting_auth;
     }
+    // Read size adapts: a busy connection gets large reads (fewer syscalls, more frames per
+    // turn and so larger write batches), a quiet one gives its memory back.
+    constexpr std::size_t kMinRead = 512, kMaxRead = 256 * 1024;
+    std::size_t want = kMinRead;
     while (c->state == Connection::State::awaiting_auth || c->state == Connection::State::awaiting_proof ||
            c->state == Connection::State::authenticated) {
       std::size_t avail = 0;
-      char* p = c->decoder.prepare(avail, 512);
+      char* p = c->decoder.prepare(avail, want);
       auto [ec, n] = co_await c->stream.async_read_some(asio::buffer(p, avail), asio::as_tuple(asio::use_awaitable));
       if (ec) {
         self->close(*c, ec == asio::error::eof ? "peer closed" : ec.message(), false);
@@ -267,8 +271,9 @@ private:
         if (c->body_started_at == steady::time_point{}) c->body_started_at = now;
       } else {
         c->body_started_at = {};
-        c->decoder.shrink_if_idle(64 * 1024);
+        if (n < avail / 8) c->decoder.shrink_if_idle(4096);
       }
+      want = n == avail ? std::min(avail * 2, kMaxRead) : kMinRead;
     }
   }
 
@@ -648,7 +653,7 @@ private:
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), guild);
       if (ec == std::errc() && p == s.data() + s.size() && shard_count_ > 0)
         dest = owner_of(static_cast<std::uint32_t>((guild >> 22) % shard_count_));
-    } else if (auto it = by_name_.find(std::string(target)); it != by_name_.end()) {
+    } else if (auto it = by_name_.find(target); it != by_name_.end()) {
       // Admin tools receive replies only; they are never a target of their own.
       if (it->second->role == Role::cluster || is_reply) dest = it->second.get();
     }
@@ -766,7 +771,12 @@ private:
 
   std::unordered_set<ConnPtr> all_;
   std::list<std::weak_ptr<Connection>> pending_; // unauthenticated, oldest first
-  std::unordered_map<std::string, ConnPtr> by_name_;
+  // Transparent hashing: routing looks names up by string_view without allocating.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, ConnPtr, NameHash, std::equal_to<>> by_name_;
   std::vector<Connection*> clusters_;             // authenticated clusters, join order
   std::unordered_map<std::uint32_t, Connection*> shard_owner_;
   std::uint32_t shard_count_ = 0;
