@@ -23,7 +23,7 @@ const std::vector<std::string> kSettings = {
     "SHARD_IPC_AUTH_TIMEOUT_S", "SHARD_IPC_BODY_TIMEOUT_S", "SHARD_IPC_IDLE_TIMEOUT_S",
     "SHARD_IPC_RECONNECT_MIN_S", "SHARD_IPC_RECONNECT_MAX_S", "SHARD_IPC_MAX_PENDING",
     "SHARD_IPC_MAX_OUTBUF_KB", "SHARD_HEALTH_GREEN_S", "SHARD_HEALTH_YELLOW_S",
-    "SHARD_STATS_GREEN_S", "SHARD_STATS_HIDE_S", "SHARD_DATA_DIR",
+    "SHARD_STATS_GREEN_S", "SHARD_STATS_HIDE_S", "SHARD_DATA_DIR", "SHARD_CLUSTER_GENERATION",
 };
 
 constexpr const char* kDefaultSecret = "change_me_please";
@@ -252,6 +252,8 @@ Config load_config(const ConfigSources& sources) {
   }
   if (auto v = get("SHARD_IDS")) c.shard_ids = parse_shard_ids("SHARD_IDS", *v);
   if (auto v = get("DISCORD_TOKEN")) c.discord_token = trim(*v);
+  if (auto v = get("SHARD_CLUSTER_GENERATION"))
+    c.generation = static_cast<std::int64_t>(parse_uint("SHARD_CLUSTER_GENERATION", *v, 0, INT64_MAX, "a generation number"));
   if (auto v = get("SHARD_IPC_LEGACY_AUTH")) c.legacy_auth = parse_bool("SHARD_IPC_LEGACY_AUTH", *v);
   if (auto v = get("SHARD_IPC_TLS_CERT")) c.tls_cert = trim(*v);
   if (auto v = get("SHARD_IPC_TLS_KEY")) c.tls_key = trim(*v);

@@ -39,6 +39,9 @@ struct Config {
   std::optional<std::uint32_t> shard_count = 1; // nullopt: "auto" (ask /gateway/bot)
   std::vector<std::uint32_t> shard_ids;
   std::string discord_token;
+  // Which spawn of this cluster slot this process is (set by a supervisor; 0 = unsupervised).
+  // The hub lets a higher generation take the name over and fences the older process.
+  std::int64_t generation = 0;
 
   bool legacy_auth = false;
   std::string tls_cert;

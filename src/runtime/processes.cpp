@@ -39,6 +39,7 @@ ipc::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   o.shard_ids = cfg.shard_ids;
   o.shard_count = cfg.shard_count.value_or(0);
   o.instance = random_hex(8);
+  o.generation = cfg.generation;
   o.heartbeat = std::chrono::duration<double>(cfg.heartbeat_s);
   o.stats_interval = std::chrono::duration<double>(cfg.stats_interval_s);
   o.connect_timeout = std::chrono::duration<double>(cfg.auth_timeout_s);
