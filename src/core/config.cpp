@@ -94,15 +94,6 @@ std::vector<std::uint32_t> parse_shard_ids(const std::string& name, const std::s
   return ids;
 }
 
-bool valid_cluster_name(const std::string& n) {
-  if (n.empty() || n.size() > 64 || n == "all" || n.rfind("shard:", 0) == 0 ||
-      n.rfind("guild:", 0) == 0)
-    return false;
-  return std::all_of(n.begin(), n.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-  });
-}
-
 std::string json_scalar_to_string(const boost::json::value& v) {
   if (v.is_string()) return std::string(v.get_string());
   if (v.is_bool()) return v.get_bool() ? "true" : "false";
@@ -152,6 +143,15 @@ std::map<std::string, std::string> read_config_json(const std::filesystem::path&
 } // namespace
 
 const std::vector<std::string>& known_settings() { return kSettings; }
+
+bool is_valid_cluster_name(std::string_view n) {
+  if (n.empty() || n.size() > 64 || n == "all" || n == "hub" || n.rfind("shard:", 0) == 0 ||
+      n.rfind("guild:", 0) == 0)
+    return false;
+  return std::all_of(n.begin(), n.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  });
+}
 
 const char* to_string(IpcMode mode) { return mode == IpcMode::server ? "server" : "client"; }
 
@@ -243,8 +243,8 @@ Config load_config(const ConfigSources& sources) {
   }
   if (auto v = get("SHARD_CLUSTER_NAME")) {
     c.cluster_name = trim(*v);
-    if (!valid_cluster_name(c.cluster_name))
-      fail("SHARD_CLUSTER_NAME", *v, "is not a cluster name (1-64 of A-Z a-z 0-9 - _ ., not \"all\")");
+    if (!is_valid_cluster_name(c.cluster_name))
+      fail("SHARD_CLUSTER_NAME", *v, "is not a cluster name (1-64 of A-Z a-z 0-9 - _ ., not \"all\" or \"hub\")");
   }
   if (auto v = get("SHARD_COUNT")) {
     if (lower(trim(*v)) == "auto") c.shard_count.reset();

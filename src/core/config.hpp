@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shardline {
@@ -88,5 +89,9 @@ std::string mask_secret(const std::string& secret);
 const std::vector<std::string>& known_settings();
 
 const char* to_string(IpcMode mode);
+
+// A cluster name the hub accepts: 1-64 of A-Z a-z 0-9 - _ . and not a routing keyword
+// ("all", "hub", or a "shard:"/"guild:" target). Config and hub share this one rule.
+bool is_valid_cluster_name(std::string_view name);
 
 } // namespace shardline

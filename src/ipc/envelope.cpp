@@ -46,49 +46,44 @@ EnvelopeStatus EnvelopeParser::parse(std::string_view body, bool allow_non_finit
   if (doc.get_object().get(root_)) return EnvelopeStatus::bad_envelope;
 
   // Duplicate keys: simdjson keeps them all; the first occurrence wins, consistently.
+  // A bad field does not stop the scan, so the request id is known for the error's reply_to.
+  bool bad = false;
   bool have_op = false, have_target = false, have_id = false, have_reply = false, have_ts = false;
+  auto read_string = [&bad](simdjson::dom::element v, std::string_view& into, bool nullable) {
+    if (nullable && v.is_null()) return;
+    if (v.get_string().get(into)) bad = true;
+  };
   for (auto field : root_) {
     auto key = field.key;
     auto v = field.value;
     if (key == "op") {
-      if (have_op) continue;
+      if (!have_op) read_string(v, out.op, false);
       have_op = true;
-      if (v.get_string().get(out.op)) return EnvelopeStatus::bad_envelope;
     } else if (key == "data") {
-      if (out.has_data) continue;
+      if (!out.has_data && !v.is_object()) bad = true;
       out.has_data = true;
-      if (!v.is_object()) return EnvelopeStatus::bad_envelope;
     } else if (key == "source") {
-      if (out.has_source) continue;
+      if (!out.has_source) read_string(v, out.source, false);
       out.has_source = true;
-      if (v.get_string().get(out.source)) return EnvelopeStatus::bad_envelope;
     } else if (key == "target") {
-      if (have_target) continue;
+      if (!have_target) read_string(v, out.target, true);
       have_target = true;
-      if (v.is_null()) continue;
-      if (v.get_string().get(out.target)) return EnvelopeStatus::bad_envelope;
     } else if (key == "nonce") {
-      if (out.has_nonce) continue;
+      if (!out.has_nonce) read_string(v, out.nonce, false);
       out.has_nonce = true;
-      if (v.get_string().get(out.nonce)) return EnvelopeStatus::bad_envelope;
     } else if (key == "id") {
-      if (have_id) continue;
+      if (!have_id) read_string(v, out.id, true);
       have_id = true;
-      if (v.is_null()) continue;
-      if (v.get_string().get(out.id)) return EnvelopeStatus::bad_envelope;
     } else if (key == "reply_to") {
-      if (have_reply) continue;
+      if (!have_reply) read_string(v, out.reply_to, true);
       have_reply = true;
-      if (v.is_null()) continue;
-      if (v.get_string().get(out.reply_to)) return EnvelopeStatus::bad_envelope;
     } else if (key == "timestamp") {
-      if (have_ts) continue;
-      have_ts = true;
       double ts = 0;
-      if (v.is_number() && !v.get_double().get(ts)) out.timestamp = ts;
+      if (!have_ts && v.is_number() && !v.get_double().get(ts)) out.timestamp = ts;
+      have_ts = true;
     }
   }
-  if (!have_op || out.op.empty()) return EnvelopeStatus::bad_envelope;
+  if (bad || !have_op || out.op.empty()) return EnvelopeStatus::bad_envelope;
   return EnvelopeStatus::ok;
 }
 

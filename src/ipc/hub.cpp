@@ -16,6 +16,7 @@
 #include <charconv>
 #include <cmath>
 #include <list>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -57,19 +58,26 @@ OpKind classify(std::string_view op) {
   return OpKind::unknown;
 }
 
-bool valid_name(std::string_view n) {
-  if (n.empty() || n.size() > 64 || n == "all" || n == "hub" || n.rfind("shard:", 0) == 0 ||
-      n.rfind("guild:", 0) == 0)
-    return false;
-  return std::all_of(n.begin(), n.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-  });
-}
-
 bool is_hex(std::string_view s, std::size_t len) {
   return s.size() == len && std::all_of(s.begin(), s.end(), [](unsigned char c) {
            return std::isdigit(c) || (c >= 'a' && c <= 'f');
          });
+}
+
+// An optional non-negative integer field: absent or null leaves `out` at 0; anything but an
+// integer (a string, a fraction, a negative number) is refused.
+bool optional_count(const json::object& d, std::string_view key, std::uint64_t& out) {
+  out = 0;
+  auto* v = d.if_contains(key);
+  if (!v || v->is_null()) return true;
+  if (v->is_uint64()) { out = v->get_uint64(); return true; }
+  if (v->is_int64() && v->get_int64() >= 0) { out = static_cast<std::uint64_t>(v->get_int64()); return true; }
+  if (v->is_double() && v->get_double() >= 0 && v->get_double() < 1.8e19 &&
+      v->get_double() == std::floor(v->get_double())) {
+    out = static_cast<std::uint64_t>(v->get_double());
+    return true;
+  }
+  return false;
 }
 
 double seconds_between(steady::time_point a, steady::time_point b) {
@@ -373,11 +381,7 @@ private:
     if (it == by_name_.end() || it->second.get() != &c) return;
     by_name_.erase(it);
     if (c.role != Role::cluster) return;
-    std::erase_if(clusters_, [&](Connection* x) { return x == &c; });
-    for (auto id : c.shard_ids) {
-      auto s = shard_owner_.find(id);
-      if (s != shard_owner_.end() && s->second == &c) shard_owner_.erase(s);
-    }
+    remove_cluster_entries(c);
     spdlog::info("cluster left: {} ({})", c.name, why);
     json::object data{{"cluster_name", c.name}};
     send_to_clusters("cluster_leave", data, nullptr);
@@ -416,31 +420,39 @@ private:
     }
     auto& d = data->get_object();
     auto name = get_string(d, "cluster_name");
-    if (!valid_name(name)) return refuse_auth(c, "Invalid auth");
+    if (!is_valid_cluster_name(name)) return refuse_auth(c, "Invalid auth");
 
-    // Shard list and counts are the same in both versions.
+    // Shard list and counts are the same in both versions. Ill-typed fields are refused
+    // rather than guessed at: a cluster with a wrong shard list would receive wrong traffic.
     c->shard_ids.clear();
-    if (auto* ids = d.if_contains("shard_ids"); ids && ids->is_array()) {
+    if (auto* ids = d.if_contains("shard_ids"); ids && !ids->is_null()) {
+      if (!ids->is_array() || ids->get_array().size() > (1u << 16)) return refuse_auth(c, "Invalid auth");
       for (auto& v : ids->get_array()) {
         std::uint64_t id = 0;
-        if (!get_uint64(v, id) || id >= (1u << 20)) return refuse_auth(c, "Invalid auth");
+        if (!v.is_number() || !get_uint64(v, id) || id >= (1u << 20)) return refuse_auth(c, "Invalid auth");
         c->shard_ids.push_back(static_cast<std::uint32_t>(id));
       }
     }
-    double sc = get_number(d, "shard_count", 0);
-    double gc = get_number(d, "guild_count", 0);
-    c->shard_count = sc > 0 && sc < (1u << 20) ? static_cast<std::uint32_t>(sc) : 0;
-    c->guild_count = gc > 0 && std::isfinite(gc) ? static_cast<std::uint64_t>(gc) : 0;
+    std::uint64_t sc = 0, gc = 0;
+    if (!optional_count(d, "shard_count", sc) || sc >= (1u << 20) || !optional_count(d, "guild_count", gc))
+      return refuse_auth(c, "Invalid auth");
+    c->shard_count = static_cast<std::uint32_t>(sc);
+    c->guild_count = gc;
     c->name = name;
 
     auto* proto = d.if_contains("proto");
     if (proto && get_number(d, "proto", 0) == 2) {
+      auto* role_v = d.if_contains("role");
+      auto* inst_v = d.if_contains("instance");
+      std::uint64_t gen = 0;
+      if ((role_v && !role_v->is_string()) || (inst_v && !inst_v->is_string()) ||
+          !optional_count(d, "generation", gen) || gen > static_cast<std::uint64_t>(INT64_MAX))
+        return refuse_auth(c, "Invalid auth");
       auto role = get_string(d, "role", "cluster");
       if (role != "cluster" && role != "admin") return refuse_auth(c, "Invalid auth");
       c->role = role == "admin" ? Role::admin : Role::cluster;
       c->instance = get_string(d, "instance");
-      double gen = get_number(d, "generation", 0);
-      c->generation = std::isfinite(gen) ? static_cast<std::int64_t>(gen) : 0;
+      c->generation = static_cast<std::int64_t>(gen);
       c->client_nonce = get_string(d, "client_nonce");
       if (!is_hex(c->client_nonce, 32) || c->instance.size() > 128) return refuse_auth(c, "Invalid auth");
       c->server_nonce = random_hex(16);
@@ -474,6 +486,10 @@ private:
   }
 
   void complete_auth(const ConnPtr& c) {
+    // The hub's own name belongs to the cluster it runs inside (server mode), identified by
+    // that process's instance; nobody else may take it, not even with a higher generation.
+    if (c->name == opt_.name && (opt_.local_instance.empty() || c->instance != opt_.local_instance))
+      return refuse_auth(c, "Cluster name already connected");
     if (auto it = by_name_.find(c->name); it != by_name_.end()) {
       Connection& old = *it->second;
       if (!c->instance.empty() && c->instance == old.instance) {
@@ -511,7 +527,7 @@ private:
     if (c->role == Role::cluster) {
       clusters_.push_back(c.get());
       for (auto id : c->shard_ids) shard_owner_[id] = c.get();
-      if (c->shard_count) shard_count_ = c->shard_count;
+      count_layout(*c, +1);
     }
 
     json::array names;
@@ -533,7 +549,25 @@ private:
     }
   }
 
+  // Guilds map to shards by the shard count of the clusters that own shards; clusters that
+  // own none (monitors, tools) do not vote. If owners disagree (mid-reshard), the count
+  // announced by the most owners wins.
+  void count_layout(const Connection& c, int delta) {
+    if (c.shard_ids.empty() || c.shard_count == 0) return;
+    auto& n = layout_votes_[c.shard_count];
+    n += delta;
+    if (n <= 0) layout_votes_.erase(c.shard_count);
+    shard_count_ = 0;
+    int best = 0;
+    for (auto& [count, votes] : layout_votes_)
+      if (votes > best) best = votes, shard_count_ = count;
+    if (delta > 0 && layout_votes_.size() > 1)
+      spdlog::warn("clusters disagree on the shard count ({} says {}); guild routing uses {}", c.name, c.shard_count,
+                   shard_count_);
+  }
+
   void remove_cluster_entries(Connection& c) {
+    count_layout(c, -1);
     std::erase_if(clusters_, [&](Connection* x) { return x == &c; });
     for (auto id : c.shard_ids) {
       auto s = shard_owner_.find(id);
@@ -556,7 +590,7 @@ private:
     switch (parser_.parse(body, c->legacy_json(), env)) {
     case EnvelopeStatus::bad_json: return reject(*c, "bad_json", "the frame is not valid JSON", "");
     case EnvelopeStatus::bad_envelope:
-      return reject(*c, "bad_envelope", "the frame needs a string op and an object data", "");
+      return reject(*c, "bad_envelope", "the frame needs a string op and an object data", env.id);
     case EnvelopeStatus::ok: break;
     }
     // Copy what outlives the next parse (the views point into the parser).
@@ -617,6 +651,9 @@ private:
     std::string rewritten;
     if (!env.has_source) {
       auto body = wire.substr(kHeaderBytes);
+      // Filling in the source must not push a legal frame over the cap every peer enforces.
+      if (body.size() + c->name.size() + 12 > kMaxFrameBytes)
+        return reject(*c, "too_large", "with its source added the frame would pass 1,000,000 bytes; set source", id);
       auto brace = body.find('{');
       std::string b;
       b.reserve(body.size() + c->name.size() + 12);
@@ -780,6 +817,7 @@ private:
   std::vector<Connection*> clusters_;             // authenticated clusters, join order
   std::unordered_map<std::uint32_t, Connection*> shard_owner_;
   std::uint32_t shard_count_ = 0;
+  std::map<std::uint32_t, int> layout_votes_; // shard_count -> owning clusters announcing it
 
   EnvelopeParser parser_;
   NonceSource nonces_;

@@ -21,6 +21,8 @@ struct HubOptions {
   std::string secret;
   bool legacy_auth = false;
   std::string mode = "hub";          // shown by hub_status: "hub" or "server"
+  std::string local_instance;        // server mode: instance of the in-process cluster, the
+                                     // only connection allowed to use the hub's own name
   ssl::context* tls = nullptr;       // non-null: every connection is TLS
   std::chrono::duration<double> auth_timeout{10};
   std::chrono::duration<double> body_timeout{30};

@@ -103,7 +103,9 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
   std::unique_ptr<ipc::Hub> hub;
   auto lo = link_options(cfg, client_tls.get());
   if (server) {
-    hub = std::make_unique<ipc::Hub>(io, hub_options(cfg, cfg.cluster_name, "server", server_tls.get()));
+    auto ho = hub_options(cfg, cfg.cluster_name, "server", server_tls.get());
+    ho.local_instance = lo.instance;
+    hub = std::make_unique<ipc::Hub>(io, ho);
     try {
       lo.port = hub->listen();
       write_port_file(opt.port_file, lo.port);

@@ -1,7 +1,9 @@
 """Helpers for integration tests: start real shardline processes on loopback and wait on
 events they log (never on sleeps). Standard library only."""
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -10,6 +12,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SHARDLINE_BIN", os.path.join(ROOT, "build", "bin", "shardline"))
 SECRET = "integration-test-secret-0123456789"
+
+# Every process of one test run keeps its logs under one folder, removed at exit (failures
+# already print the log tails); SHARDLINE_KEEP_LOGS=1 keeps it for a post-mortem.
+_RUN_DIR = tempfile.mkdtemp(prefix="shardline-it-")
+if os.environ.get("SHARDLINE_KEEP_LOGS") != "1":
+    atexit.register(shutil.rmtree, _RUN_DIR, True)
 
 
 def base_env(port=0, **extra):
@@ -30,7 +38,7 @@ class Proc:
     """A shardline process whose stderr/stdout go to a log file the test can wait on."""
 
     def __init__(self, args, env, name="proc", cwd=None):
-        self.dir = tempfile.mkdtemp(prefix=f"shardline-{name}-")
+        self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=_RUN_DIR)
         self.log_path = os.path.join(self.dir, "log.txt")
         self.port_file = os.path.join(self.dir, "port")
         self.name = name
