@@ -465,6 +465,8 @@ class ServerModeTest(HubCase):
         main = self.start_cluster("main", 0, [0], 2, mode="server")
         port = main.wait_port()
         main.wait_for_log(r"hub listening on 127\.0\.0\.1:%d\b" % port, timeout=5)
+        # The in-process cluster links to its own hub over loopback: wait for that event.
+        main.wait_for_log(r"linked to hub main as main", timeout=5)
         asker = self.client(port, "asker", shard_ids=[1], shard_count=2)
         self.assertEqual(asker.auth_response["server_cluster"], "main")
         self.assertIn("main", asker.auth_response["connected_clients"])
