@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <list>
 #include <map>
 #include <unordered_map>
@@ -80,6 +81,17 @@ bool optional_count(const json::object& d, std::string_view key, std::uint64_t& 
   return false;
 }
 
+// The op that answers a request, as a version-1 peer sends it (contract section 4).
+std::string_view reply_op_for(std::string_view request_op) {
+  if (request_op == "stats_request") return "stats_broadcast";
+  if (request_op == "guild_count_request") return "guild_count_response";
+  if (request_op == "eval_request") return "eval_response";
+  return {};
+}
+
+// Requests awaiting an answer from one v1 connection, kept at most this many (oldest dropped).
+constexpr std::size_t kMaxV1Pending = 256;
+
 double seconds_between(steady::time_point a, steady::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -132,6 +144,17 @@ public:
     Health health = Health::green;
 
     std::string last_stats; // latest stats_broadcast data, as JSON
+
+    // A v1 peer answers a request without `reply_to` (the field does not exist for it), so
+    // the hub remembers the requests with an id that it delivered to this v1 connection, in
+    // order, and tags the matching answer (same op pair, addressed to the requester) with
+    // the id. Without it a v1 cluster never answers an admin tool or a v2 requester.
+    struct PendingRequest {
+      std::string requester;
+      std::string id;
+      std::string_view reply_op; // static string
+    };
+    std::deque<PendingRequest> v1_pending;
     std::list<std::weak_ptr<Connection>>::iterator pending_it;
     bool in_pending = false;
 
@@ -623,7 +646,55 @@ private:
       break;
     default: break;
     }
+    // A v1 peer written in Python may send bare NaN/Infinity/-Infinity (contract section 2).
+    // The hub read them as null; it must forward them as null too, since "Shardline never
+    // emits them" and a v2 receiver (a `shardline run` cluster, a strict JSON parser) would
+    // otherwise drop the whole frame. Only v1 connections pay for this, and only when one of
+    // the tokens appears at all.
+    std::string sanitized_wire;
+    if (c->proto == 1 && (body.find("NaN") != std::string_view::npos ||
+                          body.find("Infinity") != std::string_view::npos)) {
+      std::string clean;
+      if (replace_non_finite(body, clean)) {
+        // "NaN" -> "null" grows the body: it must still fit the cap every peer enforces.
+        if (clean.size() > kMaxFrameBytes)
+          return reject(*c, "too_large", "with NaN/Infinity written as null the frame would pass 1,000,000 bytes", id);
+        sanitized_wire = encode_frame(clean);
+        wire = sanitized_wire;
+      }
+    }
+    std::string tagged_wire, answered_id;
+    if (c->proto == 1 && env.reply_to.empty() && !c->v1_pending.empty() && !env.target.empty() &&
+        env.target != "all") {
+      auto& q = c->v1_pending;
+      auto it = std::find_if(q.begin(), q.end(), [&](const Connection::PendingRequest& p) {
+        return p.reply_op == env.op && p.requester == env.target;
+      });
+      if (it != q.end()) {
+        answered_id = std::move(it->id);
+        q.erase(it);
+        auto body = wire.substr(kHeaderBytes);
+        std::string field = "{\"reply_to\":" + json::serialize(json::string(answered_id)) + ",";
+        if (body.size() + field.size() <= kMaxFrameBytes) {
+          std::string b;
+          b.reserve(body.size() + field.size());
+          b.append(field).append(body.substr(body.find('{') + 1));
+          tagged_wire = encode_frame(b);
+          wire = tagged_wire;
+          env.reply_to = answered_id;
+        }
+      }
+    }
     route(c, env, id, wire);
+  }
+
+  // See Connection::v1_pending.
+  void remember_v1_request(Connection& dest, const Connection& requester, std::string_view op,
+                           const std::string& id) {
+    auto reply_op = reply_op_for(op);
+    if (dest.proto != 1 || id.empty() || reply_op.empty()) return;
+    if (dest.v1_pending.size() >= kMaxV1Pending) dest.v1_pending.pop_front();
+    dest.v1_pending.push_back({requester.name, id, reply_op});
   }
 
   void on_heartbeat(Connection& c) {
@@ -670,6 +741,7 @@ private:
         if (k == c.get()) continue;
         deliver(*k, wire);
         if (!id.empty()) delivered.emplace_back(k->name);
+        if (!is_reply) remember_v1_request(*k, *c, env.op, id);
       }
       if (!id.empty() && !is_reply && c->proto == 2) {
         json::object f{{"targets", std::move(delivered)}};
@@ -704,6 +776,7 @@ private:
       return;
     }
     deliver(*dest, wire);
+    if (!is_reply) remember_v1_request(*dest, *c, env.op, id);
   }
 
   Connection* owner_of(std::uint32_t shard) {
