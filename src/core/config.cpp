@@ -183,8 +183,12 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text, const s
       throw ConfigError(fmt::format("{}:{}: expected KEY=VALUE", origin, lineno));
     auto key = trim(t.substr(0, eq));
     auto value = trim(t.substr(eq + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-        value.back() == value.front()) {
+    const bool quoted = value.size() >= 2 && (value.front() == '"' || value.front() == '\'');
+    const auto close = quoted ? value.find(value.front(), 1) : std::string::npos;
+    const auto after = close == std::string::npos ? close : value.find_first_not_of(" \t", close + 1);
+    if (after != std::string::npos && value[after] == '#') {
+      value = value.substr(1, close - 1); // "quoted value" # trailing comment
+    } else if (quoted && value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     } else if (auto hash = value.find(" #"); hash != std::string::npos) {
       value = trim(value.substr(0, hash)); // trailing comment on an unquoted value

@@ -1,5 +1,7 @@
 #include "ipc/envelope.hpp"
 
+#include <utility>
+
 namespace shardline::ipc {
 
 bool replace_non_finite(std::string_view in, std::string& out) {
@@ -45,7 +47,10 @@ EnvelopeStatus EnvelopeParser::parse(std::string_view body, bool allow_non_finit
   if (err) return EnvelopeStatus::bad_json;
   if (doc.get_object().get(root_)) return EnvelopeStatus::bad_envelope;
 
-  // Duplicate keys: simdjson keeps them all; the first occurrence wins, consistently.
+  // Duplicate keys: simdjson keeps them all and the first occurrence is read here, but
+  // Boost.JSON (the clusters' parse_body) and Python keep the last. A frame that repeats an
+  // envelope key would mean one thing to the hub's checks (source, op) and another to the
+  // receiver, so it is refused as bad_envelope.
   // A bad field does not stop the scan, so the request id is known for the error's reply_to.
   bool bad = false;
   bool have_op = false, have_target = false, have_id = false, have_reply = false, have_ts = false;
@@ -53,34 +58,31 @@ EnvelopeStatus EnvelopeParser::parse(std::string_view body, bool allow_non_finit
     if (nullable && v.is_null()) return;
     if (v.get_string().get(into)) bad = true;
   };
+  // True the first time a key is seen; a repeat marks the envelope bad.
+  auto first = [&bad](bool& seen) {
+    if (seen) bad = true;
+    return !std::exchange(seen, true);
+  };
   for (auto field : root_) {
     auto key = field.key;
     auto v = field.value;
     if (key == "op") {
-      if (!have_op) read_string(v, out.op, false);
-      have_op = true;
+      if (first(have_op)) read_string(v, out.op, false);
     } else if (key == "data") {
-      if (!out.has_data && !v.is_object()) bad = true;
-      out.has_data = true;
+      if (first(out.has_data) && !v.is_object()) bad = true;
     } else if (key == "source") {
-      if (!out.has_source) read_string(v, out.source, false);
-      out.has_source = true;
+      if (first(out.has_source)) read_string(v, out.source, false);
     } else if (key == "target") {
-      if (!have_target) read_string(v, out.target, true);
-      have_target = true;
+      if (first(have_target)) read_string(v, out.target, true);
     } else if (key == "nonce") {
-      if (!out.has_nonce) read_string(v, out.nonce, false);
-      out.has_nonce = true;
+      if (first(out.has_nonce)) read_string(v, out.nonce, false);
     } else if (key == "id") {
-      if (!have_id) read_string(v, out.id, true);
-      have_id = true;
+      if (first(have_id)) read_string(v, out.id, true);
     } else if (key == "reply_to") {
-      if (!have_reply) read_string(v, out.reply_to, true);
-      have_reply = true;
+      if (first(have_reply)) read_string(v, out.reply_to, true);
     } else if (key == "timestamp") {
       double ts = 0;
-      if (!have_ts && v.is_number() && !v.get_double().get(ts)) out.timestamp = ts;
-      have_ts = true;
+      if (first(have_ts) && v.is_number() && !v.get_double().get(ts)) out.timestamp = ts;
     }
   }
   if (bad || !have_op || out.op.empty()) return EnvelopeStatus::bad_envelope;

@@ -5,6 +5,7 @@
 namespace shardline::ipc {
 
 bool NonceWindow::insert(std::string_view nonce) {
+  if (capacity_ == 0) return true; // no window: nothing to remember (and no ring to index)
   const std::uint64_t h = std::hash<std::string_view>{}(nonce);
   if (!seen_.insert(h).second) return false;
   if (ring_.size() < capacity_) {
