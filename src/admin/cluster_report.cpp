@@ -15,8 +15,11 @@ namespace json = boost::json;
 
 namespace {
 std::uint64_t get_u64(const json::object& o, std::string_view k) {
+  // A peer's count arrives as a JSON number; converting one at or past 2^64 is undefined.
   double v = ipc::get_number(o, k, 0);
-  return v > 0 && std::isfinite(v) ? static_cast<std::uint64_t>(v) : 0;
+  if (!(v > 0)) return 0;
+  if (v >= 18446744073709551616.0) return UINT64_MAX;
+  return static_cast<std::uint64_t>(v);
 }
 
 const json::array* clients_of(const json::object& hub) {

@@ -1,6 +1,7 @@
 #include "ipc/hub.hpp"
 
 #include "core/crypto.hpp"
+#include "core/sharding.hpp"
 #include "ipc/envelope.hpp"
 #include "ipc/frame_codec.hpp"
 #include "ipc/frame_writer.hpp"
@@ -761,7 +762,7 @@ private:
       auto s = target.substr(6);
       auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), guild);
       if (ec == std::errc() && p == s.data() + s.size() && shard_count_ > 0)
-        dest = owner_of(static_cast<std::uint32_t>((guild >> 22) % shard_count_));
+        dest = owner_of(shard_for_guild(guild, shard_count_));
     } else if (auto it = by_name_.find(target); it != by_name_.end()) {
       // Admin tools receive replies only; they are never a target of their own.
       if (it->second->role == Role::cluster || is_reply) dest = it->second.get();

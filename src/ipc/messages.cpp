@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 #include <chrono>
 
 namespace shardline::ipc {
@@ -19,11 +20,32 @@ NonceSource::NonceSource() : prefix_(random_hex(8)) {}
 
 std::string NonceSource::next() { return fmt::format("{}-{:x}", prefix_, ++counter_); }
 
+namespace {
+// Boost.JSON 1.81 writes a non-finite double as a bare NaN/Infinity token, which strict
+// readers refuse; the contract says Shardline never emits them (a latency before the first
+// heartbeat is NaN in the seed): they go out as null.
+void null_non_finite(boost::json::value& v) {
+  switch (v.kind()) {
+  case boost::json::kind::double_:
+    if (!std::isfinite(v.get_double())) v = nullptr;
+    break;
+  case boost::json::kind::object:
+    for (auto& kv : v.get_object()) null_non_finite(kv.value());
+    break;
+  case boost::json::kind::array:
+    for (auto& e : v.get_array()) null_non_finite(e);
+    break;
+  default: break;
+  }
+}
+} // namespace
+
 std::string build_body(const OutFrame& f, NonceSource& nonces) {
   boost::json::object o;
   o.reserve(8);
   o["op"] = f.op;
   o["data"] = f.data;
+  null_non_finite(o["data"]);
   o["source"] = f.source;
   o["target"] = f.target.empty() ? std::string_view("all") : f.target;
   o["timestamp"] = wall_seconds();
