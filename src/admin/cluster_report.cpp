@@ -60,12 +60,7 @@ ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResu
       row.heartbeat_age = ipc::get_number(c, "last_heartbeat_age", -1);
     }
   }
-  for (auto& [name, reply] : stats.replies) {
-    if (!reply.ok) continue;
-    auto& d = reply.data;
-    auto& row = rows[name];
-    row.name = name;
-    row.answered = true;
+  auto fill = [](ClusterRow& row, const json::object& d) {
     row.guilds = get_u64(d, "guild_count");
     row.users = get_u64(d, "user_count");
     row.shards = get_u64(d, "shard_count");
@@ -77,19 +72,43 @@ ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResu
     if (auto* l = d.if_contains("latency"); l && l->is_number()) row.latency = ipc::get_number(d, "latency");
     row.uptime = ipc::get_number(d, "uptime", 0);
     row.mode = ipc::get_string(d, "mode");
+  };
+  for (auto& [name, reply] : stats.replies) {
+    if (!reply.ok) continue;
+    auto& row = rows[name];
+    row.name = name;
+    row.answered = true;
+    fill(row, reply.data);
     if (row.heartbeat_age < 0) row.health = "green"; // answered now, so alive
   }
   for (auto& name : stats.missing) {
     auto& row = rows[name];
     row.name = name;
   }
+  // Section 7: stats the hub kept are used for a cluster that did not answer in time, while
+  // they are younger than stats_hide_s; older ones never reach the totals.
+  if (auto* clients = clients_of(hub_status)) {
+    double hide_s = 300;
+    if (auto* t = hub_status.if_contains("thresholds"); t && t->is_object())
+      hide_s = ipc::get_number(t->get_object(), "stats_hide_s", hide_s);
+    for (auto& v : *clients) {
+      if (!v.is_object()) continue;
+      auto& c = v.get_object();
+      auto it = rows.find(ipc::get_string(c, "name"));
+      auto* kept = c.if_contains("stats");
+      double age = ipc::get_number(c, "stats_age", -1);
+      if (it == rows.end() || it->second.answered || !kept || !kept->is_object() || !(age >= 0) || age >= hide_s)
+        continue;
+      fill(it->second, kept->get_object());
+      it->second.stats_age = age;
+    }
+  }
   for (auto& [name, row] : rows) {
-    if (row.answered) {
+    if (!row.answered) r.missing.push_back(name);
+    if (row.answered || row.stats_age) {
       r.total_guilds += row.guilds;
       r.total_users += row.users;
       r.total_shards += row.shards;
-    } else {
-      r.missing.push_back(name);
     }
     r.rows.push_back(std::move(row));
   }
@@ -114,14 +133,15 @@ std::string render_text(const ClusterReport& r) {
   out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7} {:>9} {:>9}\n", "CLUSTER", "HEALTH", "GUILDS", "USERS",
                      "SHARDS", "LATENCY", "UPTIME");
   for (auto& row : r.rows) {
-    if (!row.answered) {
+    if (!row.answered && !row.stats_age) {
       out += fmt::format("  {:<20} {} {:<7} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, emoji_for(row.health),
                          row.health, "-", "-", "-", "-", "no answer");
       continue;
     }
     auto latency = row.latency ? fmt::format("{:.0f} ms", *row.latency * 1000) : std::string("-");
-    out += fmt::format("  {:<20} {} {:<7} {:>9} {:>11} {:>7} {:>9} {:>9}\n", row.name, emoji_for(row.health),
-                       row.health, row.guilds, row.users, row.shards, latency, format_duration(row.uptime));
+    out += fmt::format("  {:<20} {} {:<7} {:>9} {:>11} {:>7} {:>9} {:>9}{}\n", row.name, emoji_for(row.health),
+                       row.health, row.guilds, row.users, row.shards, latency, format_duration(row.uptime),
+                       row.stats_age ? fmt::format("  (stats {} old)", format_duration(*row.stats_age)) : "");
   }
   out += fmt::format("  {:<20} {:<10} {:>9} {:>11} {:>7}\n", "TOTAL", "", r.total_guilds, r.total_users,
                      r.total_shards);
@@ -144,6 +164,7 @@ json::object to_json(const ClusterReport& r) {
                    {"last_heartbeat_age", row.heartbeat_age}};
     if (row.latency) o["latency"] = *row.latency;
     else o["latency"] = nullptr;
+    if (row.stats_age) o["stats_age"] = *row.stats_age;
     clusters.emplace_back(std::move(o));
   }
   json::array missing;

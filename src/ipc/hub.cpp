@@ -145,6 +145,7 @@ public:
     Health health = Health::green;
 
     std::string last_stats; // latest stats_broadcast data, as JSON
+    steady::time_point last_stats_at{};
 
     // A v1 peer answers a request without `reply_to` (the field does not exist for it), so
     // the hub remembers the requests with an id that it delivered to this v1 connection, in
@@ -715,7 +716,10 @@ private:
 
   void keep_stats(Connection& c) {
     simdjson::dom::element data;
-    if (!parser_.root()["data"].get(data)) c.last_stats = simdjson::minify(data);
+    if (!parser_.root()["data"].get(data)) {
+      c.last_stats = simdjson::minify(data);
+      c.last_stats_at = steady::now();
+    }
   }
 
   void route(const ConnPtr& c, const Envelope& env, const std::string& id, std::string_view wire) {
@@ -844,7 +848,10 @@ private:
       if (!k->last_stats.empty()) {
         boost::system::error_code ec;
         auto stats = json::parse(k->last_stats, ec);
-        if (!ec) e["stats"] = std::move(stats);
+        if (!ec) {
+          e["stats"] = std::move(stats);
+          e["stats_age"] = seconds_between(k->last_stats_at, now);
+        }
       }
       clients.emplace_back(std::move(e));
     }

@@ -562,8 +562,12 @@ class CliTest(HubCase):
         self.assertEqual(out["missing"], ["beta"])
         by = {c["name"]: c for c in out["clusters"]}
         self.assertIs(by["alpha"]["answered"], True)
-        if "beta" in by:
-            self.assertIs(by["beta"]["answered"], False)
+        self.assertIs(by["beta"]["answered"], False)
+        # Section 7: beta's stats published on linking are seconds old, under 300 s, so the
+        # row and the totals use them (marked with their age) rather than dropping beta.
+        self.assertEqual(by["beta"]["shard_ids"], [2, 3])
+        self.assertTrue(0 <= by["beta"]["stats_age"] < 60, by["beta"])
+        self.assertEqual(out["totals"]["shards"], 4)
 
     def test_ipc_status_json(self):
         out = self.json_of(self.cli("ipc-status", "--json"))

@@ -134,6 +134,49 @@ TEST(BuildReport, CountsPastTwoToThe64SaturateInsteadOfWrapping) {
   EXPECT_EQ(r.total_users, UINT64_MAX);
 }
 
+json::object with_kept_stats(json::object c, std::uint64_t guilds, double age) {
+  c["stats"] = json::object{{"cluster_name", c.at("name")}, {"guild_count", guilds}, {"user_count", guilds * 10},
+                            {"shard_count", 2}, {"shard_ids", json::array{4, 5}}, {"latency", nullptr},
+                            {"uptime", 60.0}, {"mode", "client"}};
+  c["stats_age"] = age;
+  return c;
+}
+
+TEST(BuildReport, SilentClusterCountsFromHubStatsUntilTheyAreTooOld) {
+  // Contract section 7: totals ignore stats older than 300 s (stats_hide_s).
+  ipc::FanoutResult stats;
+  stats.replies["a"] = stats_reply("a", 100, 1000, 2);
+  stats.missing = {"fresh", "stale"};
+  auto hub = hub_with(json::array{client("a", "cluster", "green", 1),
+                                  with_kept_stats(client("fresh", "cluster", "yellow", 90), 40, 45),
+                                  with_kept_stats(client("stale", "cluster", "red", 400), 7, 300)});
+  auto r = build_report(hub, stats, 1000);
+  EXPECT_EQ(r.total_guilds, 140u);
+  EXPECT_EQ(r.total_users, 1400u);
+  EXPECT_EQ(r.missing, (std::vector<std::string>{"fresh", "stale"})); // neither answered in time
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[1].name, "fresh");
+  ASSERT_TRUE(r.rows[1].stats_age);
+  EXPECT_EQ(*r.rows[1].stats_age, 45);
+  EXPECT_EQ(r.rows[1].guilds, 40u);
+  EXPECT_EQ(r.rows[1].shard_ids, (std::vector<std::uint32_t>{4, 5}));
+  EXPECT_FALSE(r.rows[2].stats_age);
+  EXPECT_EQ(r.rows[2].guilds, 0u);
+  EXPECT_THAT(render_text(r), HasSubstr("(stats 45s old)"));
+  EXPECT_EQ(to_json(r).at("clusters").at(1).at("stats_age").as_double(), 45);
+}
+
+TEST(BuildReport, HubStatsAgeLimitFollowsTheHubsThreshold) {
+  ipc::FanoutResult stats;
+  stats.missing = {"fresh"};
+  auto hub = hub_with(json::array{with_kept_stats(client("fresh", "cluster", "green", 5), 40, 45)});
+  hub["thresholds"] = json::object{{"stats_hide_s", 30.0}};
+  auto r = build_report(hub, stats, 1000);
+  EXPECT_EQ(r.total_guilds, 0u);
+  hub["thresholds"] = json::object{{"stats_hide_s", 60.0}};
+  EXPECT_EQ(build_report(hub, stats, 1000).total_guilds, 40u);
+}
+
 TEST(ClusterReportJson, TotalsAndMissing) {
   auto hub = hub_with({client("a", "cluster", "green", 1), client("c", "cluster", "red", 999)});
   ipc::FanoutResult stats;
