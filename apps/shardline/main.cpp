@@ -5,6 +5,7 @@
 #include "core/config.hpp"
 #include "core/logging.hpp"
 #include "runtime/processes.hpp"
+#include "sim/sim_server.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -31,6 +32,41 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run a cluster (server mode also hosts the hub)");
   run->add_option("--port-file", proc.port_file, "Server mode: write the listening port to this file");
 
+  // The Discord simulator: a local Discord for tests, demos and benchmarks (docs/simulator.md).
+  sim::SimOptions simo;
+  auto* sim = app.add_subcommand("sim", "Run a local Discord simulator (REST /api/v10 and the gateway)");
+  sim->add_option("--port", simo.port, "Port on 127.0.0.1; 0 picks a free one and prints it")->capture_default_str();
+  sim->add_option("--port-file", simo.port_file, "Write the listening port to this file");
+  sim->add_option("--token", simo.token, "The one bot token the simulator accepts")->capture_default_str();
+  sim->add_option("--guilds", simo.guilds, "Guilds of the simulated bot")->capture_default_str()->check(
+      CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
+  sim->add_option("--shards", simo.shards, "Shard count GET /gateway/bot recommends (0: one per 1,000 guilds)")
+      ->capture_default_str();
+  sim->add_option("--max-concurrency", simo.max_concurrency, "IDENTIFY buckets (session_start_limit.max_concurrency)")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  sim->add_option("--identify-window-ms", simo.identify_window_ms, "One IDENTIFY per bucket per this window")
+      ->capture_default_str()->check(CLI::Range(1, 600'000));
+  sim->add_option("--heartbeat-ms", simo.heartbeat_ms, "heartbeat_interval sent in HELLO")
+      ->capture_default_str()->check(CLI::Range(50, 600'000));
+  sim->add_option("--server-heartbeat-ms", simo.server_heartbeat_ms,
+                  "Send each session a HEARTBEAT request this often (0: never)")
+      ->capture_default_str();
+  sim->add_option("--events-per-sec", simo.events_per_sec, "Rate of the steady guild event stream (0: none)")
+      ->capture_default_str()->check(CLI::Range(0, 1'000'000));
+  sim->add_option("--rest-global-per-sec", simo.rest_global_per_sec, "REST requests per second, all routes")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  sim->add_option("--rest-route-limit", simo.rest_route_limit, "REST requests per route bucket per window")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  sim->add_option("--rest-route-window-ms", simo.rest_route_window_ms, "Length of a REST route bucket's window")
+      ->capture_default_str()->check(CLI::Range(1, 3'600'000));
+  sim->add_option("--session-budget", simo.session_budget, "session_start_limit.total: IDENTIFYs per 24 h")
+      ->capture_default_str();
+  sim->add_option("--seed", simo.seed, "Seed of the generated world")->capture_default_str();
+  sim->add_option("--outage-ms", simo.outage_ms, "Guilds unavailable at start come back after this")
+      ->capture_default_str();
+  sim->add_option("--resume-ttl-ms", simo.resume_ttl_ms, "A dropped session stays resumable this long")
+      ->capture_default_str();
+
   auto add_admin = [&](CLI::App* cmd) {
     cmd->add_flag("--json", adm.json, "Print JSON");
     cmd->add_option("--timeout-ms", adm.timeout_ms, "Deadline for answers")->capture_default_str()->check(
@@ -56,8 +92,19 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  init_logging(hub->parsed() ? "hub" : run->parsed() ? "cluster" : "admin");
-  if (!(hub->parsed() || run->parsed())) spdlog::set_level(spdlog::level::warn); // tools print results, not logs
+  init_logging(hub->parsed() ? "hub" : run->parsed() ? "cluster" : sim->parsed() ? "sim" : "admin");
+  if (!(hub->parsed() || run->parsed() || sim->parsed()))
+    spdlog::set_level(spdlog::level::warn); // tools print results, not logs
+
+  // The simulator stands in for Discord: it reads none of Shardline's configuration.
+  if (sim->parsed()) {
+    try {
+      return sim::run_sim(simo);
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return 1;
+    }
+  }
 
   Config cfg;
   try {

@@ -1,0 +1,42 @@
+#pragma once
+// The steady stream of guild events a busy bot sees: mostly MESSAGE_CREATE, then presence
+// updates, typing and member joins, each for a random guild of the world and about the size
+// Discord's are. Pure and seeded: the server decides when and to whom they go.
+
+#include "sim/world.hpp"
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace shardline::sim {
+
+struct GeneratedEvent {
+  const Guild* guild = nullptr;
+  const char* type = "";
+  std::uint64_t intent = 0; // the gateway intent a session needs to receive it
+  std::string data;         // d, as JSON text
+};
+
+// Gateway intents the generated events need.
+namespace intent {
+inline constexpr std::uint64_t guilds = 1u << 0, guild_members = 1u << 1, guild_presences = 1u << 8, guild_messages = 1u << 9,
+                               guild_message_typing = 1u << 11, message_content = 1u << 15;
+}
+
+class EventGenerator {
+public:
+  EventGenerator(const World& world, std::uint64_t seed) : world_(world), rng_(seed ^ 0xe7e7'5eedull) {}
+
+  // The next event, stamped `unix_ms` (message ids and timestamps). The world must have
+  // at least one guild.
+  GeneratedEvent next(std::uint64_t unix_ms);
+  std::uint64_t generated() const { return generated_; }
+
+private:
+  const World& world_;
+  std::mt19937_64 rng_;
+  std::uint64_t generated_ = 0;
+};
+
+} // namespace shardline::sim

@@ -1,0 +1,34 @@
+#pragma once
+// `shardline sim`: a local Discord on one loopback port, serving the REST API under
+// /api/v10, the gateway websocket, and the /_sim/ control API. See docs/simulator.md.
+
+#include <cstdint>
+#include <string>
+
+namespace shardline::sim {
+
+struct SimOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;      // 0: pick a free port (printed, and written to port_file)
+  std::string port_file;
+  std::string token = "sim-token";
+  std::size_t guilds = 100;
+  std::uint32_t shards = 0;    // recommended shard count; 0: about one per 1,000 guilds
+  std::uint32_t max_concurrency = 1;
+  std::uint32_t identify_window_ms = 5000;
+  std::uint32_t heartbeat_ms = 41250;
+  std::uint32_t server_heartbeat_ms = 0; // send each session a HEARTBEAT request this often; 0: never
+  std::uint32_t events_per_sec = 0; // the steady event stream; 0: none
+  std::uint32_t session_budget = 1000;
+  std::uint64_t seed = 1;
+  std::uint32_t outage_ms = 10'000;      // guilds unavailable at start come back after this
+  std::uint32_t resume_ttl_ms = 120'000; // a dropped session stays resumable this long
+  std::uint32_t rest_global_per_sec = 50;   // REST requests per second, all routes together
+  std::uint32_t rest_route_limit = 5;       // REST requests per route bucket per window
+  std::uint32_t rest_route_window_ms = 5000;
+};
+
+// Runs until SIGINT/SIGTERM. Returns the process exit code (1: cannot listen).
+int run_sim(const SimOptions& options);
+
+} // namespace shardline::sim
