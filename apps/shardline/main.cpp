@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 
 using namespace shardline;
@@ -50,7 +51,15 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(50, 600'000));
   sim->add_option("--server-heartbeat-ms", simo.server_heartbeat_ms,
                   "Send each session a HEARTBEAT request this often (0: never)")
-      ->capture_default_str();
+      ->capture_default_str()
+      // The sweeper runs every 50 ms, so a shorter period means nothing. Under 1,000 ms a
+      // client that answers every request nears 120 commands a minute (docs/simulator.md).
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            long n = std::strtol(v.c_str(), nullptr, 10);
+            return n == 0 || (n >= 50 && n <= 600'000) ? std::string() : std::string("must be 0 or 50..600000");
+          },
+          "0 or 50..600000"));
   sim->add_option("--events-per-sec", simo.events_per_sec, "Rate of the steady guild event stream (0: none)")
       ->capture_default_str()->check(CLI::Range(0, 1'000'000));
   sim->add_option("--rest-global-per-sec", simo.rest_global_per_sec, "REST requests per second, all routes")
@@ -60,12 +69,12 @@ int main(int argc, char** argv) {
   sim->add_option("--rest-route-window-ms", simo.rest_route_window_ms, "Length of a REST route bucket's window")
       ->capture_default_str()->check(CLI::Range(1, 3'600'000));
   sim->add_option("--session-budget", simo.session_budget, "session_start_limit.total: IDENTIFYs per 24 h")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(0, 10'000'000));
   sim->add_option("--seed", simo.seed, "Seed of the generated world")->capture_default_str();
   sim->add_option("--outage-ms", simo.outage_ms, "Guilds unavailable at start come back after this")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(0, 86'400'000));
   sim->add_option("--resume-ttl-ms", simo.resume_ttl_ms, "A dropped session stays resumable this long")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::Range(1, 86'400'000));
 
   auto add_admin = [&](CLI::App* cmd) {
     cmd->add_flag("--json", adm.json, "Print JSON");

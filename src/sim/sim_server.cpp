@@ -56,7 +56,20 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-constexpr std::size_t kMaxQueuedBytes = 64u << 20; // per gateway connection: beyond, a slow consumer
+// A client that stops reading is a slow consumer, closed with 4000 (resumable) while the
+// oldest dispatch it has not received is still kept for replay, with this many newer events
+// of headroom for its reconnection: so its RESUME loses nothing. Waiting longer would turn
+// the "resumable" close into a forced re-IDENTIFY.
+constexpr std::uint64_t kSlowConsumerHeadroom = ReplayLimits{}.max_events / 10;
+// ...and only if its writer is stuck: a client draining a large RESUME replay keeps writes
+// completing and is left alone until it would actually lose an event.
+constexpr auto kWriterStuckAfter = std::chrono::milliseconds(250);
+// Backstop on any connection's queue (the rule above keeps dispatches well under it): twice
+// what a replay can hold, so a RESUME's replay always fits.
+constexpr std::size_t kMaxQueuedFrames = 2 * ReplayLimits{}.max_events;
+constexpr std::size_t kMaxQueuedBytes = 2 * ReplayLimits{}.max_bytes;
+// Gateway and HTTP connections at once; beyond, new ones are closed at accept.
+constexpr std::size_t kMaxConnections = 4096;
 constexpr auto kCloseGrace = std::chrono::seconds(2); // after our close frame, then the socket goes
 
 using Request = http::request<http::string_body>;
@@ -74,6 +87,7 @@ struct GatewayConn {
     std::string session_id; // set for dispatches: recorded as delivered once written
     std::uint64_t seq = 0;
     bool replayed = false;
+    bool heartbeat_request = false; // our op 1: the answer is due from when it is written
   };
 
   GatewayConn(beast::tcp_stream stream, Clock clock)
@@ -88,6 +102,7 @@ struct GatewayConn {
   std::string address;
   std::string session_id; // attached session; empty before IDENTIFY/RESUME
   steady::time_point last_heartbeat{};
+  steady::time_point last_write_done{}; // the writer's last completed write (or the accept)
   steady::time_point heartbeat_requested{}; // our op 1 awaiting the client's HEARTBEAT; {}: none
   steady::time_point next_server_heartbeat{};
   bool closing = false; // our close frame is queued or sent
@@ -137,6 +152,7 @@ struct Sim {
   std::map<std::string, std::uint64_t> violations; // besides the identify limiter's own
   std::uint64_t resumes_refused = 0;
   std::uint64_t connections_total = 0;
+  std::size_t open_connections = 0; // gateway and HTTP, for kMaxConnections
   std::uint64_t faults_applied = 0;
   std::unordered_set<ConnPtr> conns;
   std::unordered_map<std::string, std::weak_ptr<GatewayConn>> conn_of; // session id -> its connection
@@ -154,10 +170,14 @@ struct Sim {
 
 void wake_writer(GatewayConn& c) { c.wake.cancel(); }
 
+void request_close(GatewayConn& c, std::uint16_t code, std::string reason);
+
 void enqueue(GatewayConn& c, GatewayConn::Out out) {
   if (c.closing || c.ended) return;
   c.out_bytes += out.frame.size();
   c.outq.push_back(std::move(out));
+  if (c.outq.size() > kMaxQueuedFrames || c.out_bytes > kMaxQueuedBytes)
+    return request_close(c, close_code::unknown_error, "Slow consumer.");
   wake_writer(c);
 }
 
@@ -189,7 +209,19 @@ void dispatch(Sim& sim, Session& s, std::string type, std::string data) {
   auto c = it->second.lock();
   if (!c || c->session_id != s.id()) return;
   enqueue(*c, {dispatch_frame(ev.type, ev.seq, ev.data), s.id(), ev.seq, false});
-  if (c->out_bytes > kMaxQueuedBytes) request_close(*c, close_code::unknown_error, "Slow consumer.");
+  // The oldest queued dispatch is the first one the client has not received: close while it
+  // would survive kSlowConsumerHeadroom more events in the replay buffer (by count, and by
+  // bytes through the queue, which holds the same events).
+  for (auto& o : c->outq) {
+    if (o.session_id.empty()) continue;
+    const std::uint64_t behind = s.last_seq() - o.seq + 1;
+    const bool at_risk = behind + kSlowConsumerHeadroom > ReplayLimits{}.max_events ||
+                         c->out_bytes > ReplayLimits{}.max_bytes / 10 * 9;
+    const bool stuck = sim.clock() - c->last_write_done > kWriterStuckAfter;
+    if ((at_risk && stuck) || !s.can_replay_from(o.seq - 1))
+      request_close(*c, close_code::unknown_error, "Slow consumer.");
+    break;
+  }
 }
 
 void send_guilds(Sim& sim, Session& s) {
@@ -245,9 +277,10 @@ void attach(Sim& sim, const ConnPtr& c, Session& s) {
 }
 
 // Sends a HEARTBEAT request (op 1); the client must answer with a HEARTBEAT at once.
-void request_heartbeat(Sim& sim, GatewayConn& c, std::uint64_t last_seq) {
-  enqueue(c, {heartbeat_request_frame(last_seq)});
-  if (c.heartbeat_requested == steady::time_point{}) c.heartbeat_requested = sim.clock();
+void request_heartbeat(GatewayConn& c, std::uint64_t last_seq) {
+  GatewayConn::Out out{heartbeat_request_frame(last_seq)};
+  out.heartbeat_request = true;
+  enqueue(c, std::move(out));
 }
 
 void on_identify(Sim& sim, const ConnPtr& c, const std::string& d_json) {
@@ -306,8 +339,9 @@ void on_resume(Sim& sim, const ConnPtr& c, const std::string& d_json) {
   auto res = sim.sessions.resume(r->session_id, r->seq);
   if (!res) {
     ++sim.resumes_refused;
-    spdlog::info("RESUME of {} at {} refused from {}: {}", r->session_id, r->seq, c->address,
-                 to_string(res.refusal));
+    // The session id is the peer's text: logged by length only (no log injection).
+    spdlog::info("RESUME ({}-byte session id) at {} refused from {}: {}", r->session_id.size(), r->seq,
+                 c->address, to_string(res.refusal));
     enqueue(*c, {invalid_session_frame(false)});
     return;
   }
@@ -367,7 +401,9 @@ void end_connection(Sim& sim, const ConnPtr& c, std::uint16_t client_code) {
   auto it = sim.conn_of.find(c->session_id);
   if (it != sim.conn_of.end() && it->second.lock() == c) sim.conn_of.erase(it);
   if (!s) return;
-  bool invalidate = invalidates_session(client_code) || (c->closing && invalidates_session(c->close_code));
+  // When we closed first, our code decides: a client that answers our resumable close
+  // (4000, 4002, 4008...) with 1000 keeps its session, as gateway.md's table says.
+  bool invalidate = c->closing ? invalidates_session(c->close_code) : invalidates_session(client_code);
   sim.sessions.detach(*s, invalidate);
   spdlog::info("session {} (shard [{}, {}]) {}", s->id(), s->shard_id(), s->num_shards(),
                invalidate ? "ended" : "detached, resumable");
@@ -398,8 +434,12 @@ asio::awaitable<void> gateway_writer(std::shared_ptr<Sim> sim, ConnPtr c) {
       beast::get_lowest_layer(c->ws).socket().close(ignored);
       co_return;
     }
+    c->last_write_done = sim->clock();
     if (!out.session_id.empty())
       if (auto* s = sim->sessions.find(out.session_id)) sim->sessions.delivered(*s, out.seq, out.replayed);
+    // The client's answer is due from when the request reached the wire, not from when it
+    // was queued behind a backlog of dispatches.
+    if (out.heartbeat_request && c->heartbeat_requested == steady::time_point{}) c->heartbeat_requested = sim->clock();
   }
 }
 
@@ -439,7 +479,9 @@ asio::awaitable<void> gateway(std::shared_ptr<Sim> sim, ConnPtr c, Request req) 
   c->ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
   c->ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "shardline-sim"); }));
-  c->ws.read_message_max(1u << 20); // a backstop only: messages over 4,096 bytes are refused below
+  // No frame-size limit in Beast: it would fail a large frame with 1009 before the reader
+  // below counts it and closes with 4002; that reader never buffers more than 5 KiB.
+  c->ws.read_message_max(0);
   c->ws.auto_fragment(false);
   auto [aec] = co_await c->ws.async_accept(req, use_tuple);
   if (aec) co_return;
@@ -449,7 +491,18 @@ asio::awaitable<void> gateway(std::shared_ptr<Sim> sim, ConnPtr c, Request req) 
   ++sim->connections_total;
   sim->conns.insert(c);
   c->last_heartbeat = sim->clock();
-  asio::co_spawn(c->ws.get_executor(), gateway_writer(sim, c), asio::detached);
+  c->last_write_done = sim->clock();
+  // The reader owns the connection; a writer that fails closes the socket, which ends it.
+  asio::co_spawn(c->ws.get_executor(), gateway_writer(sim, c), [c](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("gateway writer for {} failed: {}", c->address, ex.what());
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(c->ws).socket().close(ignored);
+  });
   if (refuse) request_close(*c, refuse, why);
   else enqueue(*c, {hello_frame(sim->opt.heartbeat_ms)});
 
@@ -673,7 +726,7 @@ Response faults(Sim& sim, const Request& req) {
     } else if (kind == "stall") {
       c->stalled = true;
     } else if (kind == "heartbeat") {
-      request_heartbeat(sim, *c, s->last_seq());
+      request_heartbeat(*c, s->last_seq());
     }
   }
   sim.faults_applied += targets.size();
@@ -1067,10 +1120,16 @@ Response rest(Sim& sim, const Request& req) {
     if (!get) return not_allowed();
     if (path == "/_sim/stats") return json_response(req, http::status::ok, stats_json(sim));
     if (path == "/_sim/sessions") {
-      std::uint32_t shard = 0;
+      std::optional<std::uint32_t> shard;
       for (auto p : u->params())
-        if (p.key == "shard") shard = static_cast<std::uint32_t>(std::strtoul(p.value.c_str(), nullptr, 10));
-      return json_response(req, http::status::ok, sessions_json(sim, shard));
+        if (p.key == "shard") {
+          std::uint32_t v = 0;
+          auto [end, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), v);
+          if (ec == std::errc() && end == p.value.data() + p.value.size()) shard = v;
+        }
+      if (!shard) return json_response(req, http::status::bad_request,
+                                       R"({"message":"shard=N (a shard id) is required"})");
+      return json_response(req, http::status::ok, sessions_json(sim, *shard));
     }
     return not_found();
   }
@@ -1092,7 +1151,9 @@ Response rest(Sim& sim, const Request& req) {
     auto body = json_body(req);
     if (!body || !body->is_object() || !body->get_object().contains("type") || !body->at("type").is_int64())
       return discord_error(req, http::status::bad_request, 50035, "Invalid Form Body");
-    auto type = static_cast<int>(body->at("type").get_int64());
+    const auto raw_type = body->at("type").get_int64();
+    if (raw_type < 1 || raw_type > 12) return discord_error(req, http::status::bad_request, 50035, "Invalid Form Body (type)");
+    auto type = static_cast<int>(raw_type);
     if (type == 4 || type == 7) {
       auto* data = body->get_object().if_contains("data");
       if (!data || !data->is_object()) return discord_error(req, http::status::bad_request, 50035, "Invalid Form Body (data)");
@@ -1245,8 +1306,15 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Sim> sim) {
       continue;
     }
     beast::error_code ignored;
+    if (sim->open_connections >= kMaxConnections) {
+      spdlog::warn("connection limit ({}) reached: closing a new one", kMaxConnections);
+      sock.close(ignored);
+      continue;
+    }
     sock.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(sim->io, serve(sim, std::move(sock)), [](std::exception_ptr e) {
+    ++sim->open_connections;
+    asio::co_spawn(sim->io, serve(sim, std::move(sock)), [sim](std::exception_ptr e) {
+      --sim->open_connections;
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -1290,7 +1358,7 @@ asio::awaitable<void> sweep_loop(std::shared_ptr<Sim> sim) {
       if (sim->opt.server_heartbeat_ms && !c->session_id.empty() && !c->stalled && now >= c->next_server_heartbeat) {
         c->next_server_heartbeat = now + millis(sim->opt.server_heartbeat_ms);
         auto* s = sim->sessions.find(c->session_id);
-        request_heartbeat(*sim, *c, s ? s->last_seq() : 0);
+        request_heartbeat(*c, s ? s->last_seq() : 0);
       }
     }
     if (!sim->outage_over && now >= sim->outage_end) end_outage(*sim);

@@ -30,6 +30,8 @@ class Closed(Exception):
 
 
 class WebSocket:
+    close_answer = None  # a close code to answer the server's close with, instead of echoing it
+
     def __init__(self, port, path="/?v=10&encoding=json", host="127.0.0.1", timeout=10.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -127,8 +129,9 @@ class WebSocket:
             if opcode == OP_CLOSE:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
                 self.close_code = code
-                try:  # echo the close, as RFC 6455 asks
-                    self.send_frame(OP_CLOSE, payload[:2])
+                answer = payload[:2] if self.close_answer is None else struct.pack("!H", self.close_answer)
+                try:  # echo the close, as RFC 6455 asks (or answer with close_answer)
+                    self.send_frame(OP_CLOSE, answer)
                 except OSError:
                     pass
                 raise Closed(code, payload[2:].decode(errors="replace"))

@@ -226,6 +226,15 @@ class TestSimGateway(SimTest):
         self.assertEqual(g.wait_close(), 4002)
         self.assertEqual(self.violations(), {"payload_too_large": 1})
 
+    def test_single_frame_over_a_mebibyte_closes_4002(self):
+        # One frame far past 4,096 bytes (and past any transport limit): still the gateway's
+        # own answer, 4002 and a counted violation, not a websocket-level 1009.
+        self.start_sim()
+        g = self.gateway()
+        g.send_json({"op": 1, "d": None, "pad": "x" * 1_500_000})
+        self.assertEqual(g.wait_close(), 4002)
+        self.assertEqual(self.violations(), {"payload_too_large": 1})
+
     def test_send_rate_limit_closes_4008(self):
         self.start_sim()
         paced = self.gateway()
@@ -502,6 +511,40 @@ class TestSimEventsAndFaults(SimTest):
         self.assertGreaterEqual(first[1], r.seq)
         st = self.stats()
         self.assertEqual((st["resumes"], st["identifies"]["total"], st["violations"]), (1, 1, {}))
+
+    def test_slow_consumer_closed_while_resume_still_loses_nothing(self):
+        # A client that stops reading is closed with 4000 while what it missed is still in
+        # the replay buffer: a prompt RESUME gets every event, in order, once.
+        self.start_sim("--events-per-sec", 5000, guilds=10)
+        g, ready = self.ready_session()
+        sid = ready["d"]["session_id"]
+        self.assertEqual(self.fault(shard=0, kind="stall"), 1)
+        with self.assertRaises(Closed) as closed:
+            while True:
+                g.recv(timeout=15)
+        self.assertEqual(closed.exception.code, 4000)
+        last = g.seq
+        r = self.gateway()
+        r.resume(TOKEN, sid, last)
+        replayed = []
+        resumed = r.wait_dispatch("RESUMED", timeout=30, collect=replayed)
+        seqs = [m["s"] for m in replayed] + [resumed["s"]]
+        self.assertGreater(len(seqs), 5000, "the stall did not back events up")
+        self.assertEqual(seqs, list(range(last + 1, resumed["s"] + 1)), "nothing lost, nothing twice")
+        st = self.stats()
+        self.assertEqual((st["resumes"], st["resumes_refused"], st["identifies"]["total"]), (1, 0, 1))
+
+    def test_our_resumable_close_survives_a_1000_answer(self):
+        # When the simulator closes first with a resumable code, the client's answer to the
+        # close frame (here 1000) does not end the session.
+        self.start_sim(guilds=10)
+        g, ready = self.ready_session()
+        g.close_answer = 1000
+        self.fault(shard=0, kind="close", code=4000)
+        self.assertEqual(g.wait_close(), 4000)
+        r = self.gateway()
+        r.resume(TOKEN, ready["d"]["session_id"], g.seq)
+        r.wait_dispatch("RESUMED")
 
     def test_guild_join_and_leave(self):
         port = self.start_sim("--identify-window-ms", 1, guilds=10)  # two sessions of shard 0
