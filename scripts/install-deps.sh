@@ -9,6 +9,12 @@ packages=(
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nats-server libnats-dev openssl procps
 )
+# node and npm run the discord.js acceptance test (tests/integration/test_sim_discordjs.py).
+# Debian 12's nodejs (v18) and npm, but only when the commands are missing: a machine with
+# NodeSource's nodejs (which bundles npm) cannot install Debian's npm beside it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
