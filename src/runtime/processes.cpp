@@ -1,6 +1,7 @@
 #include "runtime/processes.hpp"
 
 #include "core/crypto.hpp"
+#include "core/port_file.hpp"
 #include "ipc/cluster_link.hpp"
 #include "ipc/hub.hpp"
 #include "ipc/tls_context.hpp"
@@ -17,17 +18,6 @@ namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 
 namespace {
-
-// Written to a temporary name first, so a reader never sees a partial number.
-void write_port_file(const std::string& path, std::uint16_t port) {
-  if (path.empty()) return;
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-  }
-  std::filesystem::rename(tmp, path);
-}
 
 ipc::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   ipc::LinkOptions o;

@@ -6,6 +6,7 @@
 
 #include "sim/sim_server.hpp"
 
+#include "core/port_file.hpp"
 #include "sim/clock.hpp"
 #include "sim/event_generator.hpp"
 #include "sim/gateway_protocol.hpp"
@@ -1412,17 +1413,6 @@ asio::awaitable<void> event_loop(std::shared_ptr<Sim> sim) {
           dispatch(*sim, *s, ev.type, ev.data);
     }
   }
-}
-
-// Written to a temporary name first, so a reader never sees a partial number.
-void write_port_file(const std::string& path, std::uint16_t port) {
-  if (path.empty()) return;
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-  }
-  std::filesystem::rename(tmp, path);
 }
 
 } // namespace

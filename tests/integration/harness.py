@@ -118,6 +118,18 @@ class Proc:
         self._log.close()
 
 
+def poll(fn, timeout=10.0, what="condition"):
+    """Calls fn() until it returns something truthy; returns that. Fails at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout}s")
+        time.sleep(0.02)
+
+
 def start_hub(name="hub", env=None, extra_args=()):
     """Start `shardline hub` on an ephemeral loopback port; return (proc, port)."""
     hub = Proc(["hub", "--port-file", "{port_file}", *extra_args], env or base_env(0), name)

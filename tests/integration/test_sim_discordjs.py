@@ -18,6 +18,7 @@ import time
 import unittest
 
 import harness
+from harness import poll
 from sim_ws import rest
 
 TOKEN = "sim-discordjs-token"
@@ -25,18 +26,6 @@ JS_DIR = os.path.join(harness.ROOT, "tests", "discordjs")
 NPM_CI_TIMEOUT = 240  # seconds; ctest gives the whole file 300
 GUILDS = 60
 SHARDS = 2
-
-
-def poll(fn, timeout=10.0, what="condition"):
-    """Calls fn() until it returns something truthy; returns that. Fails at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout}s")
-        time.sleep(0.02)
 
 
 def shard_of(guild_id):

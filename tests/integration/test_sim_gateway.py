@@ -8,22 +8,11 @@ import time
 import unittest
 
 import harness
+from harness import poll
 from sim_ws import OP_BINARY, Closed, Gateway, WebSocket, rest
 
 TOKEN = "sim-test-token"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
-
-
-def poll(fn, timeout=10.0, what="condition"):
-    """Calls fn() until it returns something truthy; returns that. Fails at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout}s")
-        time.sleep(0.02)
 
 
 class SimTest(unittest.TestCase):
