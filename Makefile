@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build test unit integration demo fuzz bench clean
+.PHONY: deps build test unit integration demo fuzz bench bench-sim clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -31,6 +31,9 @@ fuzz: deps
 
 bench: build
 	@bash bench/run.sh
+
+bench-sim: build
+	@bash bench/sim_run.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

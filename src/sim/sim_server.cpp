@@ -43,6 +43,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 namespace shardline::sim {
 
 namespace asio = boost::asio;
@@ -412,8 +416,23 @@ void end_connection(Sim& sim, const ConnPtr& c, std::uint16_t client_code) {
 
 // ---- gateway: coroutines -------------------------------------------------------------------
 
+// While a backlog of frames is being written the socket is corked (TCP_CORK), so the kernel
+// sends full segments instead of one per dispatch (a loopback send per message cost about as
+// much as generating and compressing it); it is uncorked, which sends what is pending, as
+// soon as the queue is empty and before the writer sleeps or closes.
+void set_cork(GatewayConn& c, bool on) {
+  int v = on ? 1 : 0;
+  ::setsockopt(beast::get_lowest_layer(c.ws).socket().native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+}
+
 asio::awaitable<void> gateway_writer(std::shared_ptr<Sim> sim, ConnPtr c) {
+  bool corked = false;
+  std::string zbuf; // compressed frame, its capacity reused
   for (;;) {
+    if (corked && (c->outq.empty() || c->stalled || c->ended)) {
+      set_cork(*c, false);
+      corked = false;
+    }
     while ((c->outq.empty() || c->stalled) && !c->closing && !c->ended) {
       c->wake.expires_at(steady::time_point::max());
       co_await c->wake.async_wait(use_tuple);
@@ -427,9 +446,13 @@ asio::awaitable<void> gateway_writer(std::shared_ptr<Sim> sim, ConnPtr c) {
     auto out = std::move(c->outq.front());
     c->outq.pop_front();
     c->out_bytes -= out.frame.size();
+    if (!corked && !c->outq.empty()) {
+      set_cork(*c, true);
+      corked = true;
+    }
     c->ws.binary(c->zlib != nullptr);
-    std::string wire = c->zlib ? c->zlib->compress(out.frame) : std::move(out.frame);
-    auto [ec, n] = co_await c->ws.async_write(asio::buffer(wire), use_tuple);
+    if (c->zlib) c->zlib->compress_into(out.frame, zbuf);
+    auto [ec, n] = co_await c->ws.async_write(asio::buffer(c->zlib ? zbuf : out.frame), use_tuple);
     if (ec) {
       beast::error_code ignored;
       beast::get_lowest_layer(c->ws).socket().close(ignored);

@@ -24,6 +24,11 @@ ZlibStream::~ZlibStream() {
 
 std::string ZlibStream::compress(std::string_view message) {
   std::string out;
+  compress_into(message, out);
+  return out;
+}
+
+void ZlibStream::compress_into(std::string_view message, std::string& out) {
   out.resize(deflateBound(&z_->s, static_cast<uLong>(message.size())) + 16);
   z_->s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(message.data()));
   z_->s.avail_in = static_cast<uInt>(message.size());
@@ -39,7 +44,6 @@ std::string ZlibStream::compress(std::string_view message) {
     out.resize(out.size() * 2);
   }
   out.resize(used);
-  return out;
 }
 
 } // namespace shardline::sim

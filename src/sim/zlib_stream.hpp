@@ -19,6 +19,9 @@ public:
   // The compressed bytes of one message (ending 00 00 ff ff). Throws std::runtime_error if
   // zlib fails, which only happens when out of memory.
   std::string compress(std::string_view message);
+  // The same into `out` (replacing its contents), reusing its capacity: no allocation per
+  // message once `out` has grown to the largest one.
+  void compress_into(std::string_view message, std::string& out);
 
 private:
   struct State;
