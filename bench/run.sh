@@ -61,15 +61,10 @@ results=$work/results.jsonl
 : >"$results"
 pids=()
 failed=0
+BENCH_TAG=bench
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
-# Stops one process we started: TERM, up to 5 s, then KILL.
-stop_pid() {
-  local p=$1
-  kill -TERM "$p" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
 stop_all() {
   local p
   for p in "${pids[@]}"; do stop_pid "$p"; done
@@ -109,24 +104,10 @@ start_cluster() {
   pids+=($!)
 }
 
-# Runs one driver (bounded by `timeout`); its JSON line goes to the results. A failing or
-# silent driver is recorded as an error row and the run goes on.
+# Runs one driver; a failure is recorded as an error row and the run goes on.
 run_driver() {
-  local label=$1
-  shift
-  local line rc=0
-  echo "bench: $label" >&2
-  line=$(timeout 600 "$@" 2>>"$work/drivers.log" | tail -n 1) || rc=$?
-  if [ -n "$line" ] && [ "${line:0:1}" = "{" ]; then
-    echo "${line%\}},\"label\":\"$label\",\"exit\":$rc}" >>"$results"
-  else
-    echo "{\"label\":\"$label\",\"error\":\"driver failed (exit $rc)\",\"exit\":$rc}" >>"$results"
-  fi
-  if [ "$rc" != 0 ]; then
-    failed=1
-    echo "bench: $label failed (exit $rc); last driver messages:" >&2
-    tail -n 3 "$work/drivers.log" >&2
-  fi
+  record_driver "$@"
+  [ "$DRIVER_RC" = 0 ] || failed=1
 }
 
 common=(--secret "$SHARD_IPC_SECRET")

@@ -48,12 +48,13 @@ results=$work/results.jsonl
 SIM_PID=0
 failed=0
 
+BENCH_TAG=bench-sim
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
 stop_sim() {
   [ "$SIM_PID" != 0 ] || return 0
-  kill -TERM "$SIM_PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SIM_PID" 2>/dev/null || true
-  wait "$SIM_PID" 2>/dev/null || true
+  stop_pid "$SIM_PID"
   SIM_PID=0
 }
 cleanup() {
@@ -82,21 +83,9 @@ LAST_LINE=
 run_driver() {
   local label=$1 sweep=$2
   shift 2
-  local line rc=0
-  echo "bench-sim: $label" >&2
-  line=$(timeout 600 "$@" 2>>"$work/drivers.log" | tail -n 1) || rc=$?
-  if [ -n "$line" ] && [ "${line:0:1}" = "{" ]; then
-    echo "${line%\}},\"label\":\"$label\",\"exit\":$rc}" >>"$results"
-  else
-    echo "{\"label\":\"$label\",\"error\":\"driver failed (exit $rc)\",\"exit\":$rc}" >>"$results"
-  fi
-  LAST_LINE=$line
-  [ "$rc" = 0 ] || LAST_LINE=
-  if [ "$rc" != 0 ]; then
-    [ "$sweep" = 1 ] || failed=1
-    echo "bench-sim: $label failed (exit $rc); last messages:" >&2
-    tail -n 3 "$work/drivers.log" >&2
-  fi
+  record_driver "$label" "$@"
+  LAST_LINE=$DRIVER_LINE
+  [ "$DRIVER_RC" = 0 ] || [ "$sweep" = 1 ] || failed=1
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -1,0 +1,33 @@
+# Helpers shared by bench/run.sh and bench/sim_run.sh (sourced, not run). The caller sets
+# $work (scratch folder, drivers.log goes there), $results (JSON lines) and $BENCH_TAG (the
+# prefix of its messages).
+
+# Stops one process we started: TERM, up to 5 s, then KILL.
+stop_pid() {
+  local p=$1
+  kill -TERM "$p" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+
+# record_driver LABEL CMD...: runs one load driver (bounded by `timeout`) and appends its last
+# stdout line, one JSON object, to $results with the label and exit code; a failing or silent
+# driver is recorded as an error row. Sets DRIVER_RC and DRIVER_LINE (empty on failure).
+record_driver() {
+  local label=$1
+  shift
+  DRIVER_RC=0
+  echo "$BENCH_TAG: $label" >&2
+  DRIVER_LINE=$(timeout 600 "$@" 2>>"$work/drivers.log" | tail -n 1) || DRIVER_RC=$?
+  if [ -n "$DRIVER_LINE" ] && [ "${DRIVER_LINE:0:1}" = "{" ]; then
+    echo "${DRIVER_LINE%\}},\"label\":\"$label\",\"exit\":$DRIVER_RC}" >>"$results"
+  else
+    echo "{\"label\":\"$label\",\"error\":\"driver failed (exit $DRIVER_RC)\",\"exit\":$DRIVER_RC}" >>"$results"
+  fi
+  if [ "$DRIVER_RC" != 0 ]; then
+    DRIVER_LINE=
+    echo "$BENCH_TAG: $label failed (exit $DRIVER_RC); last driver messages:" >&2
+    tail -n 3 "$work/drivers.log" >&2
+  fi
+}
