@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -137,6 +138,32 @@ public:
 
 private:
   std::vector<std::pair<std::string, std::string>> kv_;
+};
+
+// Options every throughput driver shares, so each system gets the same load and flow
+// control; the keys name senders, receivers and the server's pid in that system's terms.
+struct ThroughputOptions {
+  int senders = 4, receivers = 4;
+  std::size_t payload = 256;
+  double warmup = 1.0, duration = 5.0;
+  std::uint64_t window = 2048, batch = 64;
+  long server_pid = 0;
+
+  static ThroughputOptions from(const Args& a, const char* senders_key, const char* receivers_key,
+                                const char* pid_key) {
+    ThroughputOptions o;
+    o.senders = static_cast<int>(a.num(senders_key, o.senders));
+    o.receivers = static_cast<int>(a.num(receivers_key, o.receivers));
+    o.payload = static_cast<std::size_t>(a.num("payload", static_cast<long>(o.payload)));
+    o.warmup = a.real("warmup", o.warmup);
+    o.duration = a.real("duration", o.duration);
+    o.window = static_cast<std::uint64_t>(a.num("window", static_cast<long>(o.window)));
+    o.batch = static_cast<std::uint64_t>(a.num("batch", static_cast<long>(o.batch)));
+    o.server_pid = a.num(pid_key, 0);
+    if (o.senders < 1 || o.receivers < 1 || o.senders > 256 || o.receivers > 256)
+      throw std::runtime_error("bad counts: 1 to 256 senders and receivers");
+    return o;
+  }
 };
 
 } // namespace bench

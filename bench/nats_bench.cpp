@@ -76,14 +76,12 @@ void on_count(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
 
 int throughput(const bench::Args& a) {
   const std::string url = a.get("url", "");
-  const int pubs = static_cast<int>(a.num("publishers", 4));
-  const int subs = static_cast<int>(a.num("subscribers", 4));
-  const int payload = static_cast<int>(a.num("payload", 256));
-  const double warmup = a.real("warmup", 1.0), duration = a.real("duration", 5.0);
-  const std::uint64_t window = static_cast<std::uint64_t>(a.num("window", 2048));
-  const std::uint64_t batch = static_cast<std::uint64_t>(a.num("batch", 64));
-  const long server_pid = a.num("server-pid", 0);
-  if (pubs < 1 || subs < 1 || pubs > 256 || subs > 256) throw std::runtime_error("bad counts");
+  const auto o = bench::ThroughputOptions::from(a, "publishers", "subscribers", "server-pid");
+  const int pubs = o.senders, subs = o.receivers;
+  const int payload = static_cast<int>(o.payload);
+  const double warmup = o.warmup, duration = o.duration;
+  const std::uint64_t window = o.window, batch = o.batch;
+  const long server_pid = o.server_pid;
 
   std::vector<Counter> got(subs);
   std::vector<natsConnection*> sub_nc(subs), pub_nc(pubs);
@@ -399,14 +397,12 @@ int throughput_raw(const bench::Args& a) {
   std::string host;
   int port = 0;
   split_url(a.get("url", ""), host, port);
-  const int pubs = static_cast<int>(a.num("publishers", 4));
-  const int subs = static_cast<int>(a.num("subscribers", 4));
-  const int payload = static_cast<int>(a.num("payload", 256));
-  const double warmup = a.real("warmup", 1.0), duration = a.real("duration", 5.0);
-  const std::uint64_t window = static_cast<std::uint64_t>(a.num("window", 2048));
-  const std::uint64_t batch = static_cast<std::uint64_t>(a.num("batch", 64));
-  const long server_pid = a.num("server-pid", 0);
-  if (pubs < 1 || subs < 1 || pubs > 256 || subs > 256) throw std::runtime_error("bad counts");
+  const auto o = bench::ThroughputOptions::from(a, "publishers", "subscribers", "server-pid");
+  const int pubs = o.senders, subs = o.receivers;
+  const int payload = static_cast<int>(o.payload);
+  const double warmup = o.warmup, duration = o.duration;
+  const std::uint64_t window = o.window, batch = o.batch;
+  const long server_pid = o.server_pid;
 
   std::vector<RawNats> rx(subs), tx(pubs);
   std::vector<std::string> msg(pubs);

@@ -292,14 +292,12 @@ double jnum(const json::object& o, std::string_view k) { return ipc::get_number(
 // ---- throughput: S senders -> R receivers --------------------------------------------------
 
 int throughput(const Target& t, const bench::Args& a) {
-  const int senders = static_cast<int>(a.num("senders", 4));
-  const int receivers = static_cast<int>(a.num("receivers", 4));
-  const std::size_t payload = static_cast<std::size_t>(a.num("payload", 256));
-  const double warmup = a.real("warmup", 1.0), duration = a.real("duration", 5.0);
-  const std::uint64_t window = static_cast<std::uint64_t>(a.num("window", 2048));
-  const std::uint64_t batch = static_cast<std::uint64_t>(a.num("batch", 64));
-  const long hub_pid = a.num("hub-pid", 0);
-  if (senders < 1 || receivers < 1 || senders > 256 || receivers > 256) throw std::runtime_error("bad counts");
+  const auto o = bench::ThroughputOptions::from(a, "senders", "receivers", "hub-pid");
+  const int senders = o.senders, receivers = o.receivers;
+  const std::size_t payload = o.payload;
+  const double warmup = o.warmup, duration = o.duration;
+  const std::uint64_t window = o.window, batch = o.batch;
+  const long hub_pid = o.server_pid;
 
   std::vector<Conn> rx, tx;
   for (int i = 0; i < receivers; ++i) handshake(rx.emplace_back(), t, "bench-rx-" + std::to_string(i), "cluster");
