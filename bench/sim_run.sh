@@ -3,7 +3,8 @@
 # (make bench-sim builds first). Starts `shardline sim` (port 0, --port-file) per scenario,
 # runs bench/sim_bench.cpp against it, stops everything, prints the JSON lines and writes them.
 #
-#   stream (zlib-stream, then plain): 16 shards, SIM_STREAM_GUILDS guilds, one simulator per
+#   stream (zlib-stream with the default ISA-L engine, zlib-stream with --deflate zlib, then
+#          plain): 16 shards, SIM_STREAM_GUILDS guilds, one simulator per
 #          rate of --events-per-sec, rising through SIM_ZLIB_RATES / SIM_PLAIN_RATES until the
 #          simulator cannot keep up (its generator then outruns its writer, and it closes the
 #          shards as slow consumers, 4000, as it must). A rate is sustained when every shard
@@ -16,8 +17,9 @@
 #   SHARDLINE_BUILD_DIR  build tree holding bin/shardline and bin/sim_bench (build)
 #   BENCH_RESULTS        where the JSON goes ($SHARDLINE_BUILD_DIR/bench-sim-results.json)
 #   BENCH_DURATION / BENCH_WARMUP   (4 / 1)
-#   SIM_ZLIB_RATES ("30000 40000 50000 60000 70000 80000 100000")
-#   SIM_PLAIN_RATES ("50000 70000 90000 110000 130000 150000")
+#   SIM_ISAL_RATES ("60000 80000 100000 120000 140000 160000 180000")
+#   SIM_ZLIB_RATES ("20000 30000 40000 50000 60000 70000 80000")
+#   SIM_PLAIN_RATES ("80000 110000 140000 170000 200000 230000")
 #   SIM_STREAM_GUILDS (16000)  SIM_SCALE_GUILDS (150000)
 #   BENCH_KEEP_LOGS=1    keep the simulator logs (their directory is printed)
 set -euo pipefail
@@ -32,8 +34,9 @@ SIM_BENCH=$BUILD_ABS/bin/sim_bench
 OUT=${BENCH_RESULTS:-$BUILD_ABS/bench-sim-results.json}
 DURATION=${BENCH_DURATION:-4}
 WARMUP=${BENCH_WARMUP:-1}
-ZLIB_RATES=${SIM_ZLIB_RATES:-30000 40000 50000 60000 70000 80000 100000}
-PLAIN_RATES=${SIM_PLAIN_RATES:-50000 70000 90000 110000 130000 150000}
+ISAL_RATES=${SIM_ISAL_RATES:-60000 80000 100000 120000 140000 160000 180000}
+ZLIB_RATES=${SIM_ZLIB_RATES:-20000 30000 40000 50000 60000 70000 80000}
+PLAIN_RATES=${SIM_PLAIN_RATES:-80000 110000 140000 170000 200000 230000}
 STREAM_GUILDS=${SIM_STREAM_GUILDS:-16000}
 # 64 x 2,500 = 160,000 on average, but guilds spread over shards by snowflake time (about
 # +-4% between shards), so with 160,000 (or 155,000) some shards would hold more than 2,500
@@ -96,12 +99,16 @@ common=(--max-concurrency 16 --identify-window-ms $WINDOW_MS)
 eps_of() { sed -n 's/.*"events_per_sec":\([0-9.]*\).*/\1/p' <<<"$1"; }
 
 summary=()
-for mode in zlib plain; do
-  z=1 rates=$ZLIB_RATES
-  [ "$mode" = plain ] && z=0 rates=$PLAIN_RATES
+for mode in isal zlib plain; do
+  case $mode in
+  isal) z=1 rates=$ISAL_RATES engine=isal ;;
+  zlib) z=1 rates=$ZLIB_RATES engine=zlib ;;
+  plain) z=0 rates=$PLAIN_RATES engine=isal ;;
+  esac
   best=0 best_line=
   for rate in $rates; do
-    start_sim "stream-$mode-$rate" --guilds "$STREAM_GUILDS" --events-per-sec "$rate" --heartbeat-ms 5000
+    start_sim "stream-$mode-$rate" --guilds "$STREAM_GUILDS" --events-per-sec "$rate" --heartbeat-ms 5000 \
+      --deflate $engine
     run_driver "sim_stream_${mode}_$rate" 1 "$SIM_BENCH" stream --port "$SIM_PORT" --sim-pid "$SIM_PID" --shards 16 \
       --zlib $z --warmup "$WARMUP" --duration "$DURATION" "${common[@]}"
     stop_sim

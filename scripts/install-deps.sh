@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache make pkg-config python3 clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev zlib1g-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
+  libssl-dev zlib1g-dev libisal-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nats-server libnats-dev openssl procps
 )

@@ -70,6 +70,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 3'600'000));
   sim->add_option("--session-budget", simo.session_budget, "session_start_limit.total: IDENTIFYs per 24 h")
       ->capture_default_str()->check(CLI::Range(0, 10'000'000));
+  sim->add_option("--privileged-intents", simo.privileged_intents,
+                  "Privileged intents enabled for the app, as a bit mask (GUILD_MEMBERS 2, GUILD_PRESENCES 256, "
+                  "MESSAGE_CONTENT 32768); IDENTIFY asking for others is closed with 4014")
+      ->capture_default_str()->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2 + 256 + 32768}));
+  sim->add_option("--deflate", simo.deflate, "zlib-stream engine: isal (fast, the default) or zlib (level 1, "
+                  "a better ratio at about 3x the CPU)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, shardline::sim::DeflateEngine>{{"isal", shardline::sim::DeflateEngine::isal},
+                                                               {"zlib", shardline::sim::DeflateEngine::zlib}},
+          CLI::ignore_case));
   sim->add_option("--seed", simo.seed, "Seed of the generated world")->capture_default_str();
   sim->add_option("--outage-ms", simo.outage_ms, "Guilds unavailable at start come back after this")
       ->capture_default_str()->check(CLI::Range(0, 86'400'000));

@@ -3,67 +3,115 @@
 #include "sim/gateway_protocol.hpp"
 
 #include <array>
+#include <charconv>
+#include <string_view>
 
 namespace shardline::sim {
 
 namespace {
 
-constexpr std::array kWords{"hello",   "anyone", "playing", "tonight", "gg",     "lol",    "the",   "raid",
-                            "starts",  "at",     "nine",    "who",     "wants",  "to",     "join",  "nice",
-                            "update",  "bot",    "please",  "check",   "server", "thanks", "meme",  "music"};
+constexpr std::array<std::string_view, 24> kWords{
+    "hello", "anyone", "playing", "tonight", "gg",    "lol",    "the",   "raid",  "starts", "at",    "nine",  "who",
+    "wants", "to",     "join",    "nice",    "update", "bot",   "please", "check", "server", "thanks", "meme", "music"};
 
-std::string user_json(std::uint64_t id, std::uint64_t n) {
-  return "{\"id\":\"" + std::to_string(id) + "\",\"username\":\"user" + std::to_string(n % 100000) +
-         "\",\"discriminator\":\"0\",\"global_name\":null,\"avatar\":null,\"public_flags\":0}";
+void append_u64(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// "id" as JSON text: snowflakes are strings in Discord's payloads.
+void append_id(std::string& out, std::uint64_t v) {
+  out += '"';
+  append_u64(out, v);
+  out += '"';
 }
 
 } // namespace
 
-GeneratedEvent EventGenerator::next(std::uint64_t unix_ms) {
+void EventGenerator::append_user(std::uint64_t id, std::uint64_t n) {
+  auto& d = event_.data;
+  d += "{\"id\":";
+  append_id(d, id);
+  d += ",\"username\":\"user";
+  append_u64(d, n % 100000);
+  d += "\",\"discriminator\":\"0\",\"global_name\":null,\"avatar\":null,\"public_flags\":0}";
+}
+
+const GeneratedEvent& EventGenerator::next(std::uint64_t unix_ms) {
   auto& guilds = world_.guilds();
-  GeneratedEvent ev;
+  auto& ev = event_;
+  auto& d = ev.data;
+  d.clear();
   ev.guild = &guilds[rng_() % guilds.size()];
-  auto gid = std::to_string(ev.guild->id);
-  auto channel = std::to_string(ev.guild->id + 1); // #general, as in GUILD_CREATE
+  const std::uint64_t gid = ev.guild->id, channel = gid + 1; // #general, as in GUILD_CREATE
   auto n = rng_();
   // Members joined some time after their guild was created; ids say so.
-  auto user_id = World::snowflake(World::unix_ms_of(ev.guild->id) + n % 86'400'000ULL, 0, 3, n % 4096);
-  auto now_iso = iso8601_ms(unix_ms);
+  auto user_id = World::snowflake(World::unix_ms_of(gid) + n % 86'400'000ULL, 0, 3, n % 4096);
+  if (iso_ms_ != unix_ms) {
+    iso_ = iso8601_ms(unix_ms);
+    iso_ms_ = unix_ms;
+  }
   ++generated_;
   unsigned roll = static_cast<unsigned>(rng_() % 100);
   if (roll < 70) {
     ev.type = "MESSAGE_CREATE";
     ev.intent = intent::guild_messages;
-    std::string content;
-    for (unsigned i = 0, words = 3 + static_cast<unsigned>(rng_() % 10); i < words; ++i) {
-      if (i) content += ' ';
-      content += kWords[rng_() % kWords.size()];
-    }
     auto msg_id = World::snowflake(unix_ms, 1, 1, static_cast<std::uint32_t>(generated_ % 4096));
-    ev.data = "{\"type\":0,\"tts\":false,\"timestamp\":\"" + now_iso + "\",\"pinned\":false,\"mentions\":[]," +
-              "\"mention_roles\":[],\"mention_everyone\":false,\"id\":\"" + std::to_string(msg_id) +
-              "\",\"flags\":0,\"embeds\":[],\"edited_timestamp\":null,\"content\":\"" + content +
-              "\",\"components\":[],\"channel_id\":\"" + channel + "\",\"author\":" + user_json(user_id, n) +
-              ",\"attachments\":[],\"guild_id\":\"" + gid + "\",\"member\":{\"roles\":[],\"joined_at\":\"" +
-              now_iso + "\",\"deaf\":false,\"mute\":false,\"flags\":0}}";
+    d += "{\"type\":0,\"tts\":false,\"timestamp\":\"";
+    d += iso_;
+    d += "\",\"pinned\":false,\"mentions\":[],\"mention_roles\":[],\"mention_everyone\":false,\"id\":";
+    append_id(d, msg_id);
+    d += ",\"flags\":0,\"embeds\":[],\"edited_timestamp\":null,\"content\":\"";
+    for (unsigned i = 0, words = 3 + static_cast<unsigned>(rng_() % 10); i < words; ++i) {
+      if (i) d += ' ';
+      d += kWords[rng_() % kWords.size()];
+    }
+    d += "\",\"components\":[],\"channel_id\":";
+    append_id(d, channel);
+    d += ",\"author\":";
+    append_user(user_id, n);
+    d += ",\"attachments\":[],\"guild_id\":";
+    append_id(d, gid);
+    d += ",\"member\":{\"roles\":[],\"joined_at\":\"";
+    d += iso_;
+    d += "\",\"deaf\":false,\"mute\":false,\"flags\":0}}";
   } else if (roll < 90) {
     ev.type = "PRESENCE_UPDATE";
     ev.intent = intent::guild_presences;
-    static constexpr std::array kStatus{"online", "idle", "dnd", "offline"};
+    static constexpr std::array<std::string_view, 4> kStatus{"online", "idle", "dnd", "offline"};
     auto status = kStatus[rng_() % kStatus.size()];
-    ev.data = "{\"user\":{\"id\":\"" + std::to_string(user_id) + "\"},\"status\":\"" + status +
-              "\",\"guild_id\":\"" + gid + "\",\"client_status\":{\"desktop\":\"" + status +
-              "\"},\"activities\":[]}";
+    d += "{\"user\":{\"id\":";
+    append_id(d, user_id);
+    d += "},\"status\":\"";
+    d += status;
+    d += "\",\"guild_id\":";
+    append_id(d, gid);
+    d += ",\"client_status\":{\"desktop\":\"";
+    d += status;
+    d += "\"},\"activities\":[]}";
   } else if (roll < 95) {
     ev.type = "TYPING_START";
     ev.intent = intent::guild_message_typing;
-    ev.data = "{\"user_id\":\"" + std::to_string(user_id) + "\",\"timestamp\":" + std::to_string(unix_ms / 1000) +
-              ",\"channel_id\":\"" + channel + "\",\"guild_id\":\"" + gid + "\"}";
+    d += "{\"user_id\":";
+    append_id(d, user_id);
+    d += ",\"timestamp\":";
+    append_u64(d, unix_ms / 1000);
+    d += ",\"channel_id\":";
+    append_id(d, channel);
+    d += ",\"guild_id\":";
+    append_id(d, gid);
+    d += '}';
   } else {
     ev.type = "GUILD_MEMBER_ADD";
     ev.intent = intent::guild_members;
-    ev.data = "{\"user\":" + user_json(user_id, n) + ",\"roles\":[],\"joined_at\":\"" + now_iso +
-              "\",\"deaf\":false,\"mute\":false,\"flags\":0,\"pending\":false,\"guild_id\":\"" + gid + "\"}";
+    d += "{\"user\":";
+    append_user(user_id, n);
+    d += ",\"roles\":[],\"joined_at\":\"";
+    d += iso_;
+    d += "\",\"deaf\":false,\"mute\":false,\"flags\":0,\"pending\":false,\"guild_id\":";
+    append_id(d, gid);
+    d += '}';
   }
   return ev;
 }

@@ -1,13 +1,17 @@
 #include "sim/session.hpp"
 
+#include "sim/gateway_protocol.hpp"
+
 namespace shardline::sim {
 
-const StoredEvent& Session::append(std::string type, std::string data) {
-  buffer_bytes_ += type.size() + data.size();
-  buffer_.push_back(StoredEvent{++last_seq_, std::move(type), std::move(data)});
+const StoredEvent& Session::append(std::string_view type, std::string_view data) {
+  ++last_seq_;
+  auto frame = std::make_shared<const std::string>(dispatch_frame(type, last_seq_, data));
+  buffer_bytes_ += frame->size();
+  buffer_.push_back(StoredEvent{last_seq_, std::move(frame)});
   // Always keep the newest event, even one larger than the byte limit.
   while (buffer_.size() > 1 && (buffer_.size() > limits_.max_events || buffer_bytes_ > limits_.max_bytes)) {
-    buffer_bytes_ -= buffer_.front().type.size() + buffer_.front().data.size();
+    buffer_bytes_ -= buffer_.front().frame->size();
     buffer_.pop_front();
   }
   return buffer_.back();

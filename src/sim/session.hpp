@@ -9,15 +9,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shardline::sim {
 
+// One gateway message as sent, shared (never copied) by the replay buffer and the queues of
+// the connections it goes out on.
+using Frame = std::shared_ptr<const std::string>;
+
 struct StoredEvent {
   std::uint64_t seq = 0;
-  std::string type; // t, e.g. GUILD_CREATE
-  std::string data; // d, as JSON text
+  Frame frame; // the whole dispatch: {"t":...,"s":seq,"op":0,"d":...}
 };
 
 struct ReplayLimits {
@@ -35,9 +40,10 @@ public:
   std::uint32_t num_shards() const { return num_shards_; }
   std::uint64_t last_seq() const { return last_seq_; }
 
-  // Gives a dispatch the next sequence number and keeps it for replay (the oldest events
-  // fall out once the buffer is over its limits). Returns the sequence.
-  const StoredEvent& append(std::string type, std::string data);
+  // Gives a dispatch of `type` with body `data` (JSON text) the next sequence number, builds
+  // its frame and keeps it for replay (the oldest events fall out once the buffer is over its
+  // limits).
+  const StoredEvent& append(std::string_view type, std::string_view data);
   // True if every event after `seq` is still buffered (so a RESUME from it loses nothing).
   bool can_replay_from(std::uint64_t seq) const;
   // The buffered events with a sequence above `seq`, oldest first.

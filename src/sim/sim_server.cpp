@@ -76,6 +76,7 @@ constexpr std::size_t kMaxQueuedBytes = 2 * ReplayLimits{}.max_bytes;
 // Gateway and HTTP connections at once; beyond, new ones are closed at accept.
 constexpr std::size_t kMaxConnections = 4096;
 constexpr auto kCloseGrace = std::chrono::seconds(2); // after our close frame, then the socket goes
+constexpr std::uint64_t kPrivilegedIntents = intent::guild_members | intent::guild_presences | intent::message_content;
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -88,9 +89,8 @@ struct Sim;
 
 struct GatewayConn {
   struct Out {
-    std::string frame;
-    std::string session_id; // set for dispatches: recorded as delivered once written
-    std::uint64_t seq = 0;
+    Frame frame;
+    std::uint64_t seq = 0; // a dispatch of the attached session: recorded as delivered once written
     bool replayed = false;
     bool heartbeat_request = false; // our op 1: the answer is due from when it is written
   };
@@ -121,6 +121,23 @@ struct GatewayConn {
 
 using ConnPtr = std::shared_ptr<GatewayConn>;
 
+// Huffman tables for ISA-L, from what this simulator sends most: a few GUILD_CREATEs and a
+// sample of the event stream, as framed dispatches (about 1 MB, built once at start-up).
+std::unique_ptr<DeflateTables> train_deflate_tables(const World& world, std::uint64_t seed) {
+  std::string sample;
+  auto& guilds = world.guilds();
+  for (std::size_t i = 0; i < guilds.size() && i < 50; ++i)
+    sample += dispatch_frame("GUILD_CREATE", i + 1, guild_create_data(world, guilds[i], 50));
+  if (!guilds.empty()) {
+    EventGenerator gen(world, seed ^ 0x7a1e5u);
+    for (std::uint64_t i = 0; i < 2000; ++i) {
+      auto& ev = gen.next(1767225600000ULL + i);
+      sample += dispatch_frame(ev.type, 1000 + i, ev.data);
+    }
+  }
+  return std::make_unique<DeflateTables>(sample);
+}
+
 struct Sim {
   Sim(asio::io_context& io, SimOptions o)
       : io(io), opt(std::move(o)), world(WorldOptions{opt.guilds, opt.seed}),
@@ -132,7 +149,9 @@ struct Sim {
         rest_limiter(RestLimits{opt.rest_global_per_sec, opt.rest_route_limit, millis(opt.rest_route_window_ms)},
                      clock),
         interactions(InteractionLimits{}, clock, std::random_device{}()), acceptor(io), sweeper(io), started(clock()),
-        outage_end(started + millis(opt.outage_ms)) {}
+        outage_end(started + millis(opt.outage_ms)) {
+    if (opt.deflate == DeflateEngine::isal) deflate_tables = train_deflate_tables(world, opt.seed);
+  }
 
   asio::io_context& io;
   SimOptions opt;
@@ -143,6 +162,7 @@ struct Sim {
   EventGenerator events;
   RestLimiter rest_limiter;
   InteractionStore interactions;
+  std::unique_ptr<DeflateTables> deflate_tables; // ISA-L's, trained on this world's traffic
   std::map<std::string, json::array> commands; // "global" or a guild id -> its slash commands
   std::unordered_map<std::uint64_t, std::deque<std::string>> channel_messages; // what the bot posted
   std::uint64_t next_increment = 0, last_id = 0;
@@ -177,9 +197,11 @@ void wake_writer(GatewayConn& c) { c.wake.cancel(); }
 
 void request_close(GatewayConn& c, std::uint16_t code, std::string reason);
 
+Frame make_frame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+
 void enqueue(GatewayConn& c, GatewayConn::Out out) {
   if (c.closing || c.ended) return;
-  c.out_bytes += out.frame.size();
+  c.out_bytes += out.frame->size();
   c.outq.push_back(std::move(out));
   if (c.outq.size() > kMaxQueuedFrames || c.out_bytes > kMaxQueuedBytes)
     return request_close(c, close_code::unknown_error, "Slow consumer.");
@@ -207,18 +229,18 @@ void request_close(GatewayConn& c, std::uint16_t code, std::string reason) {
 
 // Appends a dispatch to the session (sequence, replay buffer) and sends it if a connection
 // holds the session.
-void dispatch(Sim& sim, Session& s, std::string type, std::string data) {
-  auto& ev = s.append(std::move(type), std::move(data));
+void dispatch(Sim& sim, Session& s, std::string_view type, std::string_view data) {
+  auto& ev = s.append(type, data);
   auto it = sim.conn_of.find(s.id());
   if (it == sim.conn_of.end()) return;
   auto c = it->second.lock();
   if (!c || c->session_id != s.id()) return;
-  enqueue(*c, {dispatch_frame(ev.type, ev.seq, ev.data), s.id(), ev.seq, false});
+  enqueue(*c, {ev.frame, ev.seq, false});
   // The oldest queued dispatch is the first one the client has not received: close while it
   // would survive kSlowConsumerHeadroom more events in the replay buffer (by count, and by
   // bytes through the queue, which holds the same events).
   for (auto& o : c->outq) {
-    if (o.session_id.empty()) continue;
+    if (o.seq == 0) continue;
     const std::uint64_t behind = s.last_seq() - o.seq + 1;
     const bool at_risk = behind + kSlowConsumerHeadroom > ReplayLimits{}.max_events ||
                          c->out_bytes > ReplayLimits{}.max_bytes / 10 * 9;
@@ -283,7 +305,7 @@ void attach(Sim& sim, const ConnPtr& c, Session& s) {
 
 // Sends a HEARTBEAT request (op 1); the client must answer with a HEARTBEAT at once.
 void request_heartbeat(GatewayConn& c, std::uint64_t last_seq) {
-  GatewayConn::Out out{heartbeat_request_frame(last_seq)};
+  GatewayConn::Out out{make_frame(heartbeat_request_frame(last_seq))};
   out.heartbeat_request = true;
   enqueue(c, std::move(out));
 }
@@ -303,6 +325,10 @@ void on_identify(Sim& sim, const ConnPtr& c, const std::string& d_json) {
     count_violation(sim, "authentication_failed", *c);
     return request_close(*c, close_code::authentication_failed, "Authentication failed.");
   }
+  if (auto refused = id->intents & kPrivilegedIntents & ~sim.opt.privileged_intents) {
+    count_violation(sim, "disallowed_intents", *c, fmt::format("privileged intents {} not enabled", refused));
+    return request_close(*c, close_code::disallowed_intents, "Disallowed intent(s).");
+  }
   if (sim.world.count_of_shard(id->shard_id, id->num_shards) > World::kMaxGuildsPerShard) {
     count_violation(sim, "sharding_required", *c,
                     fmt::format("shard [{}, {}] would hold more than {} guilds", id->shard_id, id->num_shards,
@@ -314,7 +340,7 @@ void on_identify(Sim& sim, const ConnPtr& c, const std::string& d_json) {
     // The limiter counts it; the client must wait and IDENTIFY again.
     spdlog::warn("violation {} from {}: IDENTIFY of shard [{}, {}] refused (bucket {})", to_string(verdict),
                  c->address, id->shard_id, id->num_shards, sim.identify.bucket_of(id->shard_id));
-    enqueue(*c, {invalid_session_frame(false)});
+    enqueue(*c, {make_frame(invalid_session_frame(false))});
     return;
   }
   auto& s = sim.sessions.create(id->shard_id, id->num_shards);
@@ -347,7 +373,7 @@ void on_resume(Sim& sim, const ConnPtr& c, const std::string& d_json) {
     // The session id is the peer's text: logged by length only (no log injection).
     spdlog::info("RESUME ({}-byte session id) at {} refused from {}: {}", r->session_id.size(), r->seq,
                  c->address, to_string(res.refusal));
-    enqueue(*c, {invalid_session_frame(false)});
+    enqueue(*c, {make_frame(invalid_session_frame(false))});
     return;
   }
   // A session still held by another connection (the client gave up on a zombie): once the
@@ -363,7 +389,7 @@ void on_resume(Sim& sim, const ConnPtr& c, const std::string& d_json) {
   auto missed = s.events_after(r->seq);
   spdlog::info("RESUME of {} (shard [{}, {}]) at {} from {}: replaying {}", s.id(), s.shard_id(), s.num_shards(),
                r->seq, c->address, missed.size());
-  for (auto* e : missed) enqueue(*c, {dispatch_frame(e->type, e->seq, e->data), s.id(), e->seq, true});
+  for (auto* e : missed) enqueue(*c, {e->frame, e->seq, true});
   dispatch(sim, s, "RESUMED", resumed_data());
 }
 
@@ -382,7 +408,7 @@ void on_message(Sim& sim, const ConnPtr& c, std::string_view text) {
   case op::heartbeat:
     c->last_heartbeat = sim.clock();
     c->heartbeat_requested = {};
-    if (!c->no_acks) enqueue(*c, {heartbeat_ack_frame()});
+    if (!c->no_acks) enqueue(*c, {make_frame(heartbeat_ack_frame())});
     return;
   case op::identify: return on_identify(sim, c, cmd->d_json);
   case op::resume: return on_resume(sim, c, cmd->d_json);
@@ -445,22 +471,24 @@ asio::awaitable<void> gateway_writer(std::shared_ptr<Sim> sim, ConnPtr c) {
     }
     auto out = std::move(c->outq.front());
     c->outq.pop_front();
-    c->out_bytes -= out.frame.size();
+    c->out_bytes -= out.frame->size();
     if (!corked && !c->outq.empty()) {
       set_cork(*c, true);
       corked = true;
     }
     c->ws.binary(c->zlib != nullptr);
-    if (c->zlib) c->zlib->compress_into(out.frame, zbuf);
-    auto [ec, n] = co_await c->ws.async_write(asio::buffer(c->zlib ? zbuf : out.frame), use_tuple);
+    if (c->zlib) c->zlib->compress_into(*out.frame, zbuf);
+    auto [ec, n] = co_await c->ws.async_write(asio::buffer(c->zlib ? zbuf : *out.frame), use_tuple);
     if (ec) {
       beast::error_code ignored;
       beast::get_lowest_layer(c->ws).socket().close(ignored);
       co_return;
     }
     c->last_write_done = sim->clock();
-    if (!out.session_id.empty())
-      if (auto* s = sim->sessions.find(out.session_id)) sim->sessions.delivered(*s, out.seq, out.replayed);
+    // A dispatch reached the client of the session this connection holds (still holds: a
+    // RESUME elsewhere detaches it, and then the replay there is what counts).
+    if (out.seq != 0 && !c->session_id.empty())
+      if (auto* s = sim->sessions.find(c->session_id)) sim->sessions.delivered(*s, out.seq, out.replayed);
     // The client's answer is due from when the request reached the wire, not from when it
     // was queued behind a backlog of dispatches.
     if (out.heartbeat_request && c->heartbeat_requested == steady::time_point{}) c->heartbeat_requested = sim->clock();
@@ -509,9 +537,9 @@ asio::awaitable<void> gateway(std::shared_ptr<Sim> sim, ConnPtr c, Request req) 
   c->ws.auto_fragment(false);
   auto [aec] = co_await c->ws.async_accept(req, use_tuple);
   if (aec) co_return;
-  // Level 1: the simulator must outrun its clients (benchmarks stream 100k events/s through
-  // it); the ratio matters little on loopback, and any level inflates the same way.
-  if (zlib) c->zlib = std::make_unique<ZlibStream>(1);
+  // The simulator must outrun its clients (benchmarks stream 100k events/s through it):
+  // ISA-L by default (zlib_stream.hpp says why); any engine inflates the same way.
+  if (zlib) c->zlib = std::make_unique<ZlibStream>(sim->opt.deflate, sim->deflate_tables.get());
   ++sim->connections_total;
   sim->conns.insert(c);
   c->last_heartbeat = sim->clock();
@@ -528,7 +556,7 @@ asio::awaitable<void> gateway(std::shared_ptr<Sim> sim, ConnPtr c, Request req) 
     beast::get_lowest_layer(c->ws).socket().close(ignored);
   });
   if (refuse) request_close(*c, refuse, why);
-  else enqueue(*c, {hello_frame(sim->opt.heartbeat_ms)});
+  else enqueue(*c, {make_frame(hello_frame(sim->opt.heartbeat_ms))});
 
   beast::flat_buffer buf;
   std::uint16_t client_code = 0;
@@ -732,9 +760,9 @@ Response faults(Sim& sim, const Request& req) {
     if (kind == "close") {
       request_close(*c, code, "Fault injected.");
     } else if (kind == "reconnect") {
-      enqueue(*c, {reconnect_frame()});
+      enqueue(*c, {make_frame(reconnect_frame())});
     } else if (kind == "invalid_session") {
-      enqueue(*c, {invalid_session_frame(resumable)});
+      enqueue(*c, {make_frame(invalid_session_frame(resumable))});
       if (!resumable) { // the session is over; the connection may IDENTIFY again
         sim.conn_of.erase(c->session_id);
         sim.sessions.detach(*s, true);
@@ -1429,7 +1457,7 @@ asio::awaitable<void> event_loop(std::shared_ptr<Sim> sim) {
         active = sim->sessions.active();
         continue;
       }
-      auto ev = sim->events.next(unix_ms);
+      auto& ev = sim->events.next(unix_ms);
       if (in_outage && ev.guild->unavailable_at_start) continue; // no events from a guild in an outage
       for (auto* s : active)
         if ((s->intents & ev.intent) && World::shard_of(ev.guild->id, s->num_shards()) == s->shard_id())

@@ -1,25 +1,56 @@
 #include "sim/zlib_stream.hpp"
 
+#include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
 #include <stdexcept>
 
 namespace shardline::sim {
 
-struct ZlibStream::State {
-  z_stream s{};
+struct DeflateTables::Tables {
+  isal_hufftables h{};
 };
 
-ZlibStream::ZlibStream(int level) : z_(new State) {
-  if (deflateInit(&z_->s, level) != Z_OK) {
-    delete z_;
-    throw std::runtime_error("deflateInit failed");
+DeflateTables::DeflateTables(std::string_view sample) : tables_(std::make_unique<Tables>()) {
+  isal_huff_histogram histogram{};
+  // isal_update_histogram takes an int length: feed large samples in pieces.
+  for (std::size_t at = 0; at < sample.size(); at += 1u << 20) {
+    auto piece = sample.substr(at, 1u << 20);
+    isal_update_histogram(reinterpret_cast<std::uint8_t*>(const_cast<char*>(piece.data())),
+                          static_cast<int>(piece.size()), &histogram);
   }
+  // Not the _subset variant: every literal gets a code, so bytes absent from the sample
+  // can still be sent.
+  if (isal_create_hufftables(&tables_->h, &histogram) != 0) throw std::runtime_error("isal_create_hufftables failed");
+}
+
+DeflateTables::~DeflateTables() = default;
+
+struct ZlibStream::State {
+  DeflateEngine engine = DeflateEngine::zlib;
+  z_stream z{};
+  isal_zstream isal{};
+};
+
+ZlibStream::ZlibStream(int level) : z_(std::make_unique<State>()) {
+  if (deflateInit(&z_->z, level) != Z_OK) throw std::runtime_error("deflateInit failed");
+}
+
+ZlibStream::ZlibStream(DeflateEngine engine, const DeflateTables* tables) : z_(std::make_unique<State>()) {
+  z_->engine = engine;
+  if (engine == DeflateEngine::zlib) {
+    if (deflateInit(&z_->z, 1) != Z_OK) throw std::runtime_error("deflateInit failed");
+    return;
+  }
+  isal_deflate_init(&z_->isal);
+  z_->isal.level = 0; // the fastest: LZ77 with the given static tables, no level buffer
+  z_->isal.gzip_flag = IGZIP_ZLIB;
+  z_->isal.flush = SYNC_FLUSH;
+  if (tables) z_->isal.hufftables = static_cast<isal_hufftables*>(const_cast<void*>(tables->native()));
 }
 
 ZlibStream::~ZlibStream() {
-  deflateEnd(&z_->s);
-  delete z_;
+  if (z_->engine == DeflateEngine::zlib) deflateEnd(&z_->z);
 }
 
 std::string ZlibStream::compress(std::string_view message) {
@@ -29,19 +60,38 @@ std::string ZlibStream::compress(std::string_view message) {
 }
 
 void ZlibStream::compress_into(std::string_view message, std::string& out) {
-  out.resize(deflateBound(&z_->s, static_cast<uLong>(message.size())) + 16);
-  z_->s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(message.data()));
-  z_->s.avail_in = static_cast<uInt>(message.size());
+  if (message.empty()) throw std::invalid_argument("zlib-stream: an empty message cannot be flushed");
   std::size_t used = 0;
-  for (;;) {
-    z_->s.next_out = reinterpret_cast<Bytef*>(out.data() + used);
-    z_->s.avail_out = static_cast<uInt>(out.size() - used);
-    int rc = deflate(&z_->s, Z_SYNC_FLUSH);
-    if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("deflate failed");
-    used = out.size() - z_->s.avail_out;
-    // Done when zlib had room to spare: all input consumed and the flush marker written.
-    if (z_->s.avail_out != 0 && z_->s.avail_in == 0) break;
-    out.resize(out.size() * 2);
+  if (z_->engine == DeflateEngine::zlib) {
+    auto& z = z_->z;
+    out.resize(deflateBound(&z, static_cast<uLong>(message.size())) + 16);
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(message.data()));
+    z.avail_in = static_cast<uInt>(message.size());
+    for (;;) {
+      z.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+      z.avail_out = static_cast<uInt>(out.size() - used);
+      int rc = deflate(&z, Z_SYNC_FLUSH);
+      if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("deflate failed");
+      used = out.size() - z.avail_out;
+      // Done when zlib had room to spare: all input consumed and the flush marker written.
+      if (z.avail_out != 0 && z.avail_in == 0) break;
+      out.resize(out.size() * 2);
+    }
+  } else {
+    auto& z = z_->isal;
+    // Static tables can expand incompressible bytes a little; the loop grows the buffer.
+    out.resize(message.size() + message.size() / 4 + 64);
+    z.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(message.data()));
+    z.avail_in = static_cast<std::uint32_t>(message.size());
+    for (;;) {
+      z.next_out = reinterpret_cast<std::uint8_t*>(out.data() + used);
+      z.avail_out = static_cast<std::uint32_t>(out.size() - used);
+      if (isal_deflate(&z) != COMP_OK) throw std::runtime_error("isal_deflate failed");
+      used = out.size() - z.avail_out;
+      // As with zlib: with output room left over, all input is in and the flush is written.
+      if (z.avail_out != 0 && z.avail_in == 0) break;
+      out.resize(out.size() * 2);
+    }
   }
   out.resize(used);
 }

@@ -271,6 +271,18 @@ class TestSimGateway(SimTest):
         self.assertEqual(g.wait_close(), 4002)
         self.assertEqual(self.violations(), {"bad_identify": 1, "decode_error": 1})
 
+    def test_privileged_intent_not_enabled_closes_4014(self):
+        # Only GUILD_MEMBERS (2) is enabled: asking for GUILD_PRESENCES (256) is refused,
+        # GUILDS + GUILD_MEMBERS is not.
+        self.start_sim("--privileged-intents", 2)
+        g = self.gateway()
+        g.identify(TOKEN, intents=1 | 256)
+        self.assertEqual(g.wait_close(), 4014)
+        ok = self.gateway()
+        ok.identify(TOKEN, intents=1 | 2)
+        ok.wait_dispatch("READY")
+        self.assertEqual(self.violations(), {"disallowed_intents": 1})
+
     def test_identify_buckets(self):
         # One bucket, 300 ms windows: a client that waits a window between IDENTIFYs is never
         # flagged; one that does not earns INVALID_SESSION (d: false) and a count.

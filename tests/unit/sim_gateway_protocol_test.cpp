@@ -1,12 +1,10 @@
 // The gateway wire format: parsing client commands (and the close code each malformed one
-// earns), the frames and dispatch bodies the simulator sends, and zlib-stream framing.
+// earns), and the frames and dispatch bodies the simulator sends.
 
 #include "sim/gateway_protocol.hpp"
-#include "sim/zlib_stream.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 using namespace shardline::sim;
 namespace json = boost::json;
@@ -151,30 +149,6 @@ TEST(SimGatewayProtocol, GuildCreateShape) {
 TEST(SimGatewayProtocol, Iso8601) {
   EXPECT_EQ(iso8601_ms(1462015105796ULL), "2016-04-30T11:18:25.796000+00:00");
   EXPECT_EQ(iso8601_ms(World::kDiscordEpochMs), "2015-01-01T00:00:00.000000+00:00");
-}
-
-TEST(SimZlibStream, EachMessageEndsWithSyncFlushAndInflatesWithOneContext) {
-  ZlibStream z;
-  z_stream in{};
-  ASSERT_EQ(inflateInit(&in), Z_OK);
-  std::string big(100'000, 'a');
-  for (int i = 0; i < 100; ++i) big[i * 997 % big.size()] = char('b' + i % 20);
-  for (std::string msg : {std::string(hello_frame(1000)), std::string("{}"), big, std::string(heartbeat_ack_frame())}) {
-    auto c = z.compress(msg);
-    ASSERT_GE(c.size(), 4u);
-    EXPECT_EQ(c.substr(c.size() - 4), std::string("\x00\x00\xff\xff", 4));
-    std::string out(msg.size() + 64, '\0');
-    in.next_in = reinterpret_cast<Bytef*>(c.data());
-    in.avail_in = static_cast<uInt>(c.size());
-    in.next_out = reinterpret_cast<Bytef*>(out.data());
-    in.avail_out = static_cast<uInt>(out.size());
-    int rc = inflate(&in, Z_SYNC_FLUSH);
-    ASSERT_TRUE(rc == Z_OK || rc == Z_BUF_ERROR);
-    EXPECT_EQ(in.avail_in, 0u);
-    out.resize(out.size() - in.avail_out);
-    EXPECT_EQ(out, msg);
-  }
-  inflateEnd(&in);
 }
 
 TEST(SimGatewayProtocol, InteractionCreateShape) {

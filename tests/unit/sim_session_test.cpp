@@ -43,9 +43,11 @@ TEST(SimSession, SequencesAndReplay) {
 }
 
 TEST(SimSession, ReplayBufferBoundedByBytes) {
-  Session s("abc", 0, 1, ReplayLimits{1000, 100});
+  // Frames count whole: {"t":"T","s":N,"op":0,"d":<30 bytes>} is 57 or 58 bytes.
+  Session s("abc", 0, 1, ReplayLimits{1000, 200});
   for (int i = 0; i < 10; ++i) s.append("T", std::string(30, 'x'));
-  EXPECT_LE(s.buffered_bytes(), 100u);
+  EXPECT_EQ(*s.events_after(9).at(0)->frame, "{\"t\":\"T\",\"s\":10,\"op\":0,\"d\":" + std::string(30, 'x') + "}");
+  EXPECT_LE(s.buffered_bytes(), 200u);
   EXPECT_EQ(s.buffered_events(), 3u);
   s.append("T", std::string(500, 'x')); // bigger than the limit: kept alone
   EXPECT_EQ(s.buffered_events(), 1u);
