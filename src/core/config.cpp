@@ -24,6 +24,8 @@ const std::vector<std::string> kSettings = {
     "SHARD_IPC_RECONNECT_MIN_S", "SHARD_IPC_RECONNECT_MAX_S", "SHARD_IPC_MAX_PENDING",
     "SHARD_IPC_MAX_OUTBUF_KB", "SHARD_HEALTH_GREEN_S", "SHARD_HEALTH_YELLOW_S",
     "SHARD_STATS_GREEN_S", "SHARD_STATS_HIDE_S", "SHARD_DATA_DIR", "SHARD_CLUSTER_GENERATION",
+    "DISCORD_API_URL", "DISCORD_INTENTS", "DISCORD_LARGE_THRESHOLD", "DISCORD_GATEWAY_COMPRESS",
+    "SHARD_IDENTIFY_RESERVE", "DISCORD_IDENTIFY_WINDOW_MS",
 };
 
 constexpr const char* kDefaultSecret = "change_me_please";
@@ -256,6 +258,22 @@ Config load_config(const ConfigSources& sources) {
   }
   if (auto v = get("SHARD_IDS")) c.shard_ids = parse_shard_ids("SHARD_IDS", *v);
   if (auto v = get("DISCORD_TOKEN")) c.discord_token = trim(*v);
+  if (auto v = get("DISCORD_API_URL")) {
+    c.discord_api_url = trim(*v);
+    while (!c.discord_api_url.empty() && c.discord_api_url.back() == '/') c.discord_api_url.pop_back();
+    if (c.discord_api_url.rfind("http://", 0) != 0 && c.discord_api_url.rfind("https://", 0) != 0)
+      fail("DISCORD_API_URL", *v, "is not an http:// or https:// URL (e.g. https://discord.com/api/v10)");
+  }
+  if (auto v = get("DISCORD_INTENTS"))
+    c.intents = parse_uint("DISCORD_INTENTS", *v, 0, (1ull << 26) - 1, "an intents bit mask (e.g. 513)");
+  if (auto v = get("DISCORD_LARGE_THRESHOLD"))
+    c.large_threshold = static_cast<std::uint32_t>(parse_uint("DISCORD_LARGE_THRESHOLD", *v, 50, 250, "50..250"));
+  if (auto v = get("DISCORD_GATEWAY_COMPRESS")) c.gateway_compress = parse_bool("DISCORD_GATEWAY_COMPRESS", *v);
+  if (auto v = get("DISCORD_IDENTIFY_WINDOW_MS"))
+    c.identify_window_ms =
+        static_cast<std::uint32_t>(parse_uint("DISCORD_IDENTIFY_WINDOW_MS", *v, 100, 60000, "milliseconds, 100..60000"));
+  if (auto v = get("SHARD_IDENTIFY_RESERVE"))
+    c.identify_reserve = static_cast<std::uint32_t>(parse_uint("SHARD_IDENTIFY_RESERVE", *v, 0, 100000, "a count of IDENTIFYs"));
   if (auto v = get("SHARD_CLUSTER_GENERATION"))
     c.generation = static_cast<std::int64_t>(parse_uint("SHARD_CLUSTER_GENERATION", *v, 0, INT64_MAX, "a generation number"));
   if (auto v = get("SHARD_IPC_LEGACY_AUTH")) c.legacy_auth = parse_bool("SHARD_IPC_LEGACY_AUTH", *v);

@@ -40,6 +40,17 @@ struct Config {
   std::optional<std::uint32_t> shard_count = 1; // nullopt: "auto" (ask /gateway/bot)
   std::vector<std::uint32_t> shard_ids;
   std::string discord_token;
+  // Discord's REST base; point it at `shardline sim` (http://127.0.0.1:PORT/api/v10).
+  std::string discord_api_url = "https://discord.com/api/v10";
+  std::uint64_t intents = 513;           // DISCORD_INTENTS: GUILDS | GUILD_MESSAGES
+  std::uint32_t large_threshold = 250;   // DISCORD_LARGE_THRESHOLD, 50..250
+  bool gateway_compress = true;          // DISCORD_GATEWAY_COMPRESS: zlib-stream
+  // IDENTIFYs kept back from the daily session_start_limit: below this many remaining, shards
+  // resume what they can and refuse new sessions (SHARD_IDENTIFY_RESERVE).
+  std::uint32_t identify_reserve = 10;
+  // Discord's IDENTIFY window is 5 s; only a simulator started with a shorter
+  // --identify-window-ms makes another value right (DISCORD_IDENTIFY_WINDOW_MS).
+  std::uint32_t identify_window_ms = 5000;
   // Which spawn of this cluster slot this process is (set by a supervisor; 0 = unsupervised).
   // The hub lets a higher generation take the name over and fences the older process.
   std::int64_t generation = 0;
