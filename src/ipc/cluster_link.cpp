@@ -405,6 +405,9 @@ public:
       r.error = "not_linked";
       co_return r;
     }
+    // The caller may drop its ClusterLink while this waits (stop() then fails the request):
+    // the frame must keep the Impl it resumes into alive.
+    auto self = shared_from_this();
     auto id = nonces_.next();
     auto p = std::make_shared<Pending>(io_.get_executor());
     pending_[id] = p;
@@ -420,6 +423,7 @@ public:
   asio::awaitable<FanoutResult> request_all(std::string op, json::object data, std::chrono::milliseconds timeout) {
     FanoutResult out;
     if (!linked_) co_return out;
+    auto self = shared_from_this(); // see request()
     auto id = nonces_.next();
     auto p = std::make_shared<Pending>(io_.get_executor());
     p->fanout = true;
@@ -434,6 +438,53 @@ public:
     if (!p->expected) expected.erase(opt_.name);
     for (auto& name : expected)
       if (!out.replies.count(name)) out.missing.push_back(name);
+    co_return out;
+  }
+
+  asio::awaitable<IdentifySlotResult> request_identify_slot(IdentifySlotRequest req,
+                                                            std::chrono::milliseconds timeout) {
+    using Status = IdentifySlotResult::Status;
+    IdentifySlotResult out;
+    if (!linked_) {
+      out.status = Status::not_linked;
+      out.message = "not linked to the hub";
+      co_return out;
+    }
+    if (opt_.legacy) {
+      // A v1 link carries no request ids, so no grant could be matched to this request.
+      out.status = Status::error;
+      out.message = "IDENTIFY slots need IPC protocol v2 (legacy auth is on)";
+      co_return out;
+    }
+    json::object data{{"shard_id", req.shard_id},
+                      {"shard_count", req.shard_count},
+                      {"max_concurrency", req.max_concurrency},
+                      {"window_ms", req.window_ms}};
+    if (req.budget)
+      data["budget"] = json::object{{"total", req.budget->total},
+                                    {"remaining", req.budget->remaining},
+                                    {"reset_after_ms", req.budget->reset_after_ms}};
+    auto self = shared_from_this();
+    auto r = co_await request("identify_request", std::move(data), server_name_, timeout);
+    out.message = get_string(r.data, "message");
+    if (r.ok && r.op == "identify_grant") {
+      out.status = Status::granted;
+      if (auto* v = r.data.if_contains("remaining"); v && v->is_number()) {
+        std::uint64_t n = 0;
+        if (get_uint64(*v, n) && n <= UINT32_MAX) out.remaining = static_cast<std::uint32_t>(n);
+      }
+    } else if (r.error == "identify_budget") {
+      out.status = Status::refused_budget;
+    } else if (r.error == "not_linked") {
+      out.status = Status::not_linked;
+      out.message = "the link to the hub dropped";
+    } else if (r.error == "timeout") {
+      out.status = Status::timeout;
+      out.message = "no identify_grant within " + std::to_string(timeout.count()) + " ms";
+    } else {
+      out.status = Status::error;
+      out.message = (r.ok ? "unexpected reply " + r.op : r.error) + (out.message.empty() ? "" : ": " + out.message);
+    }
     co_return out;
   }
 
@@ -485,6 +536,10 @@ asio::awaitable<RequestResult> ClusterLink::request(std::string op, json::object
 asio::awaitable<FanoutResult> ClusterLink::request_all(std::string op, json::object data,
                                                        std::chrono::milliseconds timeout) {
   return impl_->request_all(std::move(op), std::move(data), timeout);
+}
+asio::awaitable<IdentifySlotResult> ClusterLink::request_identify_slot(IdentifySlotRequest req,
+                                                                      std::chrono::milliseconds timeout) {
+  return impl_->request_identify_slot(req, timeout);
 }
 bool ClusterLink::send(std::string_view op, json::object data, std::string_view target) {
   return impl_->send(op, std::move(data), target);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,30 @@ struct FanoutResult {
   std::vector<std::string> missing;             // delivered to, no answer before the deadline
 };
 
+// session_start_limit as last fetched from GET /gateway/bot.
+struct SessionBudget {
+  std::uint32_t total = 0, remaining = 0;
+  std::uint64_t reset_after_ms = 0;
+};
+
+struct IdentifySlotRequest {
+  std::uint32_t shard_id = 0, shard_count = 1, max_concurrency = 1;
+  std::uint32_t window_ms = 5000;      // Discord's IDENTIFY window (100..60000)
+  std::optional<SessionBudget> budget; // sent when known: the hub refuses below its reserve
+};
+
+struct IdentifySlotResult {
+  enum class Status {
+    granted,        // IDENTIFY now
+    refused_budget, // the daily budget is down to the hub's reserve: do not IDENTIFY (message says more)
+    not_linked,     // no hub link, or it dropped while waiting: pace IDENTIFYs locally
+    timeout,        // no answer in time (the hub may still grant this request later)
+    error,          // the hub refused the request (bad_request, unknown_op from an old hub...) or v1 link
+  } status = Status::error;
+  std::string message;
+  std::optional<std::uint32_t> remaining; // granted: the hub's view of the budget after this grant
+};
+
 class ClusterLink {
 public:
   static std::shared_ptr<ClusterLink> create(asio::io_context& io, LinkOptions options, ClusterState* state);
@@ -72,6 +97,12 @@ public:
                                          std::chrono::milliseconds timeout);
   asio::awaitable<FanoutResult> request_all(std::string op, boost::json::object data,
                                             std::chrono::milliseconds timeout);
+  // Waits for the hub's permission to IDENTIFY one shard (docs/ipc-hub.md, "IDENTIFY slots").
+  // The grant comes when the shard's bucket is free for every cluster of the bot, so this may
+  // wait several windows; `timeout` bounds it. Returns at once with not_linked when the link is
+  // down, and as soon as it drops while waiting. A request for the same shard replaces an
+  // earlier one that is still queued at the hub (e.g. after a timeout).
+  asio::awaitable<IdentifySlotResult> request_identify_slot(IdentifySlotRequest req, std::chrono::milliseconds timeout);
   // Fire and forget (broadcast_message, stats_broadcast...). False if not linked.
   bool send(std::string_view op, boost::json::object data, std::string_view target = "all");
 

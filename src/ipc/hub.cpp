@@ -6,11 +6,13 @@
 #include "ipc/frame_codec.hpp"
 #include "ipc/frame_writer.hpp"
 #include "ipc/health.hpp"
+#include "ipc/identify_scheduler.hpp"
 #include "ipc/messages.hpp"
 #include "ipc/nonce_window.hpp"
 #include "ipc/spawn.hpp"
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -42,6 +44,7 @@ enum class OpKind {
   broadcast,      // broadcast_message
   error,
   hub_status,     // hub_status_request: answered by the hub
+  identify,       // identify_request: answered by the hub (docs/ipc-hub.md, "IDENTIFY slots")
   hub_only,       // sent by the hub only: a client may not send them
 };
 
@@ -53,9 +56,10 @@ OpKind classify(std::string_view op) {
   if (op == "broadcast_message") return OpKind::broadcast;
   if (op == "error") return OpKind::error;
   if (op == "hub_status_request") return OpKind::hub_status;
+  if (op == "identify_request") return OpKind::identify;
   if (op == "heartbeat_ack" || op == "cluster_join" || op == "cluster_leave" || op == "fanout" ||
-      op == "hub_status_response" || op == "auth" || op == "auth_challenge" || op == "auth_proof" ||
-      op == "auth_response")
+      op == "hub_status_response" || op == "identify_grant" || op == "auth" || op == "auth_challenge" ||
+      op == "auth_proof" || op == "auth_response")
     return OpKind::hub_only;
   return OpKind::unknown;
 }
@@ -118,6 +122,7 @@ public:
     NonceWindow nonces;
     State state = State::awaiting_auth;
     std::string address;
+    std::uint64_t serial = 0; // unique per connection for the hub's life: keys its IDENTIFY requests
 
     // Identity, once authenticated.
     int proto = 0;
@@ -165,7 +170,8 @@ public:
   };
 
   Impl(asio::io_context& io, HubOptions opt)
-      : io_(io), opt_(std::move(opt)), acceptor_(io), sweeper_(io), started_at_(steady::now()) {}
+      : io_(io), opt_(std::move(opt)), acceptor_(io), sweeper_(io), started_at_(steady::now()),
+        identify_(real_clock(), IdentifySchedulerOptions{opt_.identify_reserve}), identify_timer_(io) {}
 
   std::uint16_t listen() {
     boost::system::error_code ec;
@@ -197,6 +203,7 @@ public:
     boost::system::error_code ec;
     acceptor_.close(ec);
     sweeper_.cancel();
+    identify_timer_.cancel();
     auto all = all_;
     for (auto& c : all) close(*c, "hub stopping", false);
   }
@@ -224,6 +231,7 @@ private:
       auto conn = self->opt_.tls ? std::make_shared<Connection>(*self, IpcStream(std::move(sock), *self->opt_.tls))
                                  : std::make_shared<Connection>(*self, IpcStream(std::move(sock)));
       conn->address = conn->stream.remote_address();
+      conn->serial = ++self->next_serial_;
       self->admit(conn);
       spawn_owned(self->io_, read_loop(self, conn), "hub connection");
     }
@@ -369,6 +377,7 @@ private:
     if (log_it) spdlog::warn("closed {}: {}", c.address, why);
     else spdlog::debug("connection {} ended: {}", c.address, why);
     unregister(c, why);
+    forget_identify(c);
     c.state = Connection::State::closed;
     c.stream.close();
     release(c);
@@ -379,6 +388,7 @@ private:
     if (c.state == Connection::State::closed || c.state == Connection::State::closing) return;
     spdlog::warn("closed {}: {}", c.address, why);
     unregister(c, why);
+    forget_identify(c);
     c.state = Connection::State::closing;
     c.close_by = steady::now() + std::chrono::seconds(1);
     if (!c.writer.busy()) finish_close(c);
@@ -633,6 +643,8 @@ private:
     }
     if (env.has_source && env.source != c->name)
       return reject(*c, "bad_source", "source does not match the authenticated name", id);
+    // Handled by the hub whatever `target` says, like hub_status_request.
+    if (kind == OpKind::identify) return on_identify_request(c, id);
     if (c->role == Role::admin) {
       bool allowed = kind == OpKind::heartbeat || kind == OpKind::hub_status || kind == OpKind::broadcast ||
                      (kind == OpKind::request && !id.empty()) || !reply_to.empty();
@@ -712,6 +724,101 @@ private:
     }
     json::object data{{"timestamp", wall_seconds()}};
     send_body(c, "heartbeat_ack", std::move(data), c.name, "", false);
+  }
+
+  // ---- IDENTIFY slots (docs/ipc-hub.md) ----------------------------------------------------
+
+  void on_identify_request(const ConnPtr& c, const std::string& id) {
+    // A v1 peer does not know the op (and gets no error frames anyway).
+    if (c->proto != 2) return reject(*c, "unknown_op", "unknown op: identify_request", id);
+    if (c->role != Role::cluster)
+      return reject(*c, "forbidden", "identify_request is for cluster connections (role cluster) only", id);
+    if (id.empty()) return reject(*c, "bad_request", "identify_request needs an id (the grant answers it)", id);
+    json::object data;
+    simdjson::dom::element d;
+    if (!parser_.root()["data"].get(d)) {
+      // Requests are rare (one per shard start): re-reading the small data object with
+      // Boost.JSON keeps the field checks in the scheduler's pure, tested parser.
+      boost::system::error_code ec;
+      auto v = json::parse(simdjson::minify(d), ec);
+      if (ec || !v.is_object()) return reject(*c, "bad_request", "identify_request data must be an object", id);
+      data = std::move(v.get_object());
+    }
+    IdentifyRequest req;
+    if (auto err = parse_identify_request(data, req); !err.empty()) return reject(*c, "bad_request", err, id);
+    auto r = identify_.submit(c->serial, id, req);
+    switch (r.status) {
+    case IdentifySubmitResult::Status::bad_request: return reject(*c, "bad_request", r.message, id);
+    case IdentifySubmitResult::Status::refused_budget:
+      spdlog::warn("identify refused for {} shard {}/{}: {}", c->name, req.shard_id, req.shard_count, r.message);
+      return send_error(*c, "identify_budget", r.message, id);
+    case IdentifySubmitResult::Status::accepted: break;
+    }
+    spdlog::debug("identify queued: {} shard {}/{} (id {})", c->name, req.shard_id, req.shard_count, id);
+    identify_conns_[c->serial] = c;
+    run_identify(); // the slot may be free right now: grant without a timer round trip
+  }
+
+  // Sends the answers that are due, then waits for the next.
+  void run_identify() {
+    for (auto& o : identify_.poll()) {
+      auto it = identify_conns_.find(o.requester);
+      auto c = it == identify_conns_.end() ? nullptr : it->second.lock();
+      // A closed connection's requests were dropped with it; this only guards the invariant.
+      if (!c || c->state != Connection::State::authenticated) continue;
+      if (o.kind == IdentifyOutcome::Kind::refused_budget) {
+        spdlog::warn("identify refused for {} shard {}/{}: {}", c->name, o.shard_id, o.shard_count, o.message);
+        send_error(*c, "identify_budget", o.message, o.tag);
+        continue;
+      }
+      spdlog::info("identify granted: {} shard {}/{} bucket {}{}", c->name, o.shard_id, o.shard_count, o.bucket,
+                   o.remaining ? fmt::format(" ({} left today)", *o.remaining) : std::string());
+      json::object g{
+          {"shard_id", o.shard_id}, {"shard_count", o.shard_count}, {"bucket", o.bucket}, {"remaining", nullptr}};
+      if (o.remaining) g["remaining"] = *o.remaining;
+      send_body(*c, "identify_grant", std::move(g), c->name, o.tag, false);
+    }
+    arm_identify();
+  }
+
+  // One timer, owned by the hub and cancelled on stop, always set to the scheduler's next due
+  // time (or idle when nothing is queued).
+  void arm_identify() {
+    if (stopped_) return;
+    auto next = identify_.next_due();
+    if (!next) {
+      if (identify_armed_) identify_timer_.cancel();
+      identify_armed_ = false;
+      return;
+    }
+    if (identify_armed_ && identify_armed_at_ == *next) return;
+    identify_timer_.expires_at(*next); // cancels the previous wait, if any
+    identify_armed_ = true;
+    identify_armed_at_ = *next;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    identify_timer_.async_wait([weak](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_) return; // re-armed, cancelled, or the hub is gone
+      self->identify_armed_ = false;
+      self->run_identify();
+    });
+  }
+
+  // A closed connection's queued requests are dropped: nobody is left to IDENTIFY with them,
+  // and they must not hold a bucket for the others.
+  void forget_identify(Connection& c) {
+    if (identify_conns_.erase(c.serial) == 0) return;
+    if (auto n = identify_.drop(c.serial); n > 0) {
+      spdlog::info("identify: dropped {} queued request(s) of {} ({})", n, c.name, c.address);
+      arm_identify();
+    }
+  }
+
+  // An `error` answer that is not a protocol violation (not counted as rejected).
+  void send_error(Connection& c, std::string_view code, std::string_view message, std::string_view reply_to) {
+    if (c.proto != 2) return;
+    json::object e{{"code", code}, {"message", message}};
+    send_body(c, "error", std::move(e), c.name, reply_to, false);
   }
 
   void keep_stats(Connection& c) {
@@ -828,6 +935,19 @@ private:
     }
   }
 
+  json::object identify_status() {
+    auto st = identify_.stats();
+    json::object o{{"granted", st.granted},
+                   {"queued", st.queued},
+                   {"max_concurrency", st.max_concurrency},
+                   {"window_ms", st.window_ms},
+                   {"budget_remaining", nullptr},
+                   {"refused_budget", st.refused_budget},
+                   {"reserve", opt_.identify_reserve}};
+    if (st.budget_remaining) o["budget_remaining"] = *st.budget_remaining;
+    return o;
+  }
+
   void send_hub_status(Connection& c, const std::string& id) {
     auto now = steady::now();
     json::array clients;
@@ -870,6 +990,7 @@ private:
         {"rejected", rejected_},
         {"unroutable", unroutable_},
         {"clients", std::move(clients)},
+        {"identify", identify_status()},
         {"thresholds",
          {{"heartbeat_green_s", opt_.health.heartbeat_green_s},
           {"heartbeat_yellow_s", opt_.health.heartbeat_yellow_s},
@@ -900,6 +1021,13 @@ private:
   std::uint32_t shard_count_ = 0;
   std::map<std::uint32_t, int> layout_votes_; // shard_count -> owning clusters announcing it
 
+  IdentifyScheduler identify_;
+  asio::steady_timer identify_timer_;
+  bool identify_armed_ = false;
+  steady::time_point identify_armed_at_{};
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> identify_conns_; // serial -> requester
+  std::uint64_t next_serial_ = 0;
+
   EnvelopeParser parser_;
   NonceSource nonces_;
   std::uint64_t routed_ = 0, rejected_ = 0, unroutable_ = 0;
@@ -918,6 +1046,7 @@ HubOptions HubOptions::from_config(const Config& c) {
   o.max_pending = c.max_pending;
   o.max_outbuf_bytes = c.max_outbuf_bytes;
   o.health = c.health;
+  o.identify_reserve = c.identify_reserve;
   return o;
 }
 

@@ -33,6 +33,8 @@ struct HubOptions {
   double max_clock_skew_s = 300;
   std::size_t nonce_window = 10'000;
   HealthThresholds health;
+  // IDENTIFYs of the daily session_start_limit the hub never grants (SHARD_IDENTIFY_RESERVE).
+  std::uint32_t identify_reserve = 10;
 
   static HubOptions from_config(const Config& c);
 };
