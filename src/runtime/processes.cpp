@@ -2,6 +2,7 @@
 
 #include "core/crypto.hpp"
 #include "core/port_file.hpp"
+#include "gateway/shard_cluster.hpp"
 #include "ipc/cluster_link.hpp"
 #include "ipc/hub.hpp"
 #include "ipc/tls_context.hpp"
@@ -18,6 +19,9 @@ namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 
 namespace {
+
+// SIGTERM: shards close and save their sessions within this, then the process exits.
+constexpr auto kShardShutdownDeadline = std::chrono::milliseconds(3000);
 
 ipc::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   ipc::LinkOptions o;
@@ -77,18 +81,23 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
                   "in config.json) to join the IPC network");
     return 2;
   }
-  if (cfg.discord_token.empty())
-    spdlog::info("DISCORD_TOKEN is not set: running {} with no gateway shards (IPC only)", cfg.cluster_name);
-  else
-    spdlog::warn("DISCORD_TOKEN is set, but this build has no gateway shards yet: running {} as IPC only",
-                 cfg.cluster_name);
+  const bool gateway = !cfg.discord_token.empty();
+  if (!gateway) spdlog::info("DISCORD_TOKEN is not set: running {} with no gateway shards (IPC only)", cfg.cluster_name);
 
   asio::io_context io;
   auto server_tls = ipc::make_server_tls(cfg);
   auto client_tls = ipc::make_client_tls(cfg);
   const bool server = cfg.ipc_mode == IpcMode::server;
-  ipc::IpcOnlyClusterState state(cfg.cluster_name, cfg.shard_ids, cfg.shard_count.value_or(0),
-                                 to_string(cfg.ipc_mode));
+  std::unique_ptr<ipc::ClusterState> state;
+  gateway::ShardCluster* shards = nullptr;
+  if (gateway) {
+    auto sc = std::make_unique<gateway::ShardCluster>(io, cfg, to_string(cfg.ipc_mode));
+    shards = sc.get();
+    state = std::move(sc);
+  } else {
+    state = std::make_unique<ipc::IpcOnlyClusterState>(cfg.cluster_name, cfg.shard_ids, cfg.shard_count.value_or(0),
+                                                       to_string(cfg.ipc_mode));
+  }
 
   std::unique_ptr<ipc::Hub> hub;
   auto lo = link_options(cfg, client_tls.get());
@@ -108,19 +117,45 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
     if (lo.host == "0.0.0.0") lo.host = "127.0.0.1";
     if (lo.host == "::") lo.host = "::1";
   }
-  auto link = ipc::ClusterLink::create(io, lo, &state);
+  auto link = ipc::ClusterLink::create(io, lo, state.get());
   int exit_code = 0;
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  bool stopping = false;
+  // Shards first: each closes with a resumable code and saves its session (so the next
+  // process RESUMEs), within a few seconds; then the IPC link and the hub.
   auto stop_all = [&] {
-    link->stop();
-    if (hub) hub->stop();
+    if (stopping) return;
+    stopping = true;
     signals.cancel();
+    auto stop_ipc = [&] {
+      link->stop();
+      if (hub) hub->stop();
+    };
+    if (shards) shards->shutdown(kShardShutdownDeadline, stop_ipc);
+    else stop_ipc();
   };
   link->on_superseded([&] {
+    // A newer generation owns this cluster's shards now: leave at once, and leave the saved
+    // sessions alone (they are the new process's).
     exit_code = kExitSuperseded;
+    if (shards) shards->shutdown(std::chrono::milliseconds(0), [] {});
+    shards = nullptr;
     stop_all();
   });
   link->start();
+  if (shards) {
+    shards->set_link(&*link);
+    asio::co_spawn(io, shards->start(), [&](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("cluster {} cannot run its shards: {}", cfg.cluster_name, ex.what());
+      }
+      exit_code = 2;
+      stop_all();
+    });
+  }
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping cluster {}", sig, cfg.cluster_name);

@@ -1,0 +1,39 @@
+#pragma once
+// The little of Discord's REST API a cluster needs before its shards connect: GET
+// /gateway/bot (gateway URL, recommended shard count, session_start_limit). http:// (the
+// simulator) or https:// (Discord), one request per connection, with a deadline.
+
+#include <utility>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace shardline::gateway {
+
+struct GatewayBot {
+  std::string url;                 // wss://gateway.discord.gg
+  std::uint32_t shards = 1;        // recommended
+  std::uint32_t total = 0;         // session_start_limit
+  std::uint32_t remaining = 0;
+  std::uint64_t reset_after_ms = 0;
+  std::uint32_t max_concurrency = 1;
+};
+
+struct RestResponse {
+  unsigned status = 0; // 0: no response (the error says why)
+  std::string body;
+  std::string error;
+};
+
+// GET `api_url` + `path` with `Authorization: Bot <token>`. Never throws.
+boost::asio::awaitable<RestResponse> rest_get(boost::asio::io_context& io, boost::asio::ssl::context& tls,
+                                              std::string api_url, std::string path, std::string token,
+                                              std::chrono::milliseconds timeout);
+
+// Parses GET /gateway/bot's body. False (and `error`) if a field is missing or mistyped.
+bool parse_gateway_bot(const std::string& body, GatewayBot& out, std::string& error);
+
+} // namespace shardline::gateway

@@ -1,0 +1,44 @@
+#pragma once
+// A shard's resumable session, kept on disk in SHARD_DATA_DIR so that a restarted cluster
+// process (crash, kill -9, rolling restart) RESUMEs instead of spending an IDENTIFY. One small
+// JSON file per shard, replaced atomically (write a temporary file, fsync, rename), so a crash
+// in the middle of a save leaves the previous state, never a torn one.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace shardline::gateway {
+
+struct SavedSession {
+  std::uint32_t shard_id = 0;
+  std::uint32_t shard_count = 1;
+  std::string session_id;
+  std::uint64_t seq = 0;          // the last dispatch sequence handled
+  std::string resume_url;         // resume_gateway_url from READY
+  std::int64_t saved_at_unix_ms = 0;
+};
+
+class SessionFileStore {
+public:
+  // `dir` is created on the first save.
+  explicit SessionFileStore(std::filesystem::path dir);
+
+  // Writes <dir>/shard-<id>-of-<count>.json. Returns false (and sets `error`) on I/O failure;
+  // never throws.
+  bool save(const SavedSession& s, std::string& error) const;
+  // The saved session of that shard layout, if any and well-formed (a corrupt file is
+  // treated as absent, and reported in `error` when given).
+  std::optional<SavedSession> load(std::uint32_t shard_id, std::uint32_t shard_count,
+                                   std::string* error = nullptr) const;
+  // Deletes it (a session Discord invalidated must not be tried again). Missing is fine.
+  void remove(std::uint32_t shard_id, std::uint32_t shard_count) const;
+  std::filesystem::path path_of(std::uint32_t shard_id, std::uint32_t shard_count) const;
+  const std::filesystem::path& dir() const { return dir_; }
+
+private:
+  std::filesystem::path dir_;
+};
+
+} // namespace shardline::gateway

@@ -1,0 +1,321 @@
+#include "gateway/shard_cluster.hpp"
+
+#include "core/sharding.hpp"
+#include "ipc/cluster_link.hpp"
+#include "ipc/messages.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <numeric>
+
+namespace shardline::gateway {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kRestTimeout = std::chrono::seconds(15);
+// Margin on top of the window between two IDENTIFYs of a bucket: the second must not reach
+// Discord less than a window after the first, whatever the network does in between.
+constexpr auto kIdentifySlack = std::chrono::milliseconds(250);
+// How long to wait for a grant before asking again. The hub keeps a repeated request's place
+// in its queue, so asking again costs nothing; it bounds how long a wait that nobody needs
+// any more (its shard reconnected and asked anew) lingers.
+constexpr auto kSlotRequestTimeout = std::chrono::seconds(60);
+
+} // namespace
+
+ShardCluster::ShardCluster(asio::io_context& io, const Config& cfg, std::string mode)
+    : io_(io), cfg_(cfg), mode_(std::move(mode)), tls_(std::make_unique<ssl::context>(ssl::context::tls_client)),
+      sessions_(cfg.data_dir / "sessions") {
+  tls_->set_options(ssl::context::default_workarounds | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  tls_->set_default_verify_paths();
+  tls_->set_verify_mode(ssl::verify_peer);
+}
+
+ShardCluster::~ShardCluster() = default;
+
+asio::awaitable<void> ShardCluster::start() {
+  // GET /gateway/bot: the gateway URL, the shard count Discord recommends and the budget.
+  // Unreachable or 5xx: retry with backoff (a cluster started before the network is up);
+  // 401: the token is wrong, and retrying cannot fix it.
+  asio::steady_timer retry(io_);
+  for (int attempt = 0;; ++attempt) {
+    auto r = co_await rest_get(io_, *tls_, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token, kRestTimeout);
+    if (r.status == 200) {
+      std::string error;
+      if (!parse_gateway_bot(r.body, bot_, error))
+        throw GatewayStartError(fmt::format("{} (DISCORD_API_URL={})", error, cfg_.discord_api_url));
+      break;
+    }
+    if (r.status == 401 || r.status == 403)
+      throw GatewayStartError(fmt::format("GET {}/gateway/bot answered {}: DISCORD_TOKEN is not a valid bot token",
+                                          cfg_.discord_api_url, r.status));
+    auto delay = std::chrono::seconds(std::min(60, 1 << std::min(attempt, 6)));
+    spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {} s", cfg_.discord_api_url,
+                 r.status ? fmt::format("HTTP {}", r.status) : r.error, delay.count());
+    retry.expires_after(delay);
+    co_await retry.async_wait(use_tuple);
+    if (shutting_down_) co_return;
+  }
+  shard_count_ = cfg_.shard_count.value_or(bot_.shards);
+  if (cfg_.shard_ids.empty()) {
+    shard_ids_.resize(shard_count_);
+    std::iota(shard_ids_.begin(), shard_ids_.end(), 0u);
+  } else {
+    shard_ids_ = cfg_.shard_ids;
+    for (auto id : shard_ids_)
+      if (id >= shard_count_)
+        throw GatewayStartError(fmt::format("SHARD_IDS has shard {} but the shard count is {}{}: fix SHARD_IDS or "
+                                            "SHARD_COUNT", id, shard_count_,
+                                            cfg_.shard_count ? "" : " (SHARD_COUNT=auto, from /gateway/bot)"));
+  }
+  budget_remaining_ = bot_.remaining;
+  bucket_free_.assign(bot_.max_concurrency, steady::time_point{});
+  spdlog::info("gateway {}: {} shards of {} here ({}), max_concurrency {}, session_start_limit {}/{} (resets in {} s)",
+               bot_.url, shard_ids_.size(), shard_count_, fmt::join(shard_ids_, ","), bot_.max_concurrency,
+               bot_.remaining, bot_.total, bot_.reset_after_ms / 1000);
+  if (auto d = budget_denied()) spdlog::error("{}", d->reason);
+
+  for (auto id : shard_ids_) {
+    ShardOptions so;
+    so.shard_id = id;
+    so.shard_count = shard_count_;
+    so.token = cfg_.discord_token;
+    so.intents = cfg_.intents;
+    so.large_threshold = cfg_.large_threshold;
+    so.compress = cfg_.gateway_compress;
+    so.gateway_url = bot_.url;
+    auto shard = std::make_shared<Shard>(io_, so, *this, *tls_);
+    std::string error;
+    auto saved = sessions_.load(id, shard_count_, &error);
+    if (!error.empty()) spdlog::warn("shard {}: saved session ignored: {}", id, error);
+    shards_.emplace(id, shard);
+    shard->start(std::move(saved));
+  }
+}
+
+void ShardCluster::shutdown(std::chrono::milliseconds deadline, std::function<void()> done) {
+  shutting_down_ = true;
+  if (shards_.empty()) {
+    if (done) done();
+    return;
+  }
+  auto left = std::make_shared<std::size_t>(shards_.size());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& [id, shard] : shards_) {
+    // Saved now, with the last sequence handled: the next process resumes from here.
+    on_session_update(*shard);
+    shard->shutdown(deadline, [left, finish] {
+      if (--*left == 0 && *finish) {
+        auto f = std::move(*finish);
+        *finish = nullptr;
+        f();
+      }
+    });
+  }
+}
+
+void ShardCluster::on(std::string type, DispatchHandler handler) { handlers_.emplace(std::move(type), std::move(handler)); }
+
+bool ShardCluster::send(std::uint32_t shard_id, int op, std::string_view d_json) {
+  auto it = shards_.find(shard_id);
+  return it != shards_.end() && it->second->send_command(op, d_json);
+}
+
+std::optional<std::uint32_t> ShardCluster::shard_of_guild(std::uint64_t guild_id) const {
+  if (shard_count_ == 0) return std::nullopt;
+  auto id = shard_for_guild(guild_id, shard_count_);
+  if (!shards_.count(id)) return std::nullopt;
+  return id;
+}
+
+Shard* ShardCluster::shard(std::uint32_t shard_id) {
+  auto it = shards_.find(shard_id);
+  return it == shards_.end() ? nullptr : it->second.get();
+}
+
+bool ShardCluster::all_ready() const {
+  return !shards_.empty() && std::all_of(shards_.begin(), shards_.end(), [](auto& kv) {
+    return kv.second->status() == ShardStatus::ready;
+  });
+}
+
+// ---- IDENTIFY slots ---------------------------------------------------------------------------
+
+std::optional<IdentifyDenied> ShardCluster::budget_denied() const {
+  if (bot_.total == 0 || budget_remaining_ > cfg_.identify_reserve) return std::nullopt;
+  return IdentifyDenied{fmt::format(
+      "session_start_limit: {} IDENTIFYs left of {} (SHARD_IDENTIFY_RESERVE keeps {}); refusing new sessions until "
+      "the budget resets (in about {} s). Shards with a saved session still RESUME.",
+      budget_remaining_, bot_.total, cfg_.identify_reserve, bot_.reset_after_ms / 1000)};
+}
+
+asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::acquire_identify(std::uint32_t shard_id) {
+  if (shutting_down_) co_return IdentifyDenied{"shutting down"};
+  if (auto d = budget_denied()) co_return d;
+  if (!link_) co_return co_await local_slot(shard_id);
+  const auto wait_id = ++slot_waits_[shard_id];
+  auto superseded = [this, shard_id, wait_id] { return slot_waits_[shard_id] != wait_id; };
+  // On the IPC network the hub grants slots for every process of the bot. While the hub is
+  // unreachable the shard waits (with its connection heartbeating): pacing locally could
+  // collide with the other processes.
+  asio::steady_timer wait(io_);
+  bool warned = false;
+  for (;;) {
+    ipc::IdentifySlotRequest req;
+    req.shard_id = shard_id;
+    req.shard_count = shard_count_;
+    req.max_concurrency = bot_.max_concurrency;
+    req.window_ms = cfg_.identify_window_ms;
+    req.budget = ipc::SessionBudget{bot_.total, budget_remaining_, bot_.reset_after_ms};
+    auto r = co_await link_->request_identify_slot(req, std::chrono::duration_cast<std::chrono::milliseconds>(kSlotRequestTimeout));
+    if (shutting_down_) co_return IdentifyDenied{"shutting down"};
+    if (superseded()) co_return IdentifyDenied{"superseded by a newer request of the same shard"};
+    using Status = ipc::IdentifySlotResult::Status;
+    if (r.status == Status::granted) {
+      if (budget_remaining_ > 0) --budget_remaining_;
+      if (r.remaining) budget_remaining_ = std::min(budget_remaining_, *r.remaining);
+      co_return std::nullopt;
+    }
+    if (r.status == Status::refused_budget) co_return IdentifyDenied{r.message};
+    if (r.status == Status::timeout) continue; // still queued at the hub: ask again, same place
+    if (r.status == Status::error) {
+      // A legacy (v1) link or a hub that does not know identify_request: no shared slots
+      // exist, so pace this process's IDENTIFYs as if it were alone.
+      spdlog::warn("shard {}: the hub grants no IDENTIFY slots ({}); pacing IDENTIFYs in this process only", shard_id,
+                   r.message);
+      co_return co_await local_slot(shard_id);
+    }
+    if (!warned) {
+      spdlog::warn("shard {}: waiting for an IDENTIFY slot from the hub ({})", shard_id,
+                   r.message.empty() ? "not linked" : r.message);
+      warned = true;
+    }
+    wait.expires_after(std::chrono::seconds(1));
+    co_await wait.async_wait(use_tuple);
+    if (shutting_down_) co_return IdentifyDenied{"shutting down"};
+    if (superseded()) co_return IdentifyDenied{"superseded by a newer request of the same shard"};
+  }
+}
+
+// Without a hub: one IDENTIFY per bucket per window (plus slack), buckets in shard order as
+// the shards ask.
+asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::local_slot(std::uint32_t shard_id) {
+  auto bucket = shard_id % std::max<std::uint32_t>(1, bot_.max_concurrency);
+  auto at = std::max(steady::now(), bucket_free_[bucket]);
+  bucket_free_[bucket] = at + std::chrono::milliseconds(cfg_.identify_window_ms) + kIdentifySlack;
+  if (at > steady::now()) {
+    asio::steady_timer wait(io_, at);
+    co_await wait.async_wait(use_tuple);
+  }
+  if (shutting_down_) co_return IdentifyDenied{"shutting down"};
+  if (budget_remaining_ > 0) --budget_remaining_;
+  co_return std::nullopt;
+}
+
+// ---- shard events -----------------------------------------------------------------------------
+
+void ShardCluster::on_dispatch(Shard& shard, std::string_view type, std::string_view data) {
+  if (handlers_.empty()) return;
+  auto [b, e] = handlers_.equal_range(std::string(type));
+  for (auto it = b; it != e; ++it) it->second(shard, type, data);
+  auto [ab, ae] = handlers_.equal_range("*");
+  for (auto it = ab; it != ae; ++it) it->second(shard, type, data);
+}
+
+void ShardCluster::on_ready(Shard&, bool) {
+  if (all_ready()) spdlog::info("all {} shards ready", shards_.size());
+}
+
+void ShardCluster::on_session_update(Shard& shard) {
+  auto s = shard.session();
+  if (s.session_id.empty()) return;
+  std::string error;
+  if (!sessions_.save(s, error)) spdlog::warn("shard {}: cannot save its session: {}", shard.id(), error);
+}
+
+void ShardCluster::on_session_lost(Shard& shard) { sessions_.remove(shard.id(), shard.count()); }
+
+// The shard has logged why; the other shards keep running, and shard_status shows the reason.
+void ShardCluster::on_stopped(Shard&, const std::string&) {}
+
+// ---- IPC reporting ----------------------------------------------------------------------------
+
+double ShardCluster::uptime() const { return std::chrono::duration<double>(steady::now() - started_).count(); }
+
+std::uint64_t ShardCluster::guild_count() {
+  std::uint64_t n = 0;
+  for (auto& [id, s] : shards_) n += s->guild_count();
+  return n;
+}
+
+json::array ShardCluster::shard_status() {
+  json::array out;
+  for (auto& [id, s] : shards_) {
+    auto& c = s->counters();
+    auto lat = s->latency();
+    json::object o{{"shard_id", id},
+                   {"status", to_string(s->status())},
+                   {"guilds", s->guild_count()},
+                   {"unavailable_guilds", s->unavailable_guilds()},
+                   {"members", s->member_count()},
+                   {"latency", lat ? json::value(lat->count() / 1e6) : json::value(nullptr)},
+                   {"events", c.events},
+                   {"reconnects", c.reconnects},
+                   {"identifies", c.identifies},
+                   {"resumes", c.resumes}};
+    if (!s->stop_reason().empty()) o["stop_reason"] = s->stop_reason();
+    out.emplace_back(std::move(o));
+  }
+  return out;
+}
+
+json::object ShardCluster::stats() {
+  json::array ids;
+  for (auto id : shard_ids_) ids.emplace_back(id);
+  std::uint64_t members = 0;
+  double latency_sum = 0;
+  std::size_t with_latency = 0;
+  for (auto& [id, s] : shards_) {
+    members += s->member_count();
+    if (auto l = s->latency()) {
+      latency_sum += l->count() / 1e6;
+      ++with_latency;
+    }
+  }
+  return json::object{{"cluster_name", cfg_.cluster_name},
+                      {"guild_count", guild_count()},
+                      {"user_count", members},
+                      {"shard_count", shard_ids_.size()},
+                      {"shard_ids", std::move(ids)},
+                      // Mean heartbeat round trip of the shards that have one; null before any.
+                      {"latency", with_latency ? json::value(latency_sum / with_latency) : json::value(nullptr)},
+                      {"uptime", uptime()},
+                      {"mode", mode_},
+                      {"timestamp", ipc::wall_seconds()}};
+}
+
+json::value ShardCluster::eval(std::string_view query) {
+  auto st = stats();
+  if (query == "guild_count" || query == "user_count" || query == "shard_count" || query == "latency" ||
+      query == "uptime")
+    return st.at(query);
+  if (query == "memory_rss") return ipc::memory_rss_bytes();
+  if (query == "shard_status") return shard_status();
+  if (query == "cluster_info") {
+    json::array ids;
+    for (auto id : shard_ids_) ids.emplace_back(id);
+    return json::object{{"cluster_name", cfg_.cluster_name}, {"mode", mode_}, {"shard_ids", std::move(ids)},
+                        {"shard_count", shard_count_}, {"pid", static_cast<std::int64_t>(getpid())},
+                        {"uptime", uptime()}, {"gateway", bot_.url}, {"max_concurrency", bot_.max_concurrency},
+                        {"session_budget_remaining", budget_remaining_}};
+  }
+  return "unknown_query";
+}
+
+} // namespace shardline::gateway

@@ -1,0 +1,108 @@
+#pragma once
+// The gateway side of `shardline run`: plans this process's shards from GET /gateway/bot and
+// the configuration, runs them, gives them IDENTIFY slots (from the hub when the cluster is on
+// the IPC network, paced locally otherwise), keeps their sessions in SHARD_DATA_DIR, and
+// reports what they hold to the IPC network (stats_broadcast, preset queries). Also the small
+// event API for bot code in the same process.
+
+#include "core/config.hpp"
+#include "gateway/discord_rest.hpp"
+#include "gateway/session_file.hpp"
+#include "gateway/shard.hpp"
+#include "ipc/cluster_state.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shardline::ipc {
+class ClusterLink;
+}
+
+namespace shardline::gateway {
+
+// Thrown by start() when the cluster cannot run its shards; the message tells the operator
+// what to change.
+struct GatewayStartError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class ShardCluster final : public ipc::ClusterState, public ShardHost {
+public:
+  using DispatchHandler = std::function<void(Shard& shard, std::string_view type, std::string_view data)>;
+
+  ShardCluster(asio::io_context& io, const Config& cfg, std::string mode);
+  ~ShardCluster() override;
+
+  // IDENTIFY slots come from the hub through this link (null: pace locally).
+  void set_link(ipc::ClusterLink* link) { link_ = link; }
+
+  // Fetches GET /gateway/bot (retrying while Discord is unreachable), plans the shards and
+  // starts them; saved sessions are resumed. Throws GatewayStartError (bad token, SHARD_IDS
+  // outside SHARD_COUNT...).
+  asio::awaitable<void> start();
+  // Every shard closes with a resumable code and its session is saved; `done` runs when all
+  // have closed or after `deadline`.
+  void shutdown(std::chrono::milliseconds deadline, std::function<void()> done);
+
+  // ---- event API for bot code in this process ----
+  // Calls `handler` for every dispatch of type `type` ("*": every type), on the io thread.
+  void on(std::string type, DispatchHandler handler);
+  // Sends a gateway command on a shard of this process. False if the shard is not ours, not
+  // ready, or the payload is over 4,096 bytes.
+  bool send(std::uint32_t shard_id, int op, std::string_view d_json);
+  // The shard a guild's events arrive on; nullopt if that shard is not run by this process.
+  std::optional<std::uint32_t> shard_of_guild(std::uint64_t guild_id) const;
+  Shard* shard(std::uint32_t shard_id);
+
+  std::uint32_t shard_count() const { return shard_count_; }
+  const std::vector<std::uint32_t>& shard_ids() const { return shard_ids_; }
+  bool all_ready() const;
+
+  // ---- ipc::ClusterState ----
+  boost::json::object stats() override;
+  boost::json::value eval(std::string_view query) override;
+  std::uint64_t guild_count() override;
+
+  // ---- ShardHost ----
+  asio::awaitable<std::optional<IdentifyDenied>> acquire_identify(std::uint32_t shard_id) override;
+  void on_dispatch(Shard& shard, std::string_view type, std::string_view data) override;
+  void on_ready(Shard& shard, bool resumed) override;
+  void on_session_update(Shard& shard) override;
+  void on_session_lost(Shard& shard) override;
+  void on_stopped(Shard& shard, const std::string& reason) override;
+
+private:
+  asio::awaitable<std::optional<IdentifyDenied>> local_slot(std::uint32_t shard_id);
+  std::optional<IdentifyDenied> budget_denied() const;
+  boost::json::array shard_status();
+  double uptime() const;
+
+  asio::io_context& io_;
+  Config cfg_;
+  std::string mode_;
+  std::unique_ptr<ssl::context> tls_;
+  SessionFileStore sessions_;
+  ipc::ClusterLink* link_ = nullptr;
+  GatewayBot bot_;
+  std::uint32_t shard_count_ = 0;
+  std::vector<std::uint32_t> shard_ids_;
+  std::map<std::uint32_t, std::shared_ptr<Shard>> shards_;
+  std::multimap<std::string, DispatchHandler> handlers_;
+  // Local pacing (no hub): when each bucket may next IDENTIFY.
+  std::vector<steady::time_point> bucket_free_;
+  // The daily budget as this process knows it: from /gateway/bot, minus its own IDENTIFYs
+  // (and the hub's view when it grants).
+  std::uint32_t budget_remaining_ = 0;
+  // Per shard, which acquire_identify call is current: a shard that reconnects while waiting
+  // asks again, and the older wait must end instead of asking the hub on its own.
+  std::map<std::uint32_t, std::uint64_t> slot_waits_;
+  bool shutting_down_ = false;
+  steady::time_point started_ = steady::now();
+};
+
+} // namespace shardline::gateway
