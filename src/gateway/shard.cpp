@@ -43,6 +43,10 @@ constexpr std::size_t kMaxQueuedCommands = 512; // beyond, send_command refuses
 constexpr std::size_t kMaxMessageBytes = 64u << 20;
 constexpr auto kCloseDeadline = std::chrono::seconds(2); // then the socket is closed without ceremony
 constexpr auto kSessionSaveEvery = std::chrono::seconds(1);
+// Buffers grown past this by a large message (a big GUILD_CREATE is hundreds of KB) are given
+// back afterwards: 16 shards each keeping their largest message would cost more than their
+// guilds do.
+constexpr std::size_t kKeepBufferBytes = 64 * 1024;
 
 // One websocket, plain or TLS, behind one interface so the lifecycle code is written once.
 class WsConn {
@@ -249,6 +253,7 @@ public:
   std::unordered_map<std::uint64_t, std::uint32_t> guilds;
   std::unordered_map<std::uint64_t, bool> unavailable;
   std::uint64_t members = 0;
+  bool guilds_dirty = false;
 
   // The current connection. `gen` changes with every connection, so the tasks of an old one
   // (writer, heartbeats, an IDENTIFY waiting for its slot) see they are stale and end.
@@ -409,6 +414,7 @@ public:
   void track_guild(std::string_view type, std::string_view d) {
     GuildInfo g;
     if (!parser.guild(d, g)) return;
+    guilds_dirty = true;
     auto it = guilds.find(g.id);
     if (type == "GUILD_DELETE" && !g.unavailable) { // the bot left or was removed
       if (it != guilds.end()) {
@@ -483,6 +489,7 @@ public:
       session_id = std::move(r.session_id);
       resume_url = std::move(r.resume_gateway_url);
       reset_guilds();
+      guilds_dirty = true;
       for (auto id : r.guild_ids) {
         guilds.emplace(id, 0);
         unavailable[id] = true;
@@ -614,6 +621,11 @@ public:
         protocol_error = true;
         break;
       }
+      if (buf.capacity() > kKeepBufferBytes) {
+        buf.clear();
+        buf.shrink_to_fit();
+      }
+      if (text.capacity() > kKeepBufferBytes) std::string().swap(text);
       if (stopping && !conn) break;
     }
     hello_timer.cancel();
@@ -730,6 +742,24 @@ const std::string& Shard::stop_reason() const { return impl_->stop_reason; }
 std::size_t Shard::guild_count() const { return impl_->guilds.size(); }
 std::size_t Shard::unavailable_guilds() const { return impl_->unavailable.size(); }
 std::uint64_t Shard::member_count() const { return impl_->members; }
+bool Shard::guilds_changed() const { return impl_->guilds_dirty; }
+
+std::vector<GuildRecord> Shard::take_guilds() {
+  impl_->guilds_dirty = false;
+  std::vector<GuildRecord> out;
+  out.reserve(impl_->guilds.size());
+  for (auto& [id, members] : impl_->guilds) out.push_back({id, members, impl_->unavailable.count(id) > 0});
+  return out;
+}
+
+void Shard::restore_guilds(const std::vector<GuildRecord>& guilds) {
+  impl_->reset_guilds();
+  for (auto& g : guilds) {
+    impl_->guilds.emplace(g.id, g.member_count);
+    impl_->members += g.member_count;
+    if (g.unavailable) impl_->unavailable[g.id] = true;
+  }
+}
 
 SavedSession Shard::session() const {
   SavedSession s;

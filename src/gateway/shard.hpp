@@ -11,6 +11,7 @@
 
 #include "gateway/command_limiter.hpp"
 #include "gateway/gateway_payload.hpp"
+#include "gateway/guild_snapshot.hpp"
 #include "gateway/session_file.hpp"
 
 #include <utility>
@@ -120,6 +121,12 @@ public:
   std::size_t guild_count() const;
   std::size_t unavailable_guilds() const;
   std::uint64_t member_count() const;
+  // The guild list as a snapshot (for a restarted process that RESUMEs: a RESUME does not
+  // resend GUILD_CREATEs), whether it changed since the last take_guilds(), and restoring one
+  // before start().
+  std::vector<GuildRecord> take_guilds();
+  bool guilds_changed() const;
+  void restore_guilds(const std::vector<GuildRecord>& guilds);
   const std::string& stop_reason() const;
 
   class Impl;

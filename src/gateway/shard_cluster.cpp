@@ -27,11 +27,12 @@ constexpr auto kIdentifySlack = std::chrono::milliseconds(250);
 // any more (its shard reconnected and asked anew) lingers.
 constexpr auto kSlotRequestTimeout = std::chrono::seconds(60);
 
+
 } // namespace
 
 ShardCluster::ShardCluster(asio::io_context& io, const Config& cfg, std::string mode)
     : io_(io), cfg_(cfg), mode_(std::move(mode)), tls_(std::make_unique<ssl::context>(ssl::context::tls_client)),
-      sessions_(cfg.data_dir / "sessions") {
+      sessions_(cfg.data_dir / "sessions"), guild_snapshots_(cfg.data_dir / "sessions") {
   tls_->set_options(ssl::context::default_workarounds | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   tls_->set_default_verify_paths();
   tls_->set_verify_mode(ssl::verify_peer);
@@ -94,12 +95,27 @@ asio::awaitable<void> ShardCluster::start() {
     std::string error;
     auto saved = sessions_.load(id, shard_count_, &error);
     if (!error.empty()) spdlog::warn("shard {}: saved session ignored: {}", id, error);
+    if (saved)
+      if (auto guilds = guild_snapshots_.load(id, shard_count_, saved->session_id)) shard->restore_guilds(*guilds);
     shards_.emplace(id, shard);
     shard->start(std::move(saved));
   }
 }
 
-void ShardCluster::shutdown(std::chrono::milliseconds deadline, std::function<void()> done) {
+// The session (every second while events flow) and, when it changed, the guild list with it:
+// both describe the same sequence number, so a RESUME from that number rebuilds the list
+// exactly. Guild lists change with every GUILD_CREATE at start and rarely after.
+void ShardCluster::save_state(Shard& shard, bool all_guilds) {
+  auto s = shard.session();
+  if (s.session_id.empty()) return;
+  std::string error;
+  if (!sessions_.save(s, error)) spdlog::warn("shard {}: cannot save its session: {}", shard.id(), error);
+  if (!all_guilds && !shard.guilds_changed()) return;
+  if (!guild_snapshots_.save(shard.id(), shard.count(), s.session_id, shard.take_guilds(), error))
+    spdlog::warn("shard {}: cannot save its guild list: {}", shard.id(), error);
+}
+
+void ShardCluster::shutdown(std::chrono::milliseconds deadline, std::function<void()> done, bool save_state_now) {
   shutting_down_ = true;
   if (shards_.empty()) {
     if (done) done();
@@ -109,7 +125,7 @@ void ShardCluster::shutdown(std::chrono::milliseconds deadline, std::function<vo
   auto finish = std::make_shared<std::function<void()>>(std::move(done));
   for (auto& [id, shard] : shards_) {
     // Saved now, with the last sequence handled: the next process resumes from here.
-    on_session_update(*shard);
+    if (save_state_now) save_state(*shard, true);
     shard->shutdown(deadline, [left, finish] {
       if (--*left == 0 && *finish) {
         auto f = std::move(*finish);
@@ -233,13 +249,14 @@ void ShardCluster::on_ready(Shard&, bool) {
 }
 
 void ShardCluster::on_session_update(Shard& shard) {
-  auto s = shard.session();
-  if (s.session_id.empty()) return;
-  std::string error;
-  if (!sessions_.save(s, error)) spdlog::warn("shard {}: cannot save its session: {}", shard.id(), error);
+  // After shutdown began the state was saved once, final; a superseded process saves nothing.
+  if (!shutting_down_) save_state(shard, false);
 }
 
-void ShardCluster::on_session_lost(Shard& shard) { sessions_.remove(shard.id(), shard.count()); }
+void ShardCluster::on_session_lost(Shard& shard) {
+  sessions_.remove(shard.id(), shard.count());
+  guild_snapshots_.remove(shard.id(), shard.count());
+}
 
 // The shard has logged why; the other shards keep running, and shard_status shows the reason.
 void ShardCluster::on_stopped(Shard&, const std::string&) {}

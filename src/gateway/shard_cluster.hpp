@@ -47,7 +47,8 @@ public:
   asio::awaitable<void> start();
   // Every shard closes with a resumable code and its session is saved; `done` runs when all
   // have closed or after `deadline`.
-  void shutdown(std::chrono::milliseconds deadline, std::function<void()> done);
+  // `save_state` false: a newer process owns these shards now; its saved state stays.
+  void shutdown(std::chrono::milliseconds deadline, std::function<void()> done, bool save_state = true);
 
   // ---- event API for bot code in this process ----
   // Calls `handler` for every dispatch of type `type` ("*": every type), on the io thread.
@@ -81,12 +82,14 @@ private:
   std::optional<IdentifyDenied> budget_denied() const;
   boost::json::array shard_status();
   double uptime() const;
+  void save_state(Shard& shard, bool all_guilds);
 
   asio::io_context& io_;
   Config cfg_;
   std::string mode_;
   std::unique_ptr<ssl::context> tls_;
   SessionFileStore sessions_;
+  GuildSnapshotStore guild_snapshots_;
   ipc::ClusterLink* link_ = nullptr;
   GatewayBot bot_;
   std::uint32_t shard_count_ = 0;

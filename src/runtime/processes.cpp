@@ -138,7 +138,7 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
     // A newer generation owns this cluster's shards now: leave at once, and leave the saved
     // sessions alone (they are the new process's).
     exit_code = kExitSuperseded;
-    if (shards) shards->shutdown(std::chrono::milliseconds(0), [] {});
+    if (shards) shards->shutdown(std::chrono::milliseconds(0), [] {}, false);
     shards = nullptr;
     stop_all();
   });

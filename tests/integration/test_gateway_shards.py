@@ -173,7 +173,13 @@ class KillAndResume(GatewayCase):
                          "4 ready shards")
         before = self.sim_stats()
         self.assertEqual(before["identifies"]["total"], 4)
-        harness.poll(lambda: len(os.listdir(os.path.join(data_dir, "sessions"))) == 4, what="4 saved sessions")
+        guilds_before = sum(s["guilds"] for s in self.shard_status(hub_port, "solo").values())
+        self.assertGreater(guilds_before, 350)
+        saved = os.path.join(data_dir, "sessions")
+        harness.poll(lambda: sorted(f for f in os.listdir(saved) if f.endswith(".json")) ==
+                     [f"shard-{i}-of-4.json" for i in range(4)], what="4 saved sessions")
+        harness.poll(lambda: len([f for f in os.listdir(saved) if f.startswith("guilds-")]) == 4,
+                     what="4 saved guild lists")
         first.signal(signal.SIGKILL)
         first.p.wait(10)
         second = self.start_cluster("solo", env)
@@ -181,6 +187,10 @@ class KillAndResume(GatewayCase):
             s["status"] == "ready" and s["resumes"] == 1 for s in st.values()), "4 resumed shards")
         after = self.sim_stats()
         self.assertEqual(after["identifies"]["total"], 4, "a restarted cluster must RESUME, not IDENTIFY")
+        # A RESUME resends no GUILD_CREATE: the guild lists come from the saved snapshots, and
+        # the replay keeps them current (the simulated bot joins and leaves guilds now and then).
+        st = self.shard_status(hub_port, "solo")
+        self.assertLessEqual(abs(sum(s["guilds"] for s in st.values()) - after["guilds"]), 2, (st, after["guilds"]))
         self.assertGreaterEqual(after["resumes"], 4)
         self.assertEqual(after["violations"], {})
         for shard in range(4):
