@@ -5,15 +5,18 @@
 #include "ipc/frame_codec.hpp"
 #include "ipc/frame_writer.hpp"
 #include "ipc/messages.hpp"
+#include "ipc/session_registry.hpp"
 #include "ipc/spawn.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace shardline::ipc {
 
@@ -183,6 +186,7 @@ public:
       for (auto& v : cc->get_array())
         if (v.is_string()) clusters_.insert(std::string(v.get_string()));
     linked_ = true;
+    hub_lacks_sessions_ = false; // perhaps another hub now (failover, upgrade)
     last_frame_at_ = steady::now();
     if (!opt_.admin) spdlog::info("linked to hub {} as {}", server_name_, opt_.name);
     co_return std::string();
@@ -344,6 +348,12 @@ public:
         spdlog::error("superseded by a newer generation of {}: this process gives up its shards", opt_.name);
         superseded_ = true;
         if (superseded_cb_) superseded_cb_();
+      } else if (code == "unknown_op" && get_string(data, "message") == "unknown op: session_report") {
+        // An older hub: stop reporting on this link rather than earn an error per report.
+        if (!hub_lacks_sessions_)
+          spdlog::warn("the hub does not keep shard sessions (older version): a process started elsewhere "
+                       "cannot take this cluster's sessions over");
+        hub_lacks_sessions_ = true;
       } else {
         spdlog::warn("hub error {}: {}", code, get_string(data, "message"));
       }
@@ -488,6 +498,130 @@ public:
     co_return out;
   }
 
+  // ---- shard sessions (docs/ipc-hub.md, "Shard sessions") --------------------------------
+
+  bool report_sessions(std::uint32_t shard_count, std::vector<ReportedSession> sessions) {
+    // A v1 link cannot carry the op, an admin may not send it, an older hub does not know it.
+    if (!linked_ || opt_.legacy || opt_.admin || hub_lacks_sessions_) return false;
+    if (shard_count < 1 || shard_count > kMaxSessionShardCount) {
+      spdlog::warn("not reporting sessions to the hub: shard_count {} is not 1..{}", shard_count,
+                   kMaxSessionShardCount);
+      return false;
+    }
+    // The hub refuses a whole report for one bad entry: leave bad entries out here instead.
+    // Each frame stays under 4,096 entries and ~900 KB (4,096 entries of maximal size would pass
+    // the 1,000,000-byte frame cap); valid entries need no JSON escaping, so sizes add up.
+    constexpr std::size_t kMaxReportBytes = 900'000;
+    constexpr std::size_t kEntryOverhead = 96; // keys, punctuation, two integers
+    json::array batch;
+    std::size_t bytes = 0;
+    auto flush = [&] {
+      if (batch.empty()) return;
+      json::object data{{"shard_count", shard_count}, {"sessions", std::move(batch)}};
+      send("session_report", std::move(data), server_name_);
+      batch = json::array();
+      bytes = 0;
+    };
+    for (auto& s : sessions) {
+      const char* why = nullptr;
+      if (s.shard_id >= shard_count) why = "shard_id is not below shard_count";
+      else if (!s.session_id.empty() && !valid_session_id(s.session_id)) why = "malformed session_id";
+      else if (!s.session_id.empty() && !valid_resume_url(s.resume_url)) why = "resume_url is not a ws(s):// URL";
+      if (why) {
+        spdlog::warn("not reporting the session of shard {}/{} to the hub: {}", s.shard_id, shard_count, why);
+        continue;
+      }
+      const std::size_t size = kEntryOverhead + s.session_id.size() + s.resume_url.size();
+      if (batch.size() >= kMaxSessionsPerFrame || bytes + size > kMaxReportBytes) flush();
+      json::object e{{"shard_id", s.shard_id}, {"session_id", nullptr}};
+      if (!s.session_id.empty()) {
+        e["session_id"] = std::move(s.session_id);
+        e["seq"] = s.seq;
+        e["resume_url"] = std::move(s.resume_url);
+      }
+      batch.emplace_back(std::move(e));
+      bytes += size;
+    }
+    flush();
+    return true;
+  }
+
+  asio::awaitable<std::optional<std::vector<ReportedSession>>> lookup_sessions(std::uint32_t shard_count,
+                                                                               std::vector<std::uint32_t> shard_ids,
+                                                                               std::chrono::milliseconds timeout) {
+    if (!linked_ || opt_.legacy || opt_.admin || shard_count < 1 || shard_count > kMaxSessionShardCount)
+      co_return std::nullopt;
+    auto self = shared_from_this(); // see request()
+    const auto deadline = steady::now() + timeout;
+    // Ids the hub would refuse (out of range) cannot have a session; duplicates add nothing.
+    std::vector<std::uint32_t> todo;
+    {
+      std::unordered_set<std::uint32_t> seen;
+      for (auto id : shard_ids)
+        if (id < shard_count && seen.insert(id).second) todo.push_back(id);
+    }
+    std::vector<ReportedSession> out;
+    std::size_t next = 0;
+    std::vector<std::uint32_t> again; // `more` of the last answer: known, did not fit its frame
+    while (next < todo.size() || !again.empty()) {
+      std::vector<std::uint32_t> chunk;
+      if (!again.empty()) {
+        chunk = std::move(again);
+        again.clear();
+      } else {
+        const auto n = std::min(kMaxSessionsPerFrame, todo.size() - next);
+        const auto from = todo.begin() + static_cast<std::ptrdiff_t>(next);
+        chunk.assign(from, from + static_cast<std::ptrdiff_t>(n));
+        next += n;
+      }
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now());
+      if (left <= std::chrono::milliseconds::zero()) co_return std::nullopt;
+      json::array ids;
+      for (auto id : chunk) ids.emplace_back(id);
+      json::object data{{"shard_count", shard_count}, {"shard_ids", std::move(ids)}};
+      auto r = co_await request("session_lookup", std::move(data), server_name_, left);
+      if (!r.ok || r.op != "session_lookup_response") {
+        spdlog::warn("session lookup at the hub failed: {}{}", r.ok ? "unexpected reply " + r.op : r.error,
+                     r.ok || get_string(r.data, "message").empty() ? "" : ": " + get_string(r.data, "message"));
+        co_return std::nullopt;
+      }
+      const std::unordered_set<std::uint32_t> asked(chunk.begin(), chunk.end());
+      // The hub is authenticated, but its answer is still checked: a shard's session must be
+      // one this process asked for, of its layout, and usable for a RESUME.
+      if (auto* a = r.data.if_contains("sessions"); a && a->is_array()) {
+        for (auto& v : a->get_array()) {
+          if (!v.is_object()) continue;
+          const auto& o = v.get_object();
+          std::uint64_t sid = 0, count = 0, seq = 0;
+          auto* sv = o.if_contains("shard_id");
+          auto* cv = o.if_contains("shard_count");
+          auto* qv = o.if_contains("seq");
+          if (!sv || !cv || !qv || !sv->is_number() || !cv->is_number() || !qv->is_number() ||
+              !get_uint64(*sv, sid) || !get_uint64(*cv, count) || !get_uint64(*qv, seq) || count != shard_count ||
+              sid > UINT32_MAX || !asked.count(static_cast<std::uint32_t>(sid)))
+            continue;
+          ReportedSession s{static_cast<std::uint32_t>(sid), get_string(o, "session_id"), seq,
+                            get_string(o, "resume_url")};
+          if (!valid_session_id(s.session_id) || !valid_resume_url(s.resume_url)) continue;
+          out.push_back(std::move(s));
+        }
+      }
+      if (auto* m = r.data.if_contains("more"); m && m->is_array()) {
+        for (auto& v : m->get_array()) {
+          std::uint64_t id = 0;
+          if (v.is_number() && get_uint64(v, id) && id <= UINT32_MAX && asked.count(static_cast<std::uint32_t>(id)))
+            again.push_back(static_cast<std::uint32_t>(id));
+        }
+        // Each round must shrink what is left, or a confused hub would keep this loop going.
+        if (again.size() >= chunk.size()) {
+          spdlog::warn("session lookup at the hub made no progress ({} shard(s) left)", again.size());
+          co_return std::nullopt;
+        }
+      }
+    }
+    co_return out;
+  }
+
   void fail_pending(const char*) {
     for (auto& [id, p] : pending_) p->finish();
   }
@@ -512,6 +646,7 @@ public:
   bool linked_ = false;
   bool stopped_ = false;
   bool superseded_ = false;
+  bool hub_lacks_sessions_ = false; // the hub answered session_report with unknown_op
   std::function<void()> superseded_cb_;
   asio::steady_timer* wake_ = nullptr;
   steady::time_point heartbeat_sent_{};
@@ -540,6 +675,13 @@ asio::awaitable<FanoutResult> ClusterLink::request_all(std::string op, json::obj
 asio::awaitable<IdentifySlotResult> ClusterLink::request_identify_slot(IdentifySlotRequest req,
                                                                       std::chrono::milliseconds timeout) {
   return impl_->request_identify_slot(req, timeout);
+}
+bool ClusterLink::report_sessions(std::uint32_t shard_count, std::vector<ReportedSession> sessions) {
+  return impl_->report_sessions(shard_count, std::move(sessions));
+}
+asio::awaitable<std::optional<std::vector<ReportedSession>>> ClusterLink::lookup_sessions(
+    std::uint32_t shard_count, std::vector<std::uint32_t> shard_ids, std::chrono::milliseconds timeout) {
+  return impl_->lookup_sessions(shard_count, std::move(shard_ids), timeout);
 }
 bool ClusterLink::send(std::string_view op, json::object data, std::string_view target) {
   return impl_->send(op, std::move(data), target);

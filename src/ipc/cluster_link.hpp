@@ -78,6 +78,15 @@ struct IdentifySlotResult {
   std::optional<std::uint32_t> remaining; // granted: the hub's view of the budget after this grant
 };
 
+// One shard's Discord session, as a cluster reports it to the hub and gets it back
+// (docs/ipc-hub.md, "Shard sessions").
+struct ReportedSession {
+  std::uint32_t shard_id = 0;
+  std::string session_id; // empty = deleted (Discord invalidated it)
+  std::uint64_t seq = 0;
+  std::string resume_url; // resume_gateway_url from READY
+};
+
 class ClusterLink {
 public:
   static std::shared_ptr<ClusterLink> create(asio::io_context& io, LinkOptions options, ClusterState* state);
@@ -103,6 +112,22 @@ public:
   // down, and as soon as it drops while waiting. A request for the same shard replaces an
   // earlier one that is still queued at the hub (e.g. after a timeout).
   asio::awaitable<IdentifySlotResult> request_identify_slot(IdentifySlotRequest req, std::chrono::milliseconds timeout);
+  // Hands the shards' sessions to the hub, fire and forget, so that a process started elsewhere
+  // can RESUME them (docs/ipc-hub.md, "Shard sessions"). An empty session_id deletes the shard's
+  // session at the hub. Entries the hub would refuse (shard_id >= shard_count, a malformed
+  // session_id or resume_url) are left out and logged, so one bad entry does not sink the rest;
+  // large reports are split over several frames. Returns false, sending nothing, when not linked,
+  // on a v1 or admin link, when the hub said it does not know session_report (an older hub), or
+  // when shard_count is not 1..1,048,576.
+  bool report_sessions(std::uint32_t shard_count, std::vector<ReportedSession> sessions);
+  // The sessions the hub holds for these shards of the layout with `shard_count` shards; shards it
+  // knows nothing of (never reported, deleted, or older than its max age) are left out. Shard ids
+  // >= shard_count and duplicates are ignored; more than 4,096 ids take several requests, all
+  // within `timeout`. nullopt: not linked (or the link dropped), v1 or admin link, timeout, or the
+  // hub refused the lookup (an older hub answers unknown_op).
+  asio::awaitable<std::optional<std::vector<ReportedSession>>> lookup_sessions(std::uint32_t shard_count,
+                                                                               std::vector<std::uint32_t> shard_ids,
+                                                                               std::chrono::milliseconds timeout);
   // Fire and forget (broadcast_message, stats_broadcast...). False if not linked.
   bool send(std::string_view op, boost::json::object data, std::string_view target = "all");
 

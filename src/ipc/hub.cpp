@@ -9,6 +9,7 @@
 #include "ipc/identify_scheduler.hpp"
 #include "ipc/messages.hpp"
 #include "ipc/nonce_window.hpp"
+#include "ipc/session_registry.hpp"
 #include "ipc/spawn.hpp"
 
 #include <boost/json.hpp>
@@ -45,6 +46,8 @@ enum class OpKind {
   error,
   hub_status,     // hub_status_request: answered by the hub
   identify,       // identify_request: answered by the hub (docs/ipc-hub.md, "IDENTIFY slots")
+  session_report, // session_report: kept by the hub (docs/ipc-hub.md, "Shard sessions")
+  session_lookup, // session_lookup: answered by the hub
   hub_only,       // sent by the hub only: a client may not send them
 };
 
@@ -57,8 +60,11 @@ OpKind classify(std::string_view op) {
   if (op == "error") return OpKind::error;
   if (op == "hub_status_request") return OpKind::hub_status;
   if (op == "identify_request") return OpKind::identify;
+  if (op == "session_report") return OpKind::session_report;
+  if (op == "session_lookup") return OpKind::session_lookup;
   if (op == "heartbeat_ack" || op == "cluster_join" || op == "cluster_leave" || op == "fanout" ||
-      op == "hub_status_response" || op == "identify_grant" || op == "auth" || op == "auth_challenge" ||
+      op == "hub_status_response" || op == "identify_grant" || op == "session_report_ack" ||
+      op == "session_lookup_response" || op == "auth" || op == "auth_challenge" ||
       op == "auth_proof" || op == "auth_response")
     return OpKind::hub_only;
   return OpKind::unknown;
@@ -171,7 +177,8 @@ public:
 
   Impl(asio::io_context& io, HubOptions opt)
       : io_(io), opt_(std::move(opt)), acceptor_(io), sweeper_(io), started_at_(steady::now()),
-        identify_(real_clock(), IdentifySchedulerOptions{opt_.identify_reserve}), identify_timer_(io) {}
+        identify_(real_clock(), IdentifySchedulerOptions{opt_.identify_reserve}), identify_timer_(io),
+        sessions_(real_clock(), SessionRegistryOptions{opt_.max_sessions, opt_.session_max_age}) {}
 
   std::uint16_t listen() {
     boost::system::error_code ec;
@@ -329,6 +336,8 @@ private:
       if (now - last_health >= std::chrono::seconds(1)) {
         last_health = now;
         self->update_health(now);
+        // Expired sessions give their memory back even when nobody looks them up.
+        if (auto n = self->sessions_.expire(); n > 0) spdlog::debug("sessions: {} expired", n);
       }
     }
   }
@@ -645,6 +654,7 @@ private:
       return reject(*c, "bad_source", "source does not match the authenticated name", id);
     // Handled by the hub whatever `target` says, like hub_status_request.
     if (kind == OpKind::identify) return on_identify_request(c, id);
+    if (kind == OpKind::session_report || kind == OpKind::session_lookup) return on_session_op(c, kind, env.op, id);
     if (c->role == Role::admin) {
       bool allowed = kind == OpKind::heartbeat || kind == OpKind::hub_status || kind == OpKind::broadcast ||
                      (kind == OpKind::request && !id.empty()) || !reply_to.empty();
@@ -812,6 +822,101 @@ private:
       spdlog::info("identify: dropped {} queued request(s) of {} ({})", n, c.name, c.address);
       arm_identify();
     }
+  }
+
+  // ---- Shard sessions (docs/ipc-hub.md) ----------------------------------------------------
+
+  // The current frame's `data` as a Boost.JSON object (absent reads as {}); false when it is not
+  // valid. Extension ops are rare next to routed traffic: re-reading their data with Boost.JSON
+  // keeps the field checks in pure, unit-tested parsers.
+  bool data_object(json::object& out) {
+    out.clear();
+    simdjson::dom::element d;
+    if (parser_.root()["data"].get(d)) return true;
+    boost::system::error_code ec;
+    auto v = json::parse(simdjson::minify(d), ec);
+    if (ec || !v.is_object()) return false;
+    out = std::move(v.get_object());
+    return true;
+  }
+
+  // session_report and session_lookup: kept and answered by the hub, whatever `target` says,
+  // and never forwarded: session ids let a process take a shard's Discord session over, so they
+  // reach only the cluster that asks for its shards, never other clusters or admin tools.
+  void on_session_op(const ConnPtr& c, OpKind kind, std::string_view op_view, const std::string& id) {
+    const std::string op(op_view); // op_view points into the parser; copied before anything else
+    // A v1 peer does not know the ops (and gets no error frames anyway).
+    if (c->proto != 2) return reject(*c, "unknown_op", "unknown op: " + op, id);
+    if (c->role != Role::cluster)
+      return reject(*c, "forbidden", op + " is for cluster connections (role cluster) only", id);
+    json::object data;
+    if (!data_object(data)) return reject(*c, "bad_request", op + " data must be an object", id);
+    if (kind == OpKind::session_report) return on_session_report(*c, data, id);
+    return on_session_lookup(*c, data, id);
+  }
+
+  void on_session_report(Connection& c, const json::object& data, const std::string& id) {
+    SessionReport r;
+    if (auto err = parse_session_report(data, r); !err.empty()) return reject(c, "bad_request", err, id);
+    auto res = sessions_.report(r, c.name);
+    switch (res.status) {
+    case SessionReportResult::Status::bad_request: return reject(c, "bad_request", res.message, id);
+    case SessionReportResult::Status::too_many_sessions:
+      // Warned once per episode: a full store would otherwise log every report of every cluster.
+      if (!sessions_full_warned_)
+        spdlog::warn("sessions: refused a report of {} ({} entries): {}", c.name, r.sessions.size(), res.message);
+      sessions_full_warned_ = true;
+      return send_error(c, "too_many_sessions", res.message, id);
+    case SessionReportResult::Status::ok: break;
+    }
+    sessions_full_warned_ = false;
+    // Never the session ids themselves: logs are read by more people than the hub's secret.
+    spdlog::debug("sessions: {} reported {} of {} shard(s): {} stored, {} deleted, {} ignored", c.name,
+                  r.sessions.size(), r.shard_count, res.stored, res.deleted, res.ignored);
+    if (id.empty()) return; // fire and forget
+    json::object ack{{"stored", res.stored}, {"deleted", res.deleted}, {"ignored", res.ignored}};
+    send_body(c, "session_report_ack", std::move(ack), c.name, id, false);
+  }
+
+  void on_session_lookup(Connection& c, const json::object& data, const std::string& id) {
+    if (id.empty())
+      return reject(c, "bad_request", "session_lookup needs an id (the answer carries it as reply_to)", id);
+    SessionLookup l;
+    if (auto err = parse_session_lookup(data, l); !err.empty()) return reject(c, "bad_request", err, id);
+    auto found = sessions_.lookup(l);
+    // The answer must fit one frame (1,000,000 bytes), which 4,096 entries of maximal size do
+    // not. Entries that do not fit are listed in `more` (their shard ids) for the requester to
+    // ask again; 64 KiB is kept for the envelope, `more` itself (<= 4,096 ids) and the echoed id.
+    const std::size_t reserve = 64 * 1024 + json::serialize(json::string(id)).size();
+    const std::size_t budget = kMaxFrameBytes > reserve ? kMaxFrameBytes - reserve : 0;
+    std::size_t used = 0;
+    json::array sessions, more;
+    const auto now = steady::now();
+    for (auto& s : found) {
+      if (!more.empty()) {
+        more.emplace_back(s.shard_id);
+        continue;
+      }
+      json::object e{{"shard_id", s.shard_id},
+                     {"shard_count", s.shard_count},
+                     {"session_id", s.session_id},
+                     {"seq", s.seq},
+                     {"resume_url", s.resume_url},
+                     {"reported_by", s.reported_by},
+                     {"age_s", seconds_between(s.reported_at, now)}};
+      const auto size = json::serialize(e).size() + 1; // + the comma
+      if (used + size > budget) {
+        more.emplace_back(s.shard_id);
+        continue;
+      }
+      used += size;
+      sessions.emplace_back(std::move(e));
+    }
+    spdlog::info("sessions: {} looked up {} shard(s) of {}: {} known{}", c.name, l.shard_ids.size(), l.shard_count,
+                 found.size(), more.empty() ? "" : fmt::format(", {} left for another lookup", more.size()));
+    json::object answer{{"sessions", std::move(sessions)}};
+    if (!more.empty()) answer["more"] = std::move(more);
+    send_body(c, "session_lookup_response", std::move(answer), c.name, id, false);
   }
 
   // An `error` answer that is not a protocol violation (not counted as rejected).
@@ -991,6 +1096,8 @@ private:
         {"unroutable", unroutable_},
         {"clients", std::move(clients)},
         {"identify", identify_status()},
+        // A count only: session ids are for the clusters that take shards over, no one else.
+        {"sessions_known", sessions_.size()},
         {"thresholds",
          {{"heartbeat_green_s", opt_.health.heartbeat_green_s},
           {"heartbeat_yellow_s", opt_.health.heartbeat_yellow_s},
@@ -1027,6 +1134,9 @@ private:
   steady::time_point identify_armed_at_{};
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> identify_conns_; // serial -> requester
   std::uint64_t next_serial_ = 0;
+
+  SessionRegistry sessions_;
+  bool sessions_full_warned_ = false;
 
   EnvelopeParser parser_;
   NonceSource nonces_;

@@ -35,6 +35,10 @@ struct HubOptions {
   HealthThresholds health;
   // IDENTIFYs of the daily session_start_limit the hub never grants (SHARD_IDENTIFY_RESERVE).
   std::uint32_t identify_reserve = 10;
+  // Shard sessions (docs/ipc-hub.md, "Shard sessions"): entries kept in all, and how long one
+  // stays after its last report. Discord does not keep a session resumable much longer.
+  std::size_t max_sessions = 1u << 16;
+  std::chrono::seconds session_max_age{600};
 
   static HubOptions from_config(const Config& c);
 };
