@@ -185,7 +185,10 @@ json::object ipc_status_json(const Config& cfg, const json::object& hub) {
                       {"legacy_auth", cfg.legacy_auth},
                       {"tls", cfg.tls_enabled()},
                       {"hub", hub.empty() ? json::value(nullptr) : json::value(hub.at("hub"))},
-                      {"clients", std::move(clients)}};
+                      {"clients", std::move(clients)},
+                      // The hub's IDENTIFY slots and the shard sessions it holds (a count).
+                      {"identify", hub.contains("identify") ? hub.at("identify") : json::value(nullptr)},
+                      {"sessions_known", hub.contains("sessions_known") ? hub.at("sessions_known") : json::value(nullptr)}};
 }
 
 std::string render_ipc_status_text(const Config& cfg, const json::object& hub) {
@@ -195,6 +198,14 @@ std::string render_ipc_status_text(const Config& cfg, const json::object& hub) {
   if (hub.empty()) return out + "Hub: did not answer\n";
   out += fmt::format("Hub: {} ({}), up {}\n", ipc::get_string(hub, "hub"), ipc::get_string(hub, "mode"),
                      format_duration(ipc::get_number(hub, "uptime")));
+  if (auto* id = hub.if_contains("identify"); id && id->is_object()) {
+    auto& o = id->get_object();
+    auto* left = o.if_contains("budget_remaining");
+    out += fmt::format("IDENTIFY slots: {} granted, {} queued, session budget {} · shard sessions held: {}\n",
+                       get_u64(o, "granted"), get_u64(o, "queued"),
+                       left && !left->is_null() ? fmt::format("{} left", json::serialize(*left)) : "unknown",
+                       get_u64(hub, "sessions_known"));
+  }
   auto* clients = clients_of(hub);
   out += fmt::format("Connected clients ({}):\n", clients ? clients->size() : 0);
   out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {}\n", "NAME", "ROLE", "PROTO", "ADDRESS",

@@ -136,6 +136,32 @@ void configure(Ws& ws, std::chrono::milliseconds handshake_timeout) {
       [](websocket::request_type& req) { req.set(beast::http::field::user_agent, "Shardline (shardline, 0.1)"); }));
 }
 
+asio::awaitable<bool> connect_tcp(beast::tcp_stream& stream, tcp::resolver::results_type endpoints,
+                                  std::chrono::milliseconds timeout, const std::string& host_header, std::string& error) {
+  stream.expires_after(timeout);
+  auto [ec, ep] = co_await stream.async_connect(endpoints, use_tuple);
+  if (ec) {
+    error = fmt::format("cannot connect to {}: {}", host_header, ec.message());
+    co_return false;
+  }
+  stream.socket().set_option(tcp::no_delay(true));
+  co_return true;
+}
+
+// The websocket upgrade; from here on Beast's own timeouts apply, not the TCP layer's.
+template <class Conn>
+asio::awaitable<bool> ws_handshake(Conn& conn, std::string host, std::string target, std::chrono::milliseconds timeout,
+                                   std::string& error) {
+  beast::get_lowest_layer(conn.ws).expires_never();
+  configure(conn.ws, timeout);
+  auto [ec] = co_await conn.ws.async_handshake(host, target, use_tuple);
+  if (ec) {
+    error = fmt::format("websocket handshake with {} failed: {}", host, ec.message());
+    co_return false;
+  }
+  co_return true;
+}
+
 // Resolves, connects, does TLS and the websocket handshake, all within `timeout`.
 asio::awaitable<std::unique_ptr<WsConn>> connect_ws(asio::io_context& io, ssl::context& tls_ctx, GatewayUrl url,
                                                      std::chrono::milliseconds timeout, std::string& error) {
@@ -154,32 +180,14 @@ asio::awaitable<std::unique_ptr<WsConn>> connect_ws(asio::io_context& io, ssl::c
   std::string host_header = url.host + ":" + url.port;
   if (!url.tls) {
     auto conn = std::make_unique<PlainConn>(io);
-    auto& tcp_layer = beast::get_lowest_layer(conn->ws);
-    tcp_layer.expires_after(timeout);
-    auto [cec, ep] = co_await tcp_layer.async_connect(endpoints, use_tuple);
-    if (cec) {
-      error = fmt::format("cannot connect to {}: {}", host_header, cec.message());
+    if (!co_await connect_tcp(beast::get_lowest_layer(conn->ws), endpoints, timeout, host_header, error) ||
+        !co_await ws_handshake(*conn, host_header, url.target, timeout, error))
       co_return nullptr;
-    }
-    tcp_layer.socket().set_option(tcp::no_delay(true));
-    tcp_layer.expires_never();
-    configure(conn->ws, timeout);
-    auto [hec] = co_await conn->ws.async_handshake(host_header, url.target, use_tuple);
-    if (hec) {
-      error = fmt::format("websocket handshake with {} failed: {}", host_header, hec.message());
-      co_return nullptr;
-    }
     co_return conn;
   }
   auto conn = std::make_unique<TlsConn>(io, tls_ctx);
-  auto& tcp_layer = beast::get_lowest_layer(conn->ws);
-  tcp_layer.expires_after(timeout);
-  auto [cec, ep] = co_await tcp_layer.async_connect(endpoints, use_tuple);
-  if (cec) {
-    error = fmt::format("cannot connect to {}: {}", host_header, cec.message());
+  if (!co_await connect_tcp(beast::get_lowest_layer(conn->ws), endpoints, timeout, host_header, error))
     co_return nullptr;
-  }
-  tcp_layer.socket().set_option(tcp::no_delay(true));
   auto& tls = conn->ws.next_layer();
   // SNI and certificate name check: Discord's gateway is behind a shared front end.
   if (!SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str())) {
@@ -187,18 +195,13 @@ asio::awaitable<std::unique_ptr<WsConn>> connect_ws(asio::io_context& io, ssl::c
     co_return nullptr;
   }
   tls.set_verify_callback(ssl::host_name_verification(url.host));
+  beast::get_lowest_layer(conn->ws).expires_after(timeout);
   auto [tec] = co_await tls.async_handshake(ssl::stream_base::client, use_tuple);
   if (tec) {
     error = fmt::format("TLS handshake with {} failed: {}", host_header, tec.message());
     co_return nullptr;
   }
-  tcp_layer.expires_never();
-  configure(conn->ws, timeout);
-  auto [hec] = co_await conn->ws.async_handshake(url.host, url.target, use_tuple);
-  if (hec) {
-    error = fmt::format("websocket handshake with {} failed: {}", host_header, hec.message());
-    co_return nullptr;
-  }
+  if (!co_await ws_handshake(*conn, url.host, url.target, timeout, error)) co_return nullptr;
   co_return conn;
 }
 

@@ -26,6 +26,12 @@ constexpr auto kIdentifySlack = std::chrono::milliseconds(250);
 // in its queue, so asking again costs nothing; it bounds how long a wait that nobody needs
 // any more (its shard reconnected and asked anew) lingers.
 constexpr auto kSlotRequestTimeout = std::chrono::seconds(60);
+// The hub forgets a session 600 s after its last report; a resume from a sequence a few seconds
+// old only replays a little more.
+constexpr auto kSessionReportEvery = std::chrono::seconds(5);
+// At start, how long to wait for the hub link (to ask it for sessions this disk does not
+// have) before starting without them.
+constexpr auto kHubLookupWait = std::chrono::seconds(5);
 
 
 } // namespace
@@ -82,6 +88,14 @@ asio::awaitable<void> ShardCluster::start() {
                bot_.remaining, bot_.total, bot_.reset_after_ms / 1000);
   if (auto d = budget_denied()) spdlog::error("{}", d->reason);
 
+  // Sessions this disk does not have may be held by the hub (the shards ran on another machine,
+  // or in a process whose disk is gone).
+  std::vector<std::uint32_t> missing;
+  for (auto id : shard_ids_)
+    if (!sessions_.load(id, shard_count_)) missing.push_back(id);
+  auto from_hub = co_await sessions_from_hub(missing);
+  if (shutting_down_) co_return;
+
   for (auto id : shard_ids_) {
     ShardOptions so;
     so.shard_id = id;
@@ -95,11 +109,68 @@ asio::awaitable<void> ShardCluster::start() {
     std::string error;
     auto saved = sessions_.load(id, shard_count_, &error);
     if (!error.empty()) spdlog::warn("shard {}: saved session ignored: {}", id, error);
+    if (!saved)
+      if (auto it = from_hub.find(id); it != from_hub.end()) saved = it->second;
     if (saved)
       if (auto guilds = guild_snapshots_.load(id, shard_count_, saved->session_id)) shard->restore_guilds(*guilds);
     shards_.emplace(id, shard);
     shard->start(std::move(saved));
   }
+  schedule_reports();
+}
+
+asio::awaitable<std::map<std::uint32_t, SavedSession>> ShardCluster::sessions_from_hub(std::vector<std::uint32_t> ids) {
+  std::map<std::uint32_t, SavedSession> out;
+  if (!link_ || ids.empty()) co_return out;
+  asio::steady_timer wait(io_);
+  auto give_up = steady::now() + kHubLookupWait;
+  while (!link_->linked() && steady::now() < give_up && !shutting_down_) {
+    wait.expires_after(std::chrono::milliseconds(50));
+    co_await wait.async_wait(use_tuple);
+  }
+  auto found = co_await link_->lookup_sessions(shard_count_, ids, std::chrono::milliseconds(3000));
+  if (!found) {
+    spdlog::info("no sessions from the hub for shards without a saved one (not linked, or the hub keeps none)");
+    co_return out;
+  }
+  for (auto& r : *found) {
+    SavedSession s;
+    s.shard_id = r.shard_id;
+    s.shard_count = shard_count_;
+    s.session_id = r.session_id;
+    s.seq = r.seq;
+    s.resume_url = r.resume_url;
+    spdlog::info("shard {}: session {} at seq {} from the hub", r.shard_id, r.session_id, r.seq);
+    out.emplace(r.shard_id, std::move(s));
+  }
+  co_return out;
+}
+
+void ShardCluster::report_sessions() {
+  if (!link_ || !link_->linked()) return;
+  std::vector<ipc::ReportedSession> out;
+  for (auto& [id, shard] : shards_) {
+    auto s = shard->session();
+    if (s.session_id.empty()) continue;
+    out.push_back({id, s.session_id, s.seq, s.resume_url});
+  }
+  // A lost session is reported as deleted unless the shard already has a new one (reported
+  // above, which replaces it at the hub).
+  for (auto id : lost_sessions_)
+    if (shards_.at(id)->session().session_id.empty()) out.push_back({id, "", 0, ""});
+  if (out.empty()) return;
+  if (link_->report_sessions(shard_count_, std::move(out))) lost_sessions_.clear();
+}
+
+void ShardCluster::schedule_reports() {
+  if (shutting_down_) return;
+  if (!report_timer_) report_timer_ = std::make_unique<asio::steady_timer>(io_);
+  report_timer_->expires_after(kSessionReportEvery);
+  report_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec || shutting_down_) return;
+    report_sessions();
+    schedule_reports();
+  });
 }
 
 // The session (every second while events flow) and, when it changed, the guild list with it:
@@ -117,6 +188,8 @@ void ShardCluster::save_state(Shard& shard, bool all_guilds) {
 
 void ShardCluster::shutdown(std::chrono::milliseconds deadline, std::function<void()> done, bool save_state_now) {
   shutting_down_ = true;
+  if (report_timer_) report_timer_->cancel();
+  if (save_state_now) report_sessions(); // the hub gets the last sequences too
   if (shards_.empty()) {
     if (done) done();
     return;
@@ -244,7 +317,8 @@ void ShardCluster::on_dispatch(Shard& shard, std::string_view type, std::string_
   for (auto it = ab; it != ae; ++it) it->second(shard, type, data);
 }
 
-void ShardCluster::on_ready(Shard&, bool) {
+void ShardCluster::on_ready(Shard&, bool resumed) {
+  if (!resumed) report_sessions(); // a new session: the hub knows it at once
   if (all_ready()) spdlog::info("all {} shards ready", shards_.size());
 }
 
@@ -256,6 +330,7 @@ void ShardCluster::on_session_update(Shard& shard) {
 void ShardCluster::on_session_lost(Shard& shard) {
   sessions_.remove(shard.id(), shard.count());
   guild_snapshots_.remove(shard.id(), shard.count());
+  lost_sessions_.push_back(shard.id());
 }
 
 // The shard has logged why; the other shards keep running, and shard_status shows the reason.

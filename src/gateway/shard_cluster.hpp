@@ -83,6 +83,9 @@ private:
   boost::json::array shard_status();
   double uptime() const;
   void save_state(Shard& shard, bool all_guilds);
+  asio::awaitable<std::map<std::uint32_t, SavedSession>> sessions_from_hub(std::vector<std::uint32_t> ids);
+  void report_sessions();
+  void schedule_reports();
 
   asio::io_context& io_;
   Config cfg_;
@@ -104,6 +107,10 @@ private:
   // Per shard, which acquire_identify call is current: a shard that reconnects while waiting
   // asks again, and the older wait must end instead of asking the hub on its own.
   std::map<std::uint32_t, std::uint64_t> slot_waits_;
+  // Sessions are reported to the hub (so a process elsewhere can take the shards over):
+  // every few seconds, and shards whose session Discord ended are reported as deleted.
+  std::unique_ptr<asio::steady_timer> report_timer_;
+  std::vector<std::uint32_t> lost_sessions_;
   bool shutting_down_ = false;
   steady::time_point started_ = steady::now();
 };

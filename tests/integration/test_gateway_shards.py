@@ -199,6 +199,33 @@ class KillAndResume(GatewayCase):
             self.assertEqual(live[0]["undelivered"], [], live[0])
         second.stop()
 
+    def test_a_process_without_the_disk_resumes_from_the_hub(self):
+        # The cluster moves to "another machine": a new process with an empty SHARD_DATA_DIR
+        # takes the sessions over from the hub, so no IDENTIFY is spent.
+        self.start_sim("--events-per-sec", 100)
+        hub, hub_port = harness.start_hub()
+        self.addCleanup(hub.stop)
+        first = self.start_cluster("mover", self.cluster_env("mover", hub_port, "client", 2))
+        self.wait_shards(hub_port, "mover", lambda st: len(st) == 2 and all(s["status"] == "ready" for s in st.values()),
+                         "2 ready shards")
+        first.wait_for_log(r"all 2 shards ready")
+        harness.poll(lambda: self.hub_sessions_known(hub_port) == 2, what="2 sessions held by the hub")
+        first.signal(signal.SIGKILL)
+        first.p.wait(10)
+        second = self.start_cluster("mover", self.cluster_env("mover", hub_port, "client", 2))
+        second.wait_for_log(r"shard 1: session \w+ at seq \d+ from the hub")
+        self.wait_shards(hub_port, "mover", lambda st: len(st) == 2 and all(
+            s["status"] == "ready" and s["resumes"] == 1 for s in st.values()), "2 shards resumed from the hub")
+        stats = self.sim_stats()
+        self.assertEqual(stats["identifies"]["total"], 2)
+        self.assertEqual(stats["violations"], {})
+
+    def hub_sessions_known(self, hub_port):
+        res = harness.run_cli(["ipc-status", "--json"], harness.base_env(hub_port), timeout=15)
+        if res.returncode != 0:
+            return None
+        return json.loads(res.stdout).get("sessions_known")
+
     def test_sigterm_saves_and_the_next_process_resumes(self):
         self.start_sim("--events-per-sec", 100)
         hub, hub_port = harness.start_hub()
