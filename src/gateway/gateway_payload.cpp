@@ -20,6 +20,9 @@ struct PayloadParser::Impl {
   std::size_t text_capacity = 0;
   // For a view that is not inside that text: a copy with padding.
   std::string padded_copy;
+
+  template <class OnField>
+  bool each_field(std::string_view d, OnField&& on_field);
   // `t` with JSON escapes (never seen from Discord, but legal): its unescaped copy lives here.
   std::string type_storage;
 
@@ -200,38 +203,42 @@ bool PayloadParser::parse(std::string& text, GatewayPayload& out, std::string& e
   return true;
 }
 
-bool PayloadParser::hello_interval(std::string_view d, std::uint32_t& heartbeat_interval_ms) {
+// Calls `on_field(key, value)` for each field of the JSON object `d` (in document order, in
+// one pass); false if `d` is not an object, a key is malformed, or `on_field` returns false.
+template <class OnField>
+bool PayloadParser::Impl::each_field(std::string_view d, OnField&& on_field) {
   od::document doc;
-  if (impl_->parser.iterate(impl_->padded(d)).get(doc)) return false;
+  if (parser.iterate(padded(d)).get(doc)) return false;
   od::object obj;
   if (doc.get_object().get(obj)) return false;
-  for (auto field : obj) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return false;
-    if (key != "heartbeat_interval") continue;
-    std::uint64_t ms = 0;
-    if (field.value().get_uint64().get(ms)) return false;
-    // 0 would make a shard heartbeat in a busy loop.
-    if (ms == 0 || ms > std::numeric_limits<std::uint32_t>::max()) return false;
-    heartbeat_interval_ms = static_cast<std::uint32_t>(ms);
-    return true;
-  }
-  return false;
-}
-
-bool PayloadParser::ready(std::string_view d, ReadyInfo& out) {
-  out = ReadyInfo{};
-  od::document doc;
-  if (impl_->parser.iterate(impl_->padded(d)).get(doc)) return false;
-  od::object obj;
-  if (doc.get_object().get(obj)) return false;
-  bool have_session = false, have_url = false, have_guilds = false, have_user = false;
   for (auto field_result : obj) {
     od::field field;
     if (std::move(field_result).get(field)) return false;
     std::string_view key;
     if (field.unescaped_key().get(key)) return false;
-    od::value value = field.value();
+    if (!on_field(key, field.value())) return false;
+  }
+  return true;
+}
+
+bool PayloadParser::hello_interval(std::string_view d, std::uint32_t& heartbeat_interval_ms) {
+  bool found = false;
+  bool ok = impl_->each_field(d, [&](std::string_view key, od::value value) {
+    if (found || key != "heartbeat_interval") return true;
+    std::uint64_t ms = 0;
+    // 0 would make a shard heartbeat in a busy loop.
+    if (value.get_uint64().get(ms) || ms == 0 || ms > std::numeric_limits<std::uint32_t>::max()) return false;
+    heartbeat_interval_ms = static_cast<std::uint32_t>(ms);
+    found = true;
+    return true;
+  });
+  return ok && found;
+}
+
+bool PayloadParser::ready(std::string_view d, ReadyInfo& out) {
+  out = ReadyInfo{};
+  bool have_session = false, have_url = false, have_guilds = false, have_user = false;
+  bool ok = impl_->each_field(d, [&](std::string_view key, od::value value) {
     if (key == "session_id") {
       if (read_string(value, out.session_id)) return false;
       have_session = true;
@@ -255,26 +262,18 @@ bool PayloadParser::ready(std::string_view d, ReadyInfo& out) {
     } else if (key == "application") {
       if (read_object_id(value, out.application_id)) return false;
     }
-  }
+    return true;
+  });
   // application is optional: a shard does not need it, and READY without it is still a
   // session worth keeping (application_id stays 0).
-  return have_session && have_url && have_guilds && have_user;
+  return ok && have_session && have_url && have_guilds && have_user;
 }
 
 bool PayloadParser::guild(std::string_view d, GuildInfo& out) {
   out = GuildInfo{};
-  od::document doc;
-  if (impl_->parser.iterate(impl_->padded(d)).get(doc)) return false;
-  od::object obj;
-  if (doc.get_object().get(obj)) return false;
   bool have_id = false;
   // The single pass skips members, channels, roles... without building anything.
-  for (auto field_result : obj) {
-    od::field field;
-    if (std::move(field_result).get(field)) return false;
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return false;
-    od::value value = field.value();
+  bool ok = impl_->each_field(d, [&](std::string_view key, od::value value) {
     if (key == "id") {
       if (read_snowflake(value, out.id)) return false;
       have_id = true;
@@ -283,8 +282,9 @@ bool PayloadParser::guild(std::string_view d, GuildInfo& out) {
     } else if (key == "unavailable") {
       if (value.get_bool().get(out.unavailable)) return false;
     }
-  }
-  return have_id;
+    return true;
+  });
+  return ok && have_id;
 }
 
 bool PayloadParser::invalid_session_resumable(std::string_view d) { return trim(d) == "true"; }
