@@ -62,12 +62,13 @@ asio::awaitable<RestResponse> rest_get(asio::io_context& io, ssl::context& tls, 
   req.set(http::field::user_agent, "DiscordBot (https://github.com/shardline, 0.1) Shardline");
   req.set(http::field::authorization, "Bot " + token);
 
-  tcp::resolver resolver(io);
+  // Shared with the guard's handler, which may run after this frame has moved on.
+  auto resolver = std::make_shared<tcp::resolver>(io);
   asio::steady_timer guard(io, timeout);
-  guard.async_wait([&resolver](const boost::system::error_code& ec) {
-    if (!ec) resolver.cancel();
+  guard.async_wait([resolver](const boost::system::error_code& ec) {
+    if (!ec) resolver->cancel();
   });
-  auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_tuple);
+  auto [rec, endpoints] = co_await resolver->async_resolve(host, port, use_tuple);
   guard.cancel();
   if (rec) {
     out.error = fmt::format("cannot resolve {}: {}", host, rec.message());

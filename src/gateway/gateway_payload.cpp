@@ -279,6 +279,7 @@ bool PayloadParser::guild(std::string_view d, GuildInfo& out) {
       have_id = true;
     } else if (key == "member_count") {
       if (value.get_uint64().get(out.member_count)) return false;
+      out.has_member_count = true;
     } else if (key == "unavailable") {
       if (value.get_bool().get(out.unavailable)) return false;
     }

@@ -38,6 +38,7 @@ struct ReadyInfo {
 struct GuildInfo {
   std::uint64_t id = 0;
   std::uint64_t member_count = 0; // 0 when absent (an unavailable guild)
+  bool has_member_count = false;  // only GUILD_CREATE carries it; GUILD_UPDATE does not
   bool unavailable = false;
 };
 

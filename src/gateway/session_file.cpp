@@ -109,7 +109,7 @@ fs::path SessionFileStore::path_of(std::uint32_t shard_id, std::uint32_t shard_c
   return dir_ / ("shard-" + std::to_string(shard_id) + "-of-" + std::to_string(shard_count) + ".json");
 }
 
-bool SessionFileStore::save(const SavedSession& s, std::string& error) const {
+bool SessionFileStore::save(const SavedSession& s, std::string& error, bool durable) const {
   std::error_code fs_ec;
   fs::create_directories(dir_, fs_ec);
   if (fs_ec) {
@@ -137,7 +137,7 @@ bool SessionFileStore::save(const SavedSession& s, std::string& error) const {
     error = errno_text("cannot create a temporary file for", target, errno);
     return false;
   }
-  if (!write_all(fd, text) || ::fsync(fd) != 0) {
+  if (!write_all(fd, text) || (durable && ::fsync(fd) != 0)) {
     error = errno_text("cannot write", tmp, errno);
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -153,7 +153,7 @@ bool SessionFileStore::save(const SavedSession& s, std::string& error) const {
     ::unlink(tmp.c_str());
     return false;
   }
-  fsync_dir(dir_);
+  if (durable) fsync_dir(dir_);
   return true;
 }
 

@@ -20,6 +20,10 @@ struct SavedSession {
   std::int64_t saved_at_unix_ms = 0;
 };
 
+// How a session id appears in logs: its first 8 characters, enough to follow one session
+// through a log, not enough to resume it (with the token, a whole id would be).
+inline std::string session_for_log(const std::string& session_id) { return session_id.substr(0, 8); }
+
 class SessionFileStore {
 public:
   // `dir` is created on the first save.
@@ -27,7 +31,10 @@ public:
 
   // Writes <dir>/shard-<id>-of-<count>.json. Returns false (and sets `error`) on I/O failure;
   // never throws.
-  bool save(const SavedSession& s, std::string& error) const;
+  // `durable` false skips the fsyncs: the file then survives the process (kill -9) but not
+  // necessarily the machine; for the frequent saves while events flow, where an fsync per
+  // shard per second would hold up the io thread.
+  bool save(const SavedSession& s, std::string& error, bool durable = true) const;
   // The saved session of that shard layout, if any and well-formed (a corrupt file is
   // treated as absent, and reported in `error` when given).
   std::optional<SavedSession> load(std::uint32_t shard_id, std::uint32_t shard_count,

@@ -163,15 +163,16 @@ asio::awaitable<bool> ws_handshake(Conn& conn, std::string host, std::string tar
 }
 
 // Resolves, connects, does TLS and the websocket handshake, all within `timeout`.
-asio::awaitable<std::unique_ptr<WsConn>> connect_ws(asio::io_context& io, ssl::context& tls_ctx, GatewayUrl url,
+asio::awaitable<std::shared_ptr<WsConn>> connect_ws(asio::io_context& io, ssl::context& tls_ctx, GatewayUrl url,
                                                      std::chrono::milliseconds timeout, std::string& error) {
-  tcp::resolver resolver(io);
+  // Shared with the guard's handler, which may run after this frame has moved on.
+  auto resolver = std::make_shared<tcp::resolver>(io);
   asio::steady_timer guard(io);
   guard.expires_after(timeout);
-  guard.async_wait([&resolver](const boost::system::error_code& ec) {
-    if (!ec) resolver.cancel();
+  guard.async_wait([resolver](const boost::system::error_code& ec) {
+    if (!ec) resolver->cancel();
   });
-  auto [rec, endpoints] = co_await resolver.async_resolve(url.host, url.port, use_tuple);
+  auto [rec, endpoints] = co_await resolver->async_resolve(url.host, url.port, use_tuple);
   guard.cancel();
   if (rec) {
     error = fmt::format("cannot resolve {}: {}", url.host, rec.message());
@@ -179,13 +180,13 @@ asio::awaitable<std::unique_ptr<WsConn>> connect_ws(asio::io_context& io, ssl::c
   }
   std::string host_header = url.host + ":" + url.port;
   if (!url.tls) {
-    auto conn = std::make_unique<PlainConn>(io);
+    auto conn = std::make_shared<PlainConn>(io);
     if (!co_await connect_tcp(beast::get_lowest_layer(conn->ws), endpoints, timeout, host_header, error) ||
         !co_await ws_handshake(*conn, host_header, url.target, timeout, error))
       co_return nullptr;
     co_return conn;
   }
-  auto conn = std::make_unique<TlsConn>(io, tls_ctx);
+  auto conn = std::make_shared<TlsConn>(io, tls_ctx);
   if (!co_await connect_tcp(beast::get_lowest_layer(conn->ws), endpoints, timeout, host_header, error))
     co_return nullptr;
   auto& tls = conn->ws.next_layer();
@@ -260,10 +261,11 @@ public:
 
   // The current connection. `gen` changes with every connection, so the tasks of an old one
   // (writer, heartbeats, an IDENTIFY waiting for its slot) see they are stale and end.
-  std::unique_ptr<WsConn> conn;
+  std::shared_ptr<WsConn> conn; // shared with the writer: a TLS write must not outlive its stream
   std::uint64_t gen = 0;
   std::deque<std::string> outq;
-  std::unique_ptr<asio::steady_timer> writer_wake;
+  std::shared_ptr<asio::steady_timer> writer_wake;
+  std::shared_ptr<asio::steady_timer> heartbeat_timer; // this connection's; cancelled when it ends
   bool close_requested = false;
   std::uint16_t close_code = kResumeCloseCode;
   NextStep next = NextStep::decide_by_close_code;
@@ -293,9 +295,14 @@ public:
     if (writer_wake) writer_wake->cancel();
   }
 
-  void send_heartbeat() {
-    heartbeat_acked = false;
-    heartbeat_sent = steady::now();
+  // `scheduled`: the heartbeater's own beat, whose ACK the next beat checks. An answer to the
+  // server's HEARTBEAT request must not reset that, or a request just before a beat would look
+  // like a zombie.
+  void send_heartbeat(bool scheduled) {
+    if (scheduled) {
+      heartbeat_acked = false;
+      heartbeat_sent = steady::now();
+    }
     queue(seq ? fmt::format("{{\"op\":1,\"d\":{}}}", seq) : std::string("{\"op\":1,\"d\":null}"), true);
   }
 
@@ -315,10 +322,14 @@ public:
   }
 
   static asio::awaitable<void> writer(std::shared_ptr<Impl> self, std::uint64_t g) {
-    asio::steady_timer& wake = *self->writer_wake;
+    // This connection's stream and wake timer, kept alive by this coroutine until its last
+    // operation completes, even if the reader has already moved on to a new connection.
+    auto conn = self->conn;
+    auto wake_owner = self->writer_wake;
+    asio::steady_timer& wake = *wake_owner;
     while (self->gen == g && self->conn) {
       if (self->close_requested) {
-        co_await self->conn->close(self->close_code);
+        co_await conn->close(self->close_code);
         co_return; // the reader sees the close completing (or the forced close)
       }
       if (self->outq.empty()) {
@@ -336,9 +347,9 @@ public:
       }
       auto payload = std::move(self->outq.front());
       self->outq.pop_front();
-      auto ec = co_await self->conn->write(payload);
+      auto ec = co_await conn->write(payload);
       if (ec) {
-        if (self->gen == g && self->conn) self->conn->force_close();
+        conn->force_close();
         co_return;
       }
     }
@@ -347,7 +358,8 @@ public:
   // ---- heartbeats -------------------------------------------------------------------------
 
   static asio::awaitable<void> heartbeater(std::shared_ptr<Impl> self, std::uint64_t g, std::uint32_t interval_ms) {
-    asio::steady_timer timer(self->io);
+    auto timer_owner = self->heartbeat_timer;
+    asio::steady_timer& timer = *timer_owner;
     // The first beat at interval * jitter, as Discord asks, so shards started together do
     // not beat together.
     timer.expires_after(std::chrono::milliseconds(static_cast<std::int64_t>(interval_ms * self->jitter())));
@@ -363,7 +375,7 @@ public:
         self->end_connection(NextStep::resume, kResumeCloseCode);
         co_return;
       }
-      self->send_heartbeat();
+      self->send_heartbeat(true);
       timer.expires_after(std::chrono::milliseconds(interval_ms));
     }
   }
@@ -373,7 +385,7 @@ public:
   void send_resume() {
     status = ShardStatus::resuming;
     ++counters.resumes;
-    spdlog::info("shard {}: RESUME session {} at seq {}", opt.shard_id, session_id, seq);
+    spdlog::info("shard {}: RESUME session {} at seq {}", opt.shard_id, session_for_log(session_id), seq);
     queue(fmt::format("{{\"op\":6,\"d\":{{\"token\":{},\"session_id\":{},\"seq\":{}}}}}", json_string(opt.token),
                       json_string(session_id), seq),
           false);
@@ -433,6 +445,7 @@ public:
       return;
     }
     unavailable.erase(g.id);
+    if (!g.has_member_count) return; // GUILD_UPDATE: the count is not in it, keep ours
     members += g.member_count;
     members -= it->second;
     it->second = static_cast<std::uint32_t>(std::min<std::uint64_t>(g.member_count, UINT32_MAX));
@@ -457,7 +470,7 @@ public:
       return true;
     }
     case opcode::heartbeat: // the server asks for one now
-      send_heartbeat();
+      send_heartbeat(false);
       return true;
     case opcode::heartbeat_ack:
       heartbeat_acked = true;
@@ -499,14 +512,17 @@ public:
       }
       status = ShardStatus::ready;
       backoff_failures = 0;
-      spdlog::info("shard [{}, {}]: READY, session {}, {} guilds", opt.shard_id, opt.shard_count, session_id,
+      reached_ready = true;
+      spdlog::info("shard [{}, {}]: READY, session {}, {} guilds", opt.shard_id, opt.shard_count, session_for_log(session_id),
                    r.guild_ids.size());
       host.on_ready(owner, false);
       save_session();
     } else if (p.type == "RESUMED") {
       status = ShardStatus::ready;
       backoff_failures = 0;
-      spdlog::info("shard [{}, {}]: RESUMED session {} at seq {}", opt.shard_id, opt.shard_count, session_id, seq);
+      reached_ready = true;
+      spdlog::info("shard [{}, {}]: RESUMED session {} at seq {}", opt.shard_id, opt.shard_count,
+                   session_for_log(session_id), seq);
       host.on_ready(owner, true);
       save_session();
     } else if (p.type == "GUILD_CREATE" || p.type == "GUILD_DELETE" || p.type == "GUILD_UPDATE") {
@@ -525,15 +541,22 @@ public:
 
   // ---- the connection loop ----------------------------------------------------------------
 
+  // Connections in a row that ended before READY/RESUMED. Whatever ended them (a refused
+  // connect, a close code, RECONNECT), reconnecting at once would loop, and a shard without a
+  // session would spend an IDENTIFY on every turn: so they back off.
   int backoff_failures = 0;
+  bool reached_ready = false; // this connection got READY or RESUMED
 
   std::chrono::milliseconds reconnect_delay(NextStep step) {
+    std::chrono::milliseconds backoff{static_cast<int>(250 * jitter())};
+    if (backoff_failures > 0) {
+      // 1, 2, 4... 60 s, with jitter so shards spread out.
+      auto base = std::min(60'000, 1000 << std::min(backoff_failures - 1, 6));
+      backoff = std::chrono::milliseconds(base / 2 + static_cast<int>(base / 2 * jitter()));
+    }
     if (step == NextStep::reidentify) // Discord: wait 1-5 s before a new IDENTIFY
-      return std::chrono::milliseconds(1000 + static_cast<int>(4000 * jitter()));
-    if (backoff_failures == 0) return std::chrono::milliseconds(static_cast<int>(250 * jitter()));
-    // Failing connections back off: 1, 2, 4... 60 s, with jitter so shards spread out.
-    auto base = std::min(60'000, 1000 << std::min(backoff_failures - 1, 6));
-    return std::chrono::milliseconds(base / 2 + static_cast<int>(base / 2 * jitter()));
+      return std::max(backoff, std::chrono::milliseconds(1000 + static_cast<int>(4000 * jitter())));
+    return backoff;
   }
 
   static asio::awaitable<void> run(std::shared_ptr<Impl> self) {
@@ -573,18 +596,20 @@ public:
     }
     const std::uint64_t g = ++gen;
     conn = std::move(c);
+    reached_ready = false;
     close_requested = false;
     next = NextStep::decide_by_close_code;
     outq.clear();
     limiter.reset();
     inflater.reset();
-    writer_wake = std::make_unique<asio::steady_timer>(io);
+    writer_wake = std::make_shared<asio::steady_timer>(io);
+    heartbeat_timer = std::make_shared<asio::steady_timer>(io);
     asio::co_spawn(io, writer(shared_from_this(), g), asio::detached);
     // HELLO must come within hello_timeout, or the connection is useless.
     bool hello_seen = false;
     asio::steady_timer hello_timer(io, opt.hello_timeout);
     hello_timer.async_wait([self = shared_from_this(), g, &hello_seen](const boost::system::error_code& ec) {
-      if (!ec && !hello_seen && self->gen == g && self->conn) {
+      if (!ec && self->gen == g && !hello_seen && self->conn) {
         spdlog::warn("shard {}: no HELLO within the deadline; reconnecting", self->opt.shard_id);
         self->conn->force_close();
       }
@@ -632,26 +657,23 @@ public:
       if (stopping && !conn) break;
     }
     hello_timer.cancel();
+    if (!reached_ready) ++backoff_failures;
     // The connection is over: stale tasks see the new generation and end.
     ++gen;
     if (conn) conn->force_close();
     conn.reset();
     if (writer_wake) writer_wake->cancel();
+    if (heartbeat_timer) heartbeat_timer->cancel();
     outq.clear();
     if (stopping) co_return NextStep::resume;
     if (status == ShardStatus::stopped) co_return NextStep::resume;
-    if (protocol_error) {
-      ++backoff_failures;
-      co_return NextStep::resume;
-    }
+    if (protocol_error) co_return NextStep::resume;
     if (next != NextStep::decide_by_close_code) co_return next;
     auto decision = decide_close(server_code);
     spdlog::info("shard {}: connection closed ({}): {}", opt.shard_id,
                  server_code ? std::to_string(*server_code) : std::string("no close code"), decision.reason);
     switch (decision.action) {
-    case CloseAction::resume:
-      if (!server_code) ++backoff_failures;
-      co_return NextStep::resume;
+    case CloseAction::resume: co_return NextStep::resume;
     case CloseAction::reidentify: forget_session(); co_return NextStep::reidentify;
     case CloseAction::stop: stop(std::string(decision.reason)); co_return NextStep::resume;
     }
@@ -692,7 +714,7 @@ void Shard::start(std::optional<SavedSession> saved) {
     impl_->seq = saved->seq;
     impl_->resume_url = saved->resume_url;
     spdlog::info("shard [{}, {}]: saved session {} at seq {}: will RESUME", impl_->opt.shard_id, impl_->opt.shard_count,
-                 saved->session_id, saved->seq);
+                 session_for_log(saved->session_id), saved->seq);
   }
   asio::co_spawn(impl_->io, Impl::run(impl_), [impl = impl_](std::exception_ptr e) {
     if (!e) return;
@@ -701,6 +723,8 @@ void Shard::start(std::optional<SavedSession> saved) {
     } catch (const std::exception& ex) {
       spdlog::error("shard {}: connection loop failed: {}", impl->opt.shard_id, ex.what());
     }
+    ++impl->gen;
+    if (impl->conn) impl->conn->force_close();
     impl->status = ShardStatus::stopped;
     impl->finish_shutdown();
   });
@@ -708,6 +732,18 @@ void Shard::start(std::optional<SavedSession> saved) {
 
 void Shard::shutdown(std::chrono::milliseconds deadline, std::function<void()> done) {
   auto& s = *impl_;
+  if (s.stopping && (s.shutdown_done || s.shutdown_timer)) {
+    // Already shutting down (SIGTERM, then superseded): both callers are told, once, when
+    // the first shutdown finishes; its deadline stands.
+    if (done) {
+      auto first = std::move(s.shutdown_done);
+      s.shutdown_done = [first = std::move(first), done = std::move(done)] {
+        if (first) first();
+        done();
+      };
+    }
+    return;
+  }
   s.stopping = true;
   s.backoff_timer.cancel();
   if (!s.conn && s.status != ShardStatus::connecting) {

@@ -47,6 +47,11 @@ ShardCluster::ShardCluster(asio::io_context& io, const Config& cfg, std::string 
 ShardCluster::~ShardCluster() = default;
 
 asio::awaitable<void> ShardCluster::start() {
+  co_await plan();
+  if (!shutting_down_) co_await run();
+}
+
+asio::awaitable<void> ShardCluster::plan() {
   // GET /gateway/bot: the gateway URL, the shard count Discord recommends and the budget.
   // Unreachable or 5xx: retry with backoff (a cluster started before the network is up);
   // 401: the token is wrong, and retrying cannot fix it.
@@ -82,11 +87,15 @@ asio::awaitable<void> ShardCluster::start() {
                                             cfg_.shard_count ? "" : " (SHARD_COUNT=auto, from /gateway/bot)"));
   }
   budget_remaining_ = bot_.remaining;
+  budget_reset_at_ = steady::now() + std::chrono::milliseconds(bot_.reset_after_ms);
   bucket_free_.assign(bot_.max_concurrency, steady::time_point{});
   spdlog::info("gateway {}: {} shards of {} here ({}), max_concurrency {}, session_start_limit {}/{} (resets in {} s)",
                bot_.url, shard_ids_.size(), shard_count_, fmt::join(shard_ids_, ","), bot_.max_concurrency,
                bot_.remaining, bot_.total, bot_.reset_after_ms / 1000);
-  if (auto d = budget_denied()) spdlog::error("{}", d->reason);
+  if (auto low = budget_low()) spdlog::error("{}", *low);
+}
+
+asio::awaitable<void> ShardCluster::run() {
 
   // Sessions this disk does not have may be held by the hub (the shards ran on another machine,
   // or in a process whose disk is gone).
@@ -140,7 +149,7 @@ asio::awaitable<std::map<std::uint32_t, SavedSession>> ShardCluster::sessions_fr
     s.session_id = r.session_id;
     s.seq = r.seq;
     s.resume_url = r.resume_url;
-    spdlog::info("shard {}: session {} at seq {} from the hub", r.shard_id, r.session_id, r.seq);
+    spdlog::info("shard {}: session {} at seq {} from the hub", r.shard_id, session_for_log(r.session_id), r.seq);
     out.emplace(r.shard_id, std::move(s));
   }
   co_return out;
@@ -180,7 +189,9 @@ void ShardCluster::save_state(Shard& shard, bool all_guilds) {
   auto s = shard.session();
   if (s.session_id.empty()) return;
   std::string error;
-  if (!sessions_.save(s, error)) spdlog::warn("shard {}: cannot save its session: {}", shard.id(), error);
+  // Durable (fsync) only for the final save: the frequent ones need only survive the process.
+  if (!sessions_.save(s, error, /*durable=*/all_guilds))
+    spdlog::warn("shard {}: cannot save its session: {}", shard.id(), error);
   if (!all_guilds && !shard.guilds_changed()) return;
   if (!guild_snapshots_.save(shard.id(), shard.count(), s.session_id, shard.take_guilds(), error))
     spdlog::warn("shard {}: cannot save its guild list: {}", shard.id(), error);
@@ -236,20 +247,43 @@ bool ShardCluster::all_ready() const {
 
 // ---- IDENTIFY slots ---------------------------------------------------------------------------
 
-std::optional<IdentifyDenied> ShardCluster::budget_denied() const {
-  if (bot_.total == 0 || budget_remaining_ > cfg_.identify_reserve) return std::nullopt;
-  return IdentifyDenied{fmt::format(
-      "session_start_limit: {} IDENTIFYs left of {} (SHARD_IDENTIFY_RESERVE keeps {}); refusing new sessions until "
-      "the budget resets (in about {} s). Shards with a saved session still RESUME.",
-      budget_remaining_, bot_.total, cfg_.identify_reserve, bot_.reset_after_ms / 1000)};
+std::chrono::milliseconds ShardCluster::budget_resets_in() const {
+  return std::max(std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(budget_reset_at_ - steady::now()));
+}
+
+std::optional<std::string> ShardCluster::budget_low() {
+  if (bot_.total == 0) return std::nullopt;
+  if (steady::now() >= budget_reset_at_) {
+    // Discord refills session_start_limit once its reset_after has passed; the next period
+    // is a day.
+    budget_remaining_ = bot_.total;
+    budget_reset_at_ = steady::now() + std::chrono::hours(24);
+  }
+  if (budget_remaining_ > cfg_.identify_reserve) return std::nullopt;
+  return fmt::format("session_start_limit: {} IDENTIFYs left of {} (SHARD_IDENTIFY_RESERVE keeps {}); no new "
+                     "session until the budget resets in about {} s. Shards with a saved session still RESUME.",
+                     budget_remaining_, bot_.total, cfg_.identify_reserve, budget_resets_in().count() / 1000);
+}
+
+asio::awaitable<bool> ShardCluster::wait_for_budget(std::uint32_t shard_id, std::string reason,
+                                                    std::function<bool()> abandoned) {
+  spdlog::error("shard {}: not identifying: {}", shard_id, reason);
+  asio::steady_timer wait(io_);
+  wait.expires_after(std::clamp(budget_resets_in(), std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000)));
+  co_await wait.async_wait(use_tuple);
+  co_return !shutting_down_ && !abandoned();
 }
 
 asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::acquire_identify(std::uint32_t shard_id) {
   if (shutting_down_) co_return IdentifyDenied{"shutting down"};
-  if (auto d = budget_denied()) co_return d;
-  if (!link_) co_return co_await local_slot(shard_id);
   const auto wait_id = ++slot_waits_[shard_id];
   auto superseded = [this, shard_id, wait_id] { return slot_waits_[shard_id] != wait_id; };
+  // Below the reserve no new session starts (a restart loop must not burn the budget): the
+  // shard waits, heartbeating, until the budget refills.
+  while (auto low = budget_low())
+    if (!co_await wait_for_budget(shard_id, *low, superseded)) co_return IdentifyDenied{"no longer needed"};
+  if (!link_) co_return co_await local_slot(shard_id);
   // On the IPC network the hub grants slots for every process of the bot. While the hub is
   // unreachable the shard waits (with its connection heartbeating): pacing locally could
   // collide with the other processes.
@@ -261,7 +295,7 @@ asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::acquire_identify(st
     req.shard_count = shard_count_;
     req.max_concurrency = bot_.max_concurrency;
     req.window_ms = cfg_.identify_window_ms;
-    req.budget = ipc::SessionBudget{bot_.total, budget_remaining_, bot_.reset_after_ms};
+    req.budget = ipc::SessionBudget{bot_.total, budget_remaining_, static_cast<std::uint64_t>(budget_resets_in().count())};
     auto r = co_await link_->request_identify_slot(req, std::chrono::duration_cast<std::chrono::milliseconds>(kSlotRequestTimeout));
     if (shutting_down_) co_return IdentifyDenied{"shutting down"};
     if (superseded()) co_return IdentifyDenied{"superseded by a newer request of the same shard"};
@@ -271,7 +305,11 @@ asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::acquire_identify(st
       if (r.remaining) budget_remaining_ = std::min(budget_remaining_, *r.remaining);
       co_return std::nullopt;
     }
-    if (r.status == Status::refused_budget) co_return IdentifyDenied{r.message};
+    if (r.status == Status::refused_budget) {
+      // The hub's view, for the whole bot: wait as for our own.
+      if (!co_await wait_for_budget(shard_id, r.message, superseded)) co_return IdentifyDenied{"no longer needed"};
+      continue;
+    }
     if (r.status == Status::timeout) continue; // still queued at the hub: ask again, same place
     if (r.status == Status::error) {
       // A legacy (v1) link or a hub that does not know identify_request: no shared slots
@@ -311,10 +349,20 @@ asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::local_slot(std::uin
 
 void ShardCluster::on_dispatch(Shard& shard, std::string_view type, std::string_view data) {
   if (handlers_.empty()) return;
+  // A throwing handler is bot code's bug: logged, and the shard keeps running.
+  auto call = [&](const DispatchHandler& h) {
+    try {
+      h(shard, type, data);
+    } catch (const std::exception& e) {
+      spdlog::error("shard {}: handler for {} threw: {}", shard.id(), type, e.what());
+    } catch (...) {
+      spdlog::error("shard {}: handler for {} threw", shard.id(), type);
+    }
+  };
   auto [b, e] = handlers_.equal_range(std::string(type));
-  for (auto it = b; it != e; ++it) it->second(shard, type, data);
+  for (auto it = b; it != e; ++it) call(it->second);
   auto [ab, ae] = handlers_.equal_range("*");
-  for (auto it = ab; it != ae; ++it) it->second(shard, type, data);
+  for (auto it = ab; it != ae; ++it) call(it->second);
 }
 
 void ShardCluster::on_ready(Shard&, bool resumed) {
@@ -328,6 +376,8 @@ void ShardCluster::on_session_update(Shard& shard) {
 }
 
 void ShardCluster::on_session_lost(Shard& shard) {
+  // Once shutting down (or superseded), the saved state may already be the next process's.
+  if (shutting_down_) return;
   sessions_.remove(shard.id(), shard.count());
   guild_snapshots_.remove(shard.id(), shard.count());
   lost_sessions_.push_back(shard.id());

@@ -41,9 +41,14 @@ public:
   // IDENTIFY slots come from the hub through this link (null: pace locally).
   void set_link(ipc::ClusterLink* link) { link_ = link; }
 
-  // Fetches GET /gateway/bot (retrying while Discord is unreachable), plans the shards and
-  // starts them; saved sessions are resumed. Throws GatewayStartError (bad token, SHARD_IDS
-  // outside SHARD_COUNT...).
+  // Fetches GET /gateway/bot (retrying while Discord is unreachable) and plans the shards
+  // (shard_count(), shard_ids()). Throws GatewayStartError (bad token, SHARD_IDS outside
+  // SHARD_COUNT...).
+  asio::awaitable<void> plan();
+  // Starts the planned shards; saved sessions (from SHARD_DATA_DIR, else from the hub) are
+  // resumed.
+  asio::awaitable<void> run();
+  // plan() then run().
   asio::awaitable<void> start();
   // Every shard closes with a resumable code and its session is saved; `done` runs when all
   // have closed or after `deadline`.
@@ -79,7 +84,13 @@ public:
 
 private:
   asio::awaitable<std::optional<IdentifyDenied>> local_slot(std::uint32_t shard_id);
-  std::optional<IdentifyDenied> budget_denied() const;
+  // Why no new session may start now (budget at the reserve), refilling it first if its reset
+  // time has passed.
+  std::optional<std::string> budget_low();
+  std::chrono::milliseconds budget_resets_in() const;
+  // Waits until the budget may have refilled (at most a minute at a time); false if the wait
+  // no longer matters (shutting down, or a newer wait of the shard).
+  asio::awaitable<bool> wait_for_budget(std::uint32_t shard_id, std::string reason, std::function<bool()> abandoned);
   boost::json::array shard_status();
   double uptime() const;
   void save_state(Shard& shard, bool all_guilds);
@@ -104,6 +115,7 @@ private:
   // The daily budget as this process knows it: from /gateway/bot, minus its own IDENTIFYs
   // (and the hub's view when it grants).
   std::uint32_t budget_remaining_ = 0;
+  steady::time_point budget_reset_at_{};
   // Per shard, which acquire_identify call is current: a shard that reconnects while waiting
   // asks again, and the older wait must end instead of asking the hub on its own.
   std::map<std::uint32_t, std::uint64_t> slot_waits_;

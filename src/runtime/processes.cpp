@@ -117,44 +117,66 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
     if (lo.host == "0.0.0.0") lo.host = "127.0.0.1";
     if (lo.host == "::") lo.host = "::1";
   }
-  auto link = ipc::ClusterLink::create(io, lo, state.get());
+  std::shared_ptr<ipc::ClusterLink> link;
   int exit_code = 0;
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer exit_timer(io);
   bool stopping = false;
   // Shards first: each closes with a resumable code and saves its session (so the next
-  // process RESUMEs), within a few seconds; then the IPC link and the hub.
+  // process RESUMEs), within a few seconds; then the IPC link and the hub, and whatever still
+  // waits (a heartbeat timer, a REST retry) is cut short.
   auto stop_all = [&] {
     if (stopping) return;
     stopping = true;
     signals.cancel();
     auto stop_ipc = [&] {
-      link->stop();
+      if (link) link->stop();
       if (hub) hub->stop();
+      exit_timer.expires_after(std::chrono::milliseconds(300)); // for the close frames to go out
+      exit_timer.async_wait([&](const boost::system::error_code&) { io.stop(); });
     };
     if (shards) shards->shutdown(kShardShutdownDeadline, stop_ipc);
     else stop_ipc();
   };
-  link->on_superseded([&] {
-    // A newer generation owns this cluster's shards now: leave at once, and leave the saved
-    // sessions alone (they are the new process's).
-    exit_code = kExitSuperseded;
-    if (shards) shards->shutdown(std::chrono::milliseconds(0), [] {}, false);
-    shards = nullptr;
-    stop_all();
-  });
-  link->start();
-  if (shards) {
-    shards->set_link(&*link);
-    asio::co_spawn(io, shards->start(), [&](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("cluster {} cannot run its shards: {}", cfg.cluster_name, ex.what());
-      }
-      exit_code = 2;
+  auto start_link = [&](ipc::LinkOptions options) {
+    link = ipc::ClusterLink::create(io, std::move(options), state.get());
+    link->on_superseded([&] {
+      // A newer generation owns this cluster's shards now: leave at once, and leave the saved
+      // sessions alone (they are the new process's).
+      exit_code = kExitSuperseded;
+      if (shards) shards->shutdown(std::chrono::milliseconds(0), [] {}, false);
+      shards = nullptr;
       stop_all();
     });
+    link->start();
+  };
+  if (!shards) {
+    start_link(lo);
+  } else {
+    // The link announces the shards this process runs, which with SHARD_COUNT=auto or no
+    // SHARD_IDS are only known once /gateway/bot has answered: the hub routes shard: and
+    // guild: targets by them.
+    asio::co_spawn(
+        io,
+        [](gateway::ShardCluster* sc, ipc::LinkOptions options, std::function<void(ipc::LinkOptions)> link_up,
+           std::shared_ptr<ipc::ClusterLink>* link) -> asio::awaitable<void> {
+          co_await sc->plan();
+          options.shard_ids = sc->shard_ids();
+          options.shard_count = sc->shard_count();
+          link_up(std::move(options));
+          sc->set_link(link->get());
+          co_await sc->run();
+        }(shards, lo, start_link, &link),
+        [&](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("cluster {} cannot run its shards: {}", cfg.cluster_name, ex.what());
+          }
+          exit_code = 2;
+          stop_all();
+        });
   }
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;

@@ -227,7 +227,8 @@ class KillAndResume(GatewayCase):
         return json.loads(res.stdout).get("sessions_known")
 
     def test_sigterm_saves_and_the_next_process_resumes(self):
-        self.start_sim("--events-per-sec", 100)
+        # Discord's own heartbeat interval: nothing that waits on it may hold the exit up.
+        self.start_sim("--events-per-sec", 100, "--heartbeat-ms", 41250)
         hub, hub_port = harness.start_hub()
         self.addCleanup(hub.stop)
         env = self.cluster_env("solo", hub_port, "client", 2)
