@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build test unit integration demo fuzz bench bench-sim clean
+.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -34,6 +34,10 @@ bench: build
 
 bench-sim: build
 	@bash bench/sim_run.sh
+
+# Gateway ingest against @discordjs/ws (npm, pinned by bench/discordjs_ws/package-lock.json).
+bench-gateway: build
+	@bash bench/gateway_run.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
