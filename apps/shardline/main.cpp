@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
                   "Privileged intents enabled for the app, as a bit mask (GUILD_MEMBERS 2, GUILD_PRESENCES 256, "
                   "MESSAGE_CONTENT 32768); IDENTIFY asking for others is closed with 4014")
       ->capture_default_str()->check(CLI::Range(std::uint64_t{0}, std::uint64_t{2 + 256 + 32768}));
-  sim->add_option("--deflate", simo.deflate, "zlib-stream engine: isal (fast, the default) or zlib (level 1, "
-                  "a better ratio at about 3x the CPU)")
+  sim->add_option("--deflate", simo.deflate, "zlib-stream engine: isal (fast, the default) or zlib (level 1: "
+                  "the same ratio at about 4x the CPU)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, shardline::sim::DeflateEngine>{{"isal", shardline::sim::DeflateEngine::isal},
                                                                {"zlib", shardline::sim::DeflateEngine::zlib}},

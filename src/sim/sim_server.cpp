@@ -121,23 +121,6 @@ struct GatewayConn {
 
 using ConnPtr = std::shared_ptr<GatewayConn>;
 
-// Huffman tables for ISA-L, from what this simulator sends most: a few GUILD_CREATEs and a
-// sample of the event stream, as framed dispatches (about 1 MB, built once at start-up).
-std::unique_ptr<DeflateTables> train_deflate_tables(const World& world, std::uint64_t seed) {
-  std::string sample;
-  auto& guilds = world.guilds();
-  for (std::size_t i = 0; i < guilds.size() && i < 50; ++i)
-    sample += dispatch_frame("GUILD_CREATE", i + 1, guild_create_data(world, guilds[i], 50));
-  if (!guilds.empty()) {
-    EventGenerator gen(world, seed ^ 0x7a1e5u);
-    for (std::uint64_t i = 0; i < 2000; ++i) {
-      auto& ev = gen.next(1767225600000ULL + i);
-      sample += dispatch_frame(ev.type, 1000 + i, ev.data);
-    }
-  }
-  return std::make_unique<DeflateTables>(sample);
-}
-
 struct Sim {
   Sim(asio::io_context& io, SimOptions o)
       : io(io), opt(std::move(o)), world(WorldOptions{opt.guilds, opt.seed}),
@@ -149,9 +132,7 @@ struct Sim {
         rest_limiter(RestLimits{opt.rest_global_per_sec, opt.rest_route_limit, millis(opt.rest_route_window_ms)},
                      clock),
         interactions(InteractionLimits{}, clock, std::random_device{}()), acceptor(io), sweeper(io), started(clock()),
-        outage_end(started + millis(opt.outage_ms)) {
-    if (opt.deflate == DeflateEngine::isal) deflate_tables = train_deflate_tables(world, opt.seed);
-  }
+        outage_end(started + millis(opt.outage_ms)) {}
 
   asio::io_context& io;
   SimOptions opt;
@@ -162,7 +143,6 @@ struct Sim {
   EventGenerator events;
   RestLimiter rest_limiter;
   InteractionStore interactions;
-  std::unique_ptr<DeflateTables> deflate_tables; // ISA-L's, trained on this world's traffic
   std::map<std::string, json::array> commands; // "global" or a guild id -> its slash commands
   std::unordered_map<std::uint64_t, std::deque<std::string>> channel_messages; // what the bot posted
   std::uint64_t next_increment = 0, last_id = 0;
@@ -539,7 +519,7 @@ asio::awaitable<void> gateway(std::shared_ptr<Sim> sim, ConnPtr c, Request req) 
   if (aec) co_return;
   // The simulator must outrun its clients (benchmarks stream 100k events/s through it):
   // ISA-L by default (zlib_stream.hpp says why); any engine inflates the same way.
-  if (zlib) c->zlib = std::make_unique<ZlibStream>(sim->opt.deflate, sim->deflate_tables.get());
+  if (zlib) c->zlib = std::make_unique<ZlibStream>(sim->opt.deflate);
   ++sim->connections_total;
   sim->conns.insert(c);
   c->last_heartbeat = sim->clock();

@@ -6,10 +6,12 @@
 //
 // Two engines make the same format. zlib level 1 spends about 7 us per flushed message
 // whatever its size (it rebuilds Huffman trees at every flush), which caps one thread near
-// 100,000 events/s before anything else is done. ISA-L's igzip at its fastest level, with
-// Huffman tables trained once on a sample of the stream, spends about 2 us and compresses
-// gateway JSON about 70 % as well (measured in docs/benchmarks.md). ISA-L is the default;
-// zlib is there for a stream closer to what Discord sends.
+// 100,000 events/s before anything else is done. ISA-L's igzip at its fastest level with
+// deflate's fixed Huffman codes spends about 2 us, and compresses gateway JSON as well as zlib
+// level 1 does (small messages gain nothing from trees of their own). Fixed codes also keep
+// the client's side realistic: zlib level 1 sends almost every small message with them, so
+// the client inflates without building tables per message (measured in docs/benchmarks.md).
+// ISA-L is the default; zlib is there for a stream made by the library Discord's looks like.
 
 #include <memory>
 #include <string>
@@ -19,27 +21,11 @@ namespace shardline::sim {
 
 enum class DeflateEngine { isal, zlib };
 
-// Huffman tables for ISA-L, built from a sample of the messages that will be compressed.
-// Shared by every stream; must outlive them.
-class DeflateTables {
-public:
-  explicit DeflateTables(std::string_view sample);
-  ~DeflateTables();
-  DeflateTables(const DeflateTables&) = delete;
-  DeflateTables& operator=(const DeflateTables&) = delete;
-  const void* native() const { return tables_.get(); }
-
-private:
-  struct Tables;
-  std::unique_ptr<Tables> tables_;
-};
-
 class ZlibStream {
 public:
   // zlib at `level`.
   explicit ZlibStream(int level = 6);
-  // `engine`; `tables` (ISA-L only) may be null for ISA-L's generic tables.
-  ZlibStream(DeflateEngine engine, const DeflateTables* tables);
+  explicit ZlibStream(DeflateEngine engine);
   ~ZlibStream();
   ZlibStream(const ZlibStream&) = delete;
   ZlibStream& operator=(const ZlibStream&) = delete;
