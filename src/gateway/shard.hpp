@@ -90,6 +90,8 @@ struct ShardCounters {
   std::uint64_t bytes_in = 0;    // websocket payload bytes received (compressed if zlib)
 };
 
+// Lifetime: as for its host (ShardCluster), destroy a Shard only once the io_context runs no
+// more of its handlers; its connection's pending operations call back into it and the host.
 class Shard : public std::enable_shared_from_this<Shard> {
 public:
   // `tls` is used for wss:// URLs and must outlive the shard.

@@ -31,6 +31,9 @@ struct GatewayStartError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Lifetime: destroy a ShardCluster only once its io_context runs no more handlers (after
+// shutdown()'s callback and io.run() has returned, as `shardline run` and
+// examples/event_counter do). Its shards' pending operations refer to it and to their Shard.
 class ShardCluster final : public ipc::ClusterState, public ShardHost {
 public:
   using DispatchHandler = std::function<void(Shard& shard, std::string_view type, std::string_view data)>;
