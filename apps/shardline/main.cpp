@@ -85,6 +85,15 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 86'400'000));
   sim->add_option("--resume-ttl-ms", simo.resume_ttl_ms, "A dropped session stays resumable this long")
       ->capture_default_str()->check(CLI::Range(1, 86'400'000));
+  sim->add_option_function<std::string>(
+         "--team-members",
+         [&simo](const std::string& v) {
+           std::string error;
+           if (!sim::parse_team_members(v, simo.team_members, error)) throw CLI::ValidationError("--team-members", error);
+         },
+         "A team owns the application: its members' user ids, comma separated, the first the owner "
+         "(empty: one user owns it)")
+      ->type_name("ID,ID,...");
 
   auto add_admin = [&](CLI::App* cmd) {
     cmd->add_flag("--json", adm.json, "Print JSON");

@@ -144,6 +144,7 @@ struct Sim {
   RestLimiter rest_limiter;
   InteractionStore interactions;
   std::map<std::string, json::array> commands; // "global" or a guild id -> its slash commands
+  std::uint64_t command_puts = 0; // accepted bulk overwrites, any scope: a test sees a bot re-register
   std::unordered_map<std::uint64_t, std::deque<std::string>> channel_messages; // what the bot posted
   std::uint64_t next_increment = 0, last_id = 0;
   std::mt19937_64 churn_rng{opt.seed ^ 0xc4u};
@@ -609,11 +610,50 @@ std::string gateway_bot_json(Sim& sim) {
   return json::serialize(o);
 }
 
+// The team that owns the application with --team-members; null without. Its id is a
+// snowflake from the world's seed, older than the application and younger than its owner.
+json::value team_json(Sim& sim, std::uint64_t team_id) {
+  auto& members = sim.opt.team_members;
+  if (members.empty()) return nullptr;
+  json::array out;
+  for (auto id : members)
+    out.push_back(json::object{{"membership_state", 2}, // ACCEPTED
+                               {"permissions", json::array{"*"}}, // deprecated, still sent
+                               {"team_id", std::to_string(team_id)},
+                               {"user", json::object{{"id", std::to_string(id)},
+                                                     {"username", "user" + std::to_string(id % 100000)},
+                                                     {"discriminator", "0"},
+                                                     {"global_name", nullptr},
+                                                     {"avatar", nullptr},
+                                                     {"public_flags", 0}}},
+                               {"role", "admin"}});
+  return json::object{{"id", std::to_string(team_id)},
+                      {"name", "Shardline Sim Team"},
+                      {"icon", nullptr},
+                      {"owner_user_id", std::to_string(members.front())},
+                      {"members", std::move(out)}};
+}
+
 std::string application_json(Sim& sim) {
   auto& w = sim.world;
   json::object owner{{"id", std::to_string(w.owner_id())}, {"username", "sim-owner"}, {"discriminator", "0"},
                      {"global_name", "Sim Owner"},         {"avatar", nullptr},       {"public_flags", 0},
                      {"flags", 0}};
+  const auto team_id = World::snowflake(World::unix_ms_of(w.owner_id()) + 86'400'000ULL, 0, 4, 0);
+  auto team = team_json(sim, team_id);
+  // A team-owned application's `owner` is the team's pseudo-user, as on Discord: the team's id,
+  // username "team<id>", and the TEAM_PSEUDO_USER flag (1 << 10). Libraries tell the two cases
+  // apart by `team`, and take the owners from its members.
+  if (!team.is_null()) {
+    constexpr int kTeamPseudoUser = 1 << 10;
+    owner = json::object{{"id", std::to_string(team_id)},
+                         {"username", "team" + std::to_string(team_id)},
+                         {"discriminator", "0000"},
+                         {"global_name", nullptr},
+                         {"avatar", nullptr},
+                         {"public_flags", kTeamPseudoUser},
+                         {"flags", kTeamPseudoUser}};
+  }
   json::object o{{"id", std::to_string(w.application_id())},
                  {"name", w.bot_name()},
                  {"icon", nullptr},
@@ -622,7 +662,7 @@ std::string application_json(Sim& sim) {
                  {"bot_require_code_grant", false},
                  {"verify_key", "0000000000000000000000000000000000000000000000000000000000000000"},
                  {"flags", 0},
-                 {"team", nullptr},
+                 {"team", std::move(team)},
                  {"approximate_guild_count", w.guilds().size()},
                  {"owner", std::move(owner)},
                  {"bot", json::parse(bot_user_json(w))}};
@@ -662,6 +702,9 @@ std::string stats_json(Sim& sim) {
   events["per_shard"] = std::move(events_per_shard);
   events["replayed_per_shard"] = std::move(replayed_per_shard);
 
+  auto global_it = sim.commands.find("global");
+  const std::size_t global_commands = global_it == sim.commands.end() ? 0 : global_it->second.size();
+
   json::object o{{"identifies", std::move(identifies)},
                  {"resumes", sim.sessions.resumes_total()},
                  {"resumes_refused", sim.resumes_refused},
@@ -673,8 +716,35 @@ std::string stats_json(Sim& sim) {
                  {"connections", json::object{{"live", sim.conns.size()}, {"total", sim.connections_total}}},
                  {"events_generated", sim.events.generated()},
                  {"faults_applied", sim.faults_applied},
+                 {"application_commands", json::object{{"puts", sim.command_puts}, {"global", global_commands}}},
                  {"guilds", sim.world.guilds().size()},
                  {"recommended_shards", sim.recommended_shards()}};
+  return json::serialize(o);
+}
+
+// GET /_sim/world?shards=N: the world as a bot with N shards sees it once every GUILD_CREATE has
+// arrived (guilds still in their start-up outage included: they are the bot's), with the
+// member_count GUILD_CREATE carries. A test compares what a cluster reports against it, and
+// picks a guild of a given shard from `guild_ids` (the first few of each shard).
+std::string world_json(Sim& sim, std::uint32_t num_shards) {
+  constexpr std::size_t kIdsPerShard = 5;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> per(num_shards); // guilds, members
+  std::vector<json::array> ids(num_shards);
+  std::uint64_t members = 0;
+  for (auto& g : sim.world.guilds()) {
+    auto shard = World::shard_of(g.id, num_shards);
+    auto& [n, m] = per[shard];
+    ++n;
+    m += g.member_count;
+    members += g.member_count;
+    if (ids[shard].size() < kIdsPerShard) ids[shard].push_back(json::value(std::to_string(g.id)));
+  }
+  json::object per_shard;
+  for (std::uint32_t i = 0; i < num_shards; ++i)
+    per_shard[std::to_string(i)] =
+        json::object{{"guilds", per[i].first}, {"members", per[i].second}, {"guild_ids", std::move(ids[i])}};
+  json::object o{{"guilds", sim.world.guilds().size()}, {"members", members}};
+  o["per_shard"] = std::move(per_shard);
   return json::serialize(o);
 }
 
@@ -855,6 +925,14 @@ json::object bot_message(Sim& sim, std::uint64_t id, std::uint64_t channel_id, c
     m["webhook_id"] = std::to_string(*webhook_id);
     m["application_id"] = std::to_string(sim.world.application_id());
   }
+  // A reply (type 19) names the message it answers, as Discord returns it.
+  if (auto* ref = body.if_contains("message_reference"); ref && ref->is_object() && !webhook_id) {
+    if (auto id = id_field(ref->get_object(), "message_id")) {
+      m["type"] = 19;
+      m["message_reference"] = json::object{{"type", 0}, {"message_id", std::to_string(*id)},
+                                            {"channel_id", std::to_string(channel_id)}};
+    }
+  }
   return m;
 }
 
@@ -922,6 +1000,7 @@ Response put_commands(Sim& sim, const Request& req, const std::string& scope, st
     out.push_back(std::move(cmd));
   }
   sim.commands[scope] = out;
+  ++sim.command_puts;
   spdlog::info("application commands for {}: {} registered", scope, out.size());
   return json_response(req, http::status::ok, json::serialize(out));
 }
@@ -1041,7 +1120,11 @@ Response sim_interaction_get(Sim& sim, const Request& req, std::string_view id_t
   return json_response(req, http::status::ok, json::serialize(out));
 }
 
-// POST /_sim/messages {guild_id, channel_id?, user_id?, content}: a member posts a message.
+// POST /_sim/messages {guild_id, content, channel_id?, user_id?, username?}: a member posts a
+// message. As on Discord, a session that did not IDENTIFY with MESSAGE_CONTENT (1 << 15) gets
+// it with `content`, `embeds`, `attachments` and `components` empty, unless it mentions the
+// bot (`<@id>` or the older `<@!id>`; the bot is then in `mentions` too). Guild messages only:
+// the other exceptions (DMs, the bot's own messages) do not arise here.
 Response sim_message(Sim& sim, const Request& req) {
   auto body = json_body(req);
   if (!body || !body->is_object()) return error_response(req, http::status::bad_request, "body must be a JSON object");
@@ -1051,14 +1134,44 @@ Response sim_message(Sim& sim, const Request& req) {
   auto* content = o.if_contains("content");
   if (!content || !content->is_string() || content->get_string().size() > 8000)
     return error_response(req, http::status::bad_request, "content: a string");
+  std::optional<std::string> username;
+  if (auto* u = o.if_contains("username")) {
+    // Discord's usernames: 2-32 characters (counted as UTF-8 lead bytes).
+    std::size_t chars = 0;
+    if (u->is_string())
+      for (unsigned char ch : u->get_string()) chars += (ch & 0xC0) != 0x80;
+    if (!u->is_string() || chars < 2 || chars > 32 || u->get_string().size() > 128)
+      return error_response(req, http::status::bad_request, "username: a string of 2-32 characters");
+    username = std::string(u->get_string());
+  }
   auto channel = id_field(o, "channel_id").value_or(*guild_id + 1);
   auto user = id_field(o, "user_id").value_or(World::snowflake(World::unix_ms_of(*guild_id) + 1000, 0, 3, 1));
   auto id = new_id(sim);
-  auto n = dispatch_to_guild(sim, *guild_id, "MESSAGE_CREATE",
-                             user_message_data(id, World::unix_ms_of(id), *guild_id, channel, user,
-                                               jsv(content->get_string())),
-                             intent::guild_messages);
-  json::object out{{"id", std::to_string(id)}, {"sessions", n}};
+  const auto text = jsv(content->get_string());
+  const auto bot = std::to_string(sim.world.bot_user_id());
+  const bool mentions_bot = text.find("<@" + bot + ">") != std::string_view::npos ||
+                            text.find("<@!" + bot + ">") != std::string_view::npos;
+
+  auto d = json::parse(user_message_data(id, World::unix_ms_of(id), *guild_id, channel, user, text)).as_object();
+  if (username) d["author"].as_object()["username"] = *username;
+  if (mentions_bot) d["mentions"] = json::array{json::parse(bot_user_json(sim.world))};
+  const std::string full = json::serialize(d);
+  d["content"] = "";
+  d["embeds"] = json::array{};
+  d["attachments"] = json::array{};
+  d["components"] = json::array{};
+  const std::string blanked = json::serialize(d);
+
+  std::size_t n = 0, without_content = 0;
+  for (auto* s : sim.sessions.active()) {
+    if (World::shard_of(*guild_id, s->num_shards()) != s->shard_id() || !(s->intents & intent::guild_messages))
+      continue;
+    const bool sees_content = (s->intents & intent::message_content) || mentions_bot;
+    dispatch(sim, *s, "MESSAGE_CREATE", sees_content ? full : blanked);
+    ++n;
+    without_content += !sees_content;
+  }
+  json::object out{{"id", std::to_string(id)}, {"sessions", n}, {"sessions_without_content", without_content}};
   return json_response(req, http::status::ok, json::serialize(out));
 }
 
@@ -1151,6 +1264,22 @@ Response rest(Sim& sim, const Request& req) {
       return get ? sim_channel_messages(sim, req, seg[2]) : not_allowed();
     if (!get) return not_allowed();
     if (path == "/_sim/stats") return json_response(req, http::status::ok, stats_json(sim));
+    if (path == "/_sim/world") {
+      // The shard count of the layout to count for: required, as a bot's own (1-4096).
+      std::optional<std::uint32_t> shards;
+      bool bad = false;
+      for (auto p : u->params())
+        if (p.key == "shards") {
+          std::uint32_t v = 0;
+          auto [end, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), v);
+          bad = ec != std::errc() || end != p.value.data() + p.value.size() || v < 1 || v > 4096;
+          if (bad) break;
+          shards = v;
+        }
+      if (bad || !shards)
+        return error_response(req, http::status::bad_request, "shards=N (a shard count, 1-4096) is required");
+      return json_response(req, http::status::ok, world_json(sim, *shards));
+    }
     if (path == "/_sim/sessions") {
       std::optional<std::uint32_t> shard;
       for (auto p : u->params())
@@ -1447,6 +1576,33 @@ asio::awaitable<void> event_loop(std::shared_ptr<Sim> sim) {
 }
 
 } // namespace
+
+bool parse_team_members(std::string_view text, std::vector<std::uint64_t>& out, std::string& error) {
+  out.clear();
+  if (text.empty()) return true;
+  std::unordered_set<std::uint64_t> seen;
+  for (;;) {
+    auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    auto id = parse_id(item);
+    // A user id is a snowflake: at least one millisecond after the Discord epoch.
+    if (!id || *id < (std::uint64_t{1} << 22)) {
+      error = fmt::format("'{}' is not a user id (a snowflake)", item.substr(0, 32));
+      return false;
+    }
+    if (!seen.insert(*id).second) {
+      error = fmt::format("user {} is listed twice", *id);
+      return false;
+    }
+    if (out.size() == kMaxTeamMembers) {
+      error = fmt::format("at most {} team members", kMaxTeamMembers);
+      return false;
+    }
+    out.push_back(*id);
+    if (comma == std::string_view::npos) return true;
+    text.remove_prefix(comma + 1);
+  }
+}
 
 int run_sim(const SimOptions& options) {
   asio::io_context io;

@@ -4,8 +4,11 @@
 
 #include "sim/zlib_stream.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace shardline::sim {
 
@@ -32,7 +35,16 @@ struct SimOptions {
   std::uint32_t rest_global_per_sec = 50;   // REST requests per second, all routes together
   std::uint32_t rest_route_limit = 5;       // REST requests per route bucket per window
   std::uint32_t rest_route_window_ms = 5000;
+  // A team owns the application (GET /applications/@me then has `team`, and `owner` is the
+  // team's pseudo-user): these user ids, the first the team's owner. Empty: one user owns it.
+  std::vector<std::uint64_t> team_members;
 };
+
+// Parses --team-members: user ids (snowflakes) separated by commas, none twice, at most
+// kMaxTeamMembers (a bound on the input, not a Discord rule); "" is no team. On error returns
+// false with `error` set.
+inline constexpr std::size_t kMaxTeamMembers = 100;
+bool parse_team_members(std::string_view text, std::vector<std::uint64_t>& out, std::string& error);
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code (1: cannot listen).
 int run_sim(const SimOptions& options);

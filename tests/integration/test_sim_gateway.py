@@ -82,11 +82,81 @@ class TestSimRest(SimTest):
         self.assertEqual(status, 200)
         self.assertEqual(app["id"], me["id"])
         self.assertTrue(int(app["owner"]["id"]) > 1 << 22)  # a real snowflake
+        self.assertEqual(app["owner"]["username"], "sim-owner")
+        self.assertIsNone(app["team"])  # one user owns it unless --team-members says otherwise
 
         status, _ = rest(port, "/api/v10/gateway/bot", TOKEN, method="POST")
         self.assertEqual(status, 405)
         status, _ = rest(port, "/api/v10/nope", TOKEN)
         self.assertEqual(status, 404)
+
+    def test_team_owned_application(self):
+        members = ["175928847299117063", "81384788765712384", "222078108977594368"]
+        port = self.start_sim("--team-members", ",".join(members))
+        for path in ("/api/v10/oauth2/applications/@me", "/api/v10/applications/@me"):
+            status, app = rest(port, path, TOKEN)
+            self.assertEqual(status, 200, path)
+            team = app["team"]
+            tid = team["id"]
+            self.assertTrue(int(tid) > 1 << 22)
+            self.assertTrue(team["name"])
+            self.assertEqual(team["owner_user_id"], members[0])
+            self.assertEqual([m["user"]["id"] for m in team["members"]], members)
+            for m in team["members"]:
+                self.assertEqual((m["membership_state"], m["team_id"], m["role"]), (2, tid, "admin"))
+                self.assertEqual((m["user"]["discriminator"], m["user"]["avatar"]), ("0", None))
+                self.assertTrue(m["user"]["username"])
+            # The owner is the team's pseudo-user, not a person, as on Discord.
+            owner = app["owner"]
+            self.assertEqual((owner["id"], owner["username"]), (tid, f"team{tid}"))
+            self.assertEqual(owner["flags"] & (1 << 10), 1 << 10)  # TEAM_PSEUDO_USER
+        self.proc.stop()
+
+        # Empty is the default (one owner); ids that are not snowflakes are refused at start.
+        self.start_sim("--team-members", "")
+        app = rest(self.port, "/api/v10/applications/@me", TOKEN)[1]
+        self.assertIsNone(app["team"])
+        self.assertEqual(app["owner"]["username"], "sim-owner")
+        for bad in ("abc", "175928847299117063,", "12", "175928847299117063,175928847299117063"):
+            done = harness.run_cli(["sim", "--port", "0", "--team-members", bad], dict(os.environ), timeout=10)
+            self.assertNotEqual(done.returncode, 0, bad)
+            self.assertIn("--team-members", done.stdout + done.stderr, bad)
+
+    def test_world_per_shard(self):
+        # A 3 s outage: the world is asked for while one guild is still unavailable; it counts.
+        port = self.start_sim("--outage-ms", 3000, guilds=200)
+        status, world = rest(port, "/_sim/world?shards=2")
+        self.assertEqual(status, 200, world)
+        self.assertEqual(world["guilds"], 200)
+        self.assertEqual(sorted(world["per_shard"]), ["0", "1"])
+        # What two shards actually receive: every GUILD_CREATE, the late one included.
+        got = {}
+        for shard in (0, 1):
+            g = self.gateway()
+            g.identify(TOKEN, shard=(shard, 2))
+            created, deleted, _ = self.read_guilds(g, g.wait_dispatch("READY"))
+            got[str(shard)] = {"guilds": len(created), "members": sum(x["member_count"] for x in created.values())}
+        self.assertEqual(world["per_shard"], got)
+        self.assertEqual(world["members"], sum(x["members"] for x in got.values()))
+        self.assertEqual(rest(port, "/_sim/world?shards=2")[1], world)  # the outage's end changes nothing
+
+        # Another layout of the same world: same totals, every shard listed.
+        three = rest(port, "/_sim/world?shards=3")[1]
+        self.assertEqual((three["guilds"], three["members"]), (world["guilds"], world["members"]))
+        self.assertEqual(sum(x["guilds"] for x in three["per_shard"].values()), 200)
+        many = rest(port, "/_sim/world?shards=4096")[1]
+        self.assertEqual(len(many["per_shard"]), 4096)
+        self.assertEqual(sum(x["members"] for x in many["per_shard"].values()), world["members"])
+        # A join shows at once.
+        rest(port, "/_sim/guilds", method="POST", body={"action": "join"})
+        self.assertEqual(rest(port, "/_sim/world?shards=1")[1]["guilds"], 201)
+
+        for query in ("", "?shards=0", "?shards=4097", "?shards=abc", "?shards=2x", "?shards=-1", "?shard=2",
+                      "?shards=2&shards=x"):
+            status, body = rest(port, "/_sim/world" + query)
+            self.assertEqual(status, 400, query)
+            self.assertIn("shards=N", body["message"])
+        self.assertEqual(rest(port, "/_sim/world?shards=1", method="POST", body={})[0], 405)
 
     def test_authorization_required(self):
         port = self.start_sim()
@@ -441,6 +511,7 @@ class TestSimGateway(SimTest):
 
 ALL_EVENTS = 1 | (1 << 1) | (1 << 8) | (1 << 9) | (1 << 11)  # GUILDS and what the stream sends
 MESSAGES = 1 << 9
+MESSAGE_CONTENT = 1 << 15
 
 
 class TestSimEventsAndFaults(SimTest):
@@ -669,7 +740,7 @@ class TestSimInteractionsAndMessages(SimTest):
     def test_messages_both_ways(self):
         port = self.start_sim(guilds=10)
         g = self.gateway()
-        g.identify(TOKEN, intents=MESSAGES)
+        g.identify(TOKEN, intents=MESSAGES | MESSAGE_CONTENT)
         ready = g.wait_dispatch("READY")
         guild = ready["d"]["guilds"][0]["id"]
         channel = str(int(guild) + 1)  # #general
@@ -692,6 +763,73 @@ class TestSimInteractionsAndMessages(SimTest):
         self.assertEqual((status, err["code"]), (404, 10003))
         status, log = rest(port, f"/_sim/channels/{channel}/messages")
         self.assertEqual([m["content"] for m in log["messages"]], ["hello humans"])
+
+    def test_message_content_intent(self):
+        # Two sessions of one shard, with and without MESSAGE_CONTENT: the same message arrives
+        # blank at the second, unless it mentions the bot.
+        port = self.start_sim("--identify-window-ms", 1, guilds=10)
+        sessions = {}
+        for name, intents in (("with", 1 | MESSAGES | MESSAGE_CONTENT), ("without", 1 | MESSAGES)):
+            g = self.gateway()
+            g.identify(TOKEN, intents=intents)
+            ready = g.wait_dispatch("READY")
+            self.read_guilds(g, ready)
+            sessions[name] = g
+        bot = ready["d"]["user"]["id"]
+        guild = ready["d"]["guilds"][0]["id"]
+
+        status, inj = rest(port, "/_sim/messages", method="POST",
+                           body={"guild_id": guild, "content": "secret plans", "username": "alice"})
+        self.assertEqual((status, inj["sessions"], inj["sessions_without_content"]), (200, 2, 1))
+        full = sessions["with"].wait_dispatch("MESSAGE_CREATE")["d"]
+        blank = sessions["without"].wait_dispatch("MESSAGE_CREATE")["d"]
+        self.assertEqual((full["id"], full["content"], full["author"]["username"]), (inj["id"], "secret plans", "alice"))
+        self.assertEqual((blank["id"], blank["content"]), (inj["id"], ""))
+        self.assertEqual((blank["embeds"], blank["attachments"], blank["components"]), ([], [], []))
+        self.assertEqual(blank["author"], full["author"])  # only the content goes
+        self.assertEqual(full["mentions"], [])
+
+        for mention in (f"<@{bot}>", f"<@!{bot}>"):
+            text = f"hey {mention} status?"
+            status, inj = rest(port, "/_sim/messages", method="POST", body={"guild_id": guild, "content": text})
+            self.assertEqual((status, inj["sessions"], inj["sessions_without_content"]), (200, 2, 0))
+            for g in sessions.values():
+                d = g.wait_dispatch("MESSAGE_CREATE")["d"]
+                self.assertEqual((d["id"], d["content"]), (inj["id"], text))
+                self.assertEqual([u["id"] for u in d["mentions"]], [bot])
+        # Another user's mention is not the bot's.
+        status, inj = rest(port, "/_sim/messages", method="POST",
+                           body={"guild_id": guild, "content": f"<@{int(bot) + 1}> hi"})
+        self.assertEqual(sessions["without"].wait_dispatch("MESSAGE_CREATE")["d"]["content"], "")
+        for body in ({"guild_id": guild, "content": "x", "username": "a"},
+                     {"guild_id": guild, "content": "x", "username": "n" * 33},
+                     {"guild_id": guild, "content": "x", "username": 7}):
+            self.assertEqual(rest(port, "/_sim/messages", method="POST", body=body)[0], 400, body)
+        self.assertEqual(self.violations(), {})
+
+    def test_application_commands_in_stats(self):
+        # A bot that registers only when its command set changed leaves `puts` alone.
+        port = self.start_sim(guilds=10)
+        app = rest(port, "/api/v10/applications/@me", TOKEN)[1]["id"]
+        self.assertEqual(self.stats()["application_commands"], {"puts": 0, "global": 0})
+        base = f"/api/v10/applications/{app}/commands"
+        two = [{"name": "ping", "description": "Ping!"}, {"name": "stats", "description": "Stats"}]
+        self.assertEqual(rest(port, base, TOKEN, method="PUT", body=two)[0], 200)
+        self.assertEqual(self.stats()["application_commands"], {"puts": 1, "global": 2})
+        # Refused (bad name) and unauthorized PUTs are not counted.
+        self.assertEqual(rest(port, base, TOKEN, method="PUT", body=[{"name": "Bad Name", "description": "x"}])[0], 400)
+        self.assertEqual(rest(port, base, method="PUT", body=two)[0], 401)
+        self.assertEqual(rest(port, base, TOKEN)[0], 200)  # nor is reading them
+        self.assertEqual(self.stats()["application_commands"], {"puts": 1, "global": 2})
+        g = self.gateway()
+        g.identify(TOKEN)
+        gid = g.wait_dispatch("READY")["d"]["guilds"][0]["id"]
+        status, _ = rest(port, f"/api/v10/applications/{app}/guilds/{gid}/commands", TOKEN, method="PUT",
+                         body=[{"name": "local", "description": "Guild only"}])
+        self.assertEqual(status, 200)
+        self.assertEqual(self.stats()["application_commands"], {"puts": 2, "global": 2})  # guild scope too
+        self.assertEqual(rest(port, base, TOKEN, method="PUT", body=[])[0], 200)
+        self.assertEqual(self.stats()["application_commands"], {"puts": 3, "global": 0})
 
 
 if __name__ == "__main__":
