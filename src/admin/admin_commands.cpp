@@ -2,6 +2,7 @@
 
 #include "admin/cluster_report.hpp"
 #include "core/crypto.hpp"
+#include "core/text.hpp"
 #include "ipc/cluster_link.hpp"
 #include "ipc/messages.hpp"
 #include "ipc/tls_context.hpp"
@@ -76,13 +77,6 @@ json::value result_of(const ipc::RequestResult& r) {
 }
 
 } // namespace
-
-std::size_t utf8_length(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char c : s)
-    if ((c & 0xC0) != 0x80) ++n;
-  return n;
-}
 
 // The command bodies are free coroutines taking their arguments by value: GCC 12 miscompiles
 // coroutine lambdas with captures.

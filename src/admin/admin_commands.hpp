@@ -18,8 +18,4 @@ int ipc_status_command(const Config& cfg, const AdminOptions& o);
 int broadcast_command(const Config& cfg, const AdminOptions& o, const std::string& message);
 int query_command(const Config& cfg, const AdminOptions& o, const std::string& preset, const std::string& target);
 
-// Characters (Unicode code points) in a UTF-8 string: the 500-character broadcast limit
-// counts what an operator typed, not bytes.
-std::size_t utf8_length(const std::string& s);
-
 } // namespace shardline::admin

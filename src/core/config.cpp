@@ -25,7 +25,8 @@ const std::vector<std::string> kSettings = {
     "SHARD_IPC_MAX_OUTBUF_KB", "SHARD_HEALTH_GREEN_S", "SHARD_HEALTH_YELLOW_S",
     "SHARD_STATS_GREEN_S", "SHARD_STATS_HIDE_S", "SHARD_DATA_DIR", "SHARD_CLUSTER_GENERATION",
     "DISCORD_API_URL", "DISCORD_INTENTS", "DISCORD_LARGE_THRESHOLD", "DISCORD_GATEWAY_COMPRESS",
-    "SHARD_IDENTIFY_RESERVE", "DISCORD_IDENTIFY_WINDOW_MS",
+    "SHARD_IDENTIFY_RESERVE", "DISCORD_IDENTIFY_WINDOW_MS", "SHARD_COMMANDS", "SHARD_COMMAND_PREFIX",
+    "SHARD_COMMAND_COOLDOWN_S", "SHARD_COMMAND_TIMEOUT_MS", "SHARD_BROADCAST_CHANNEL_ID",
 };
 
 constexpr const char* kDefaultSecret = "change_me_please";
@@ -276,6 +277,20 @@ Config load_config(const ConfigSources& sources) {
     c.identify_reserve = static_cast<std::uint32_t>(parse_uint("SHARD_IDENTIFY_RESERVE", *v, 0, 100000, "a count of IDENTIFYs"));
   if (auto v = get("SHARD_CLUSTER_GENERATION"))
     c.generation = static_cast<std::int64_t>(parse_uint("SHARD_CLUSTER_GENERATION", *v, 0, INT64_MAX, "a generation number"));
+  if (auto v = get("SHARD_COMMANDS")) c.commands_enabled = parse_bool("SHARD_COMMANDS", *v);
+  if (auto v = get("SHARD_COMMAND_PREFIX")) {
+    // Matched against raw message text: no spaces (the command name follows at once), and short.
+    // Empty turns the prefix form off (slash commands only).
+    c.command_prefix = trim(*v);
+    bool ok = c.command_prefix.size() <= 16;
+    for (unsigned char ch : c.command_prefix) ok = ok && ch > ' ' && ch != 0x7f;
+    if (!ok) fail("SHARD_COMMAND_PREFIX", *v, "is not a command prefix (up to 16 characters, no spaces; e.g. !)");
+  }
+  if (auto v = get("SHARD_COMMAND_TIMEOUT_MS"))
+    c.command_timeout_ms =
+        static_cast<std::uint32_t>(parse_uint("SHARD_COMMAND_TIMEOUT_MS", *v, 100, 60000, "milliseconds, 100..60000"));
+  if (auto v = get("SHARD_BROADCAST_CHANNEL_ID"); v && !trim(*v).empty())
+    c.broadcast_channel_id = parse_uint("SHARD_BROADCAST_CHANNEL_ID", *v, 1, UINT64_MAX, "a Discord channel id");
   if (auto v = get("SHARD_IPC_LEGACY_AUTH")) c.legacy_auth = parse_bool("SHARD_IPC_LEGACY_AUTH", *v);
   if (auto v = get("SHARD_IPC_TLS_CERT")) c.tls_cert = trim(*v);
   if (auto v = get("SHARD_IPC_TLS_KEY")) c.tls_key = trim(*v);
@@ -294,6 +309,7 @@ Config load_config(const ConfigSources& sources) {
       {"SHARD_HEALTH_YELLOW_S", &c.health.heartbeat_yellow_s, 0.1, 86400},
       {"SHARD_STATS_GREEN_S", &c.health.stats_green_s, 0.1, 86400},
       {"SHARD_STATS_HIDE_S", &c.health.stats_hide_s, 0.1, 86400},
+      {"SHARD_COMMAND_COOLDOWN_S", &c.command_cooldown_s, 0, 3600},
   };
   for (auto& d : durations)
     if (auto v = get(d.name)) *d.field = parse_seconds(d.name, *v, d.min, d.max);

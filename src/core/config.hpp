@@ -55,6 +55,13 @@ struct Config {
   // The hub lets a higher generation take the name over and fences the older process.
   std::int64_t generation = 0;
 
+  // Operator commands in Discord (/clusters, /ipcstatus, /broadcastmsg; docs/commands.md).
+  bool commands_enabled = true;          // SHARD_COMMANDS
+  std::string command_prefix = "!";      // SHARD_COMMAND_PREFIX: the prefix-message form ("" = off)
+  double command_cooldown_s = 10;        // SHARD_COMMAND_COOLDOWN_S: per user and command
+  std::uint32_t command_timeout_ms = 3000; // SHARD_COMMAND_TIMEOUT_MS: how long /clusters waits for clusters
+  std::uint64_t broadcast_channel_id = 0;  // SHARD_BROADCAST_CHANNEL_ID: post broadcasts there (0: log only)
+
   bool legacy_auth = false;
   std::string tls_cert;
   std::string tls_key;

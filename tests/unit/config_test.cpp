@@ -313,6 +313,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"SHARD_IPC_MAX_PENDING", "0"}, BadValue{"SHARD_IPC_MAX_PENDING", "many"},
         BadValue{"SHARD_IPC_MAX_OUTBUF_KB", "1"}, BadValue{"SHARD_CLUSTER_GENERATION", "-1"},
         BadValue{"SHARD_DATA_DIR", " "},
+        BadValue{"SHARD_COMMANDS", "sometimes"}, BadValue{"SHARD_COMMAND_PREFIX", "a b"},
+        BadValue{"SHARD_COMMAND_PREFIX", std::string(17, '!')}, BadValue{"SHARD_COMMAND_COOLDOWN_S", "-1"},
+        BadValue{"SHARD_COMMAND_TIMEOUT_MS", "50"}, BadValue{"SHARD_COMMAND_TIMEOUT_MS", "60001"},
+        BadValue{"SHARD_BROADCAST_CHANNEL_ID", "general"}, BadValue{"SHARD_BROADCAST_CHANNEL_ID", "0"},
         // Cross-setting rules name the setting to change.
         BadValue{"SHARD_IPC_RECONNECT_MAX_S", "2", {{"SHARD_IPC_RECONNECT_MIN_S", "10"}}},
         BadValue{"SHARD_HEALTH_YELLOW_S", "30"}, // below the default green of 60
@@ -320,6 +324,29 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"SHARD_IPC_TLS_CERT", "/nonexistent/cert.pem", {{"SHARD_IPC_TLS_KEY", "/nonexistent/key.pem"}}},
         BadValue{"SHARD_IPC_TLS_CERT", "cert-without-key.pem"},
         BadValue{"SHARD_IPC_TLS_CA", "/nonexistent/ca.pem"}));
+
+TEST_F(ConfigTest, OperatorCommandSettings) {
+  auto d = load_config(with_secret({}));
+  EXPECT_TRUE(d.commands_enabled);
+  EXPECT_EQ(d.command_prefix, "!");
+  EXPECT_EQ(d.command_cooldown_s, 10);
+  EXPECT_EQ(d.command_timeout_ms, 3000u);
+  EXPECT_EQ(d.broadcast_channel_id, 0u);
+  auto c = load_config(with_secret({{"SHARD_COMMANDS", "false"},
+                                    {"SHARD_COMMAND_PREFIX", "sl!"},
+                                    {"SHARD_COMMAND_COOLDOWN_S", "0"},
+                                    {"SHARD_COMMAND_TIMEOUT_MS", "1500"},
+                                    {"SHARD_BROADCAST_CHANNEL_ID", "175928847299117064"}}));
+  EXPECT_FALSE(c.commands_enabled);
+  EXPECT_EQ(c.command_prefix, "sl!");
+  EXPECT_EQ(c.command_cooldown_s, 0);
+  EXPECT_EQ(c.command_timeout_ms, 1500u);
+  EXPECT_EQ(c.broadcast_channel_id, 175928847299117064u);
+  // An empty prefix turns the prefix form off; an empty channel posts nowhere.
+  auto e = load_config(with_secret({{"SHARD_COMMAND_PREFIX", ""}, {"SHARD_BROADCAST_CHANNEL_ID", ""}}));
+  EXPECT_EQ(e.command_prefix, "");
+  EXPECT_EQ(e.broadcast_channel_id, 0u);
+}
 
 TEST_F(ConfigTest, TlsFilesThatExistAreAccepted) {
   auto cert = dir.write("cert.pem", "x");
