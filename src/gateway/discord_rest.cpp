@@ -7,6 +7,9 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
+#include <cstdlib>
+
 namespace shardline::gateway {
 
 namespace asio = boost::asio;
@@ -21,8 +24,19 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxBodyBytes = 1u << 20;
 
+// A 429's wait: the Retry-After header (whole seconds), or the body's more precise retry_after.
+double retry_after_of(const http::response<http::string_body>& res) {
+  double wait = 0;
+  if (auto h = res[http::field::retry_after]; !h.empty()) wait = std::atof(std::string(h).c_str());
+  boost::system::error_code ec;
+  auto v = json::parse(res.body(), ec);
+  if (!ec && v.is_object())
+    if (auto* r = v.as_object().if_contains("retry_after"); r && r->is_number()) wait = r->to_number<double>();
+  return std::isfinite(wait) && wait > 0 ? wait : 1.0;
+}
+
 template <class Stream>
-asio::awaitable<RestResponse> exchange(Stream& stream, http::request<http::empty_body> req) {
+asio::awaitable<RestResponse> exchange(Stream& stream, http::request<http::string_body> req) {
   RestResponse out;
   auto [wec, wn] = co_await http::async_write(stream, req, use_tuple);
   if (wec) {
@@ -38,6 +52,7 @@ asio::awaitable<RestResponse> exchange(Stream& stream, http::request<http::empty
     co_return out;
   }
   out.status = parser.get().result_int();
+  if (out.status == 429) out.retry_after_s = retry_after_of(parser.get());
   out.body = std::move(parser.get().body());
   co_return out;
 }
@@ -46,6 +61,14 @@ asio::awaitable<RestResponse> exchange(Stream& stream, http::request<http::empty
 
 asio::awaitable<RestResponse> rest_get(asio::io_context& io, ssl::context& tls, std::string api_url, std::string path,
                                        std::string token, std::chrono::milliseconds timeout) {
+  RestRequest r;
+  r.path = std::move(path);
+  r.token = std::move(token);
+  co_return co_await rest_call(io, tls, std::move(api_url), std::move(r), timeout);
+}
+
+asio::awaitable<RestResponse> rest_call(asio::io_context& io, ssl::context& tls, std::string api_url, RestRequest rr,
+                                        std::chrono::milliseconds timeout) {
   RestResponse out;
   auto u = boost::urls::parse_uri(api_url);
   if (!u || (u->scheme() != "http" && u->scheme() != "https")) {
@@ -55,12 +78,22 @@ asio::awaitable<RestResponse> rest_get(asio::io_context& io, ssl::context& tls, 
   const bool https = u->scheme() == "https";
   std::string host(u->host_address());
   std::string port = u->has_port() ? std::string(u->port()) : (https ? "443" : "80");
-  std::string target = std::string(u->path()) + path;
+  std::string target = std::string(u->path()) + rr.path;
+  auto verb = http::string_to_verb(rr.method);
+  if (verb == http::verb::unknown) {
+    out.error = "unknown HTTP method " + rr.method;
+    co_return out;
+  }
 
-  http::request<http::empty_body> req{http::verb::get, target, 11};
+  http::request<http::string_body> req{verb, target, 11};
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "DiscordBot (https://github.com/shardline, 0.1) Shardline");
-  req.set(http::field::authorization, "Bot " + token);
+  if (!rr.token.empty()) req.set(http::field::authorization, "Bot " + rr.token);
+  if (!rr.json_body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = std::move(rr.json_body);
+  }
+  req.prepare_payload();
 
   // Shared with the guard's handler, which may run after this frame has moved on.
   auto resolver = std::make_shared<tcp::resolver>(io);

@@ -1,7 +1,8 @@
 #pragma once
-// The little of Discord's REST API a cluster needs before its shards connect: GET
-// /gateway/bot (gateway URL, recommended shard count, session_start_limit). http:// (the
-// simulator) or https:// (Discord), one request per connection, with a deadline.
+// The little of Discord's REST API a cluster needs: GET /gateway/bot before its shards connect
+// (gateway URL, recommended shard count, session_start_limit), and the few calls of the
+// operator commands. http:// (the simulator) or https:// (Discord), one request per
+// connection, with a deadline.
 
 #include <utility>
 #include <boost/asio.hpp>
@@ -26,7 +27,21 @@ struct RestResponse {
   unsigned status = 0; // 0: no response (the error says why)
   std::string body;
   std::string error;
+  // A 429's wait, from its Retry-After header or retry_after field (seconds); 0 otherwise.
+  double retry_after_s = 0;
 };
+
+struct RestRequest {
+  std::string method = "GET"; // GET, POST, PUT, PATCH, DELETE
+  std::string path;           // after the API base, e.g. "/gateway/bot"
+  std::string json_body;      // sent as application/json when not empty
+  // `Authorization: Bot <token>`; empty for the interaction routes, whose token is in the path.
+  std::string token;
+};
+
+// One request to `api_url` + `req.path`. Never throws.
+boost::asio::awaitable<RestResponse> rest_call(boost::asio::io_context& io, boost::asio::ssl::context& tls,
+                                               std::string api_url, RestRequest req, std::chrono::milliseconds timeout);
 
 // GET `api_url` + `path` with `Authorization: Bot <token>`. Never throws.
 boost::asio::awaitable<RestResponse> rest_get(boost::asio::io_context& io, boost::asio::ssl::context& tls,

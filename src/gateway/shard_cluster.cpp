@@ -359,9 +359,9 @@ void ShardCluster::on_dispatch(Shard& shard, std::string_view type, std::string_
       spdlog::error("shard {}: handler for {} threw", shard.id(), type);
     }
   };
-  auto [b, e] = handlers_.equal_range(std::string(type));
+  auto [b, e] = handlers_.equal_range(type);
   for (auto it = b; it != e; ++it) call(it->second);
-  auto [ab, ae] = handlers_.equal_range("*");
+  auto [ab, ae] = handlers_.equal_range(std::string_view("*"));
   for (auto it = ab; it != ae; ++it) call(it->second);
 }
 

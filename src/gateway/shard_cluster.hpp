@@ -67,6 +67,9 @@ public:
   // The shard a guild's events arrive on; nullopt if that shard is not run by this process.
   std::optional<std::uint32_t> shard_of_guild(std::uint64_t guild_id) const;
   Shard* shard(std::uint32_t shard_id);
+  // The TLS context for Discord's REST API and gateway (verifies certificates).
+  ssl::context& discord_tls() { return *tls_; }
+  const Config& config() const { return cfg_; }
 
   std::uint32_t shard_count() const { return shard_count_; }
   const std::vector<std::uint32_t>& shard_ids() const { return shard_ids_; }
@@ -112,7 +115,8 @@ private:
   std::uint32_t shard_count_ = 0;
   std::vector<std::uint32_t> shard_ids_;
   std::map<std::uint32_t, std::shared_ptr<Shard>> shards_;
-  std::multimap<std::string, DispatchHandler> handlers_;
+  // Transparent comparator: looked up with the dispatch's type without building a string.
+  std::multimap<std::string, DispatchHandler, std::less<>> handlers_;
   // Local pacing (no hub): when each bucket may next IDENTIFY.
   std::vector<steady::time_point> bucket_free_;
   // The daily budget as this process knows it: from /gateway/bot, minus its own IDENTIFYs

@@ -1,6 +1,7 @@
 #include "ipc/cluster_link.hpp"
 
 #include "core/crypto.hpp"
+#include "core/text.hpp"
 #include "ipc/backoff.hpp"
 #include "ipc/frame_codec.hpp"
 #include "ipc/frame_writer.hpp"
@@ -75,6 +76,7 @@ public:
       } else {
         reason = err;
       }
+      self->last_error_ = reason;
       self->close_stream();
       if (self->stopped_ || self->superseded_) break;
       auto delay = self->backoff_.next();
@@ -186,6 +188,9 @@ public:
       for (auto& v : cc->get_array())
         if (v.is_string()) clusters_.insert(std::string(v.get_string()));
     linked_ = true;
+    linked_since_ = steady::now();
+    last_ack_at_ = {};
+    ++connects_;
     hub_lacks_sessions_ = false; // perhaps another hub now (failover, upgrade)
     last_frame_at_ = steady::now();
     if (!opt_.admin) spdlog::info("linked to hub {} as {}", server_name_, opt_.name);
@@ -315,7 +320,8 @@ public:
       return;
     }
     if (op == "heartbeat_ack") {
-      ipc_latency_ = std::chrono::duration<double>(steady::now() - heartbeat_sent_).count();
+      last_ack_at_ = steady::now();
+      ipc_latency_ = std::chrono::duration<double>(last_ack_at_ - heartbeat_sent_).count();
     } else if (op == "stats_request") {
       if (state_) answer(source, id, "stats_broadcast", state_->stats());
     } else if (op == "guild_count_request") {
@@ -329,9 +335,14 @@ public:
       auto query = get_string(data, "query");
       if (state_) answer(source, id, "eval_response", json::object{{"query", query}, {"result", state_->eval(query)}});
     } else if (op == "broadcast_message") {
-      auto msg = get_string(data, "message");
-      if (msg.size() > 500) msg.resize(500); // the contract caps broadcasts at 500 characters
-      spdlog::info("broadcast from {} by {}: {}", source, get_string(data, "author", "?"), msg);
+      BroadcastMessage b{source, cap_characters(get_string(data, "message"), 500), get_string(data, "author", "?"), 0};
+      if (auto* a = data.if_contains("author_id")) {
+        // A number in version 1, a snowflake string from some peers: take either.
+        if (a->is_string()) b.author_id = std::strtoull(std::string(a->get_string()).c_str(), nullptr, 10);
+        else get_uint64(*a, b.author_id);
+      }
+      spdlog::info("broadcast from {} by {}: {}", b.source, b.author, b.message);
+      if (broadcast_cb_) broadcast_cb_(b);
     } else if (op == "cluster_join") {
       auto n = get_string(data, "cluster_name");
       clusters_.insert(n);
@@ -648,6 +659,11 @@ public:
   bool superseded_ = false;
   bool hub_lacks_sessions_ = false; // the hub answered session_report with unknown_op
   std::function<void()> superseded_cb_;
+  std::function<void(const BroadcastMessage&)> broadcast_cb_;
+  steady::time_point linked_since_{};
+  steady::time_point last_ack_at_{};
+  std::uint64_t connects_ = 0;
+  std::string last_error_;
   asio::steady_timer* wake_ = nullptr;
   steady::time_point heartbeat_sent_{};
   steady::time_point last_frame_at_{};
@@ -690,5 +706,30 @@ bool ClusterLink::linked() const { return impl_->linked(); }
 const std::string& ClusterLink::server_name() const { return impl_->server_name_; }
 const std::string& ClusterLink::name() const { return impl_->opt_.name; }
 void ClusterLink::on_superseded(std::function<void()> f) { impl_->superseded_cb_ = std::move(f); }
+void ClusterLink::on_broadcast(std::function<void(const BroadcastMessage&)> f) { impl_->broadcast_cb_ = std::move(f); }
+
+LinkStatus ClusterLink::status() const {
+  auto& i = *impl_;
+  auto now = steady::now();
+  auto age = [&](steady::time_point t) -> std::optional<double> {
+    if (t == steady::time_point{}) return std::nullopt;
+    return std::chrono::duration<double>(now - t).count();
+  };
+  LinkStatus s;
+  s.linked = i.linked_;
+  s.hub = i.server_name_;
+  s.host = i.opt_.host;
+  s.port = i.opt_.port;
+  s.tls = i.opt_.tls != nullptr;
+  s.legacy = i.opt_.legacy;
+  if (i.linked_) {
+    s.linked_for_s = age(i.linked_since_);
+    s.last_ack_age_s = age(i.last_ack_at_);
+    if (s.last_ack_age_s) s.latency_s = i.ipc_latency_;
+  }
+  s.connects = i.connects_;
+  s.last_error = i.last_error_;
+  return s;
+}
 
 } // namespace shardline::ipc

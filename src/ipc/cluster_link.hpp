@@ -87,6 +87,28 @@ struct ReportedSession {
   std::string resume_url; // resume_gateway_url from READY
 };
 
+// A broadcast_message from another cluster (or this one's own, handed back locally).
+struct BroadcastMessage {
+  std::string source;  // the sending cluster
+  std::string message; // at most 500 characters (longer is cut, as the contract says)
+  std::string author;
+  std::uint64_t author_id = 0;
+};
+
+// What `/ipcstatus` shows of a client's link.
+struct LinkStatus {
+  bool linked = false;
+  std::string hub;                      // the hub's name, from its auth_response
+  std::string host;
+  std::uint16_t port = 0;
+  bool tls = false, legacy = false;
+  std::optional<double> linked_for_s;   // since the current link authenticated
+  std::optional<double> last_ack_age_s; // since the hub's last heartbeat_ack on this link
+  std::optional<double> latency_s;      // heartbeat round trip
+  std::uint64_t connects = 0;           // successful authentications since start
+  std::string last_error;               // why the last link ended or failed, if it did
+};
+
 class ClusterLink {
 public:
   static std::shared_ptr<ClusterLink> create(asio::io_context& io, LinkOptions options, ClusterState* state);
@@ -136,6 +158,9 @@ public:
   const std::string& name() const;
   // Called when the hub fences this process (a newer generation took the name).
   void on_superseded(std::function<void()> f);
+  // Called for every broadcast_message that reaches this cluster.
+  void on_broadcast(std::function<void(const BroadcastMessage&)> f);
+  LinkStatus status() const;
 
   class Impl;
 
