@@ -36,7 +36,8 @@ std::string_view emoji_for(const std::string& health) {
 
 std::string format_duration(double s) {
   if (!(s >= 0)) return "-";
-  auto t = static_cast<std::uint64_t>(s);
+  // A peer's figure: converting one past 2^64 to an integer is undefined.
+  auto t = s < 1e15 ? static_cast<std::uint64_t>(s) : std::uint64_t(1e15);
   if (t >= 86400) return fmt::format("{}d {:02}h", t / 86400, (t % 86400) / 3600);
   if (t >= 3600) return fmt::format("{}h {:02}m", t / 3600, (t % 3600) / 60);
   if (t >= 60) return fmt::format("{}m {:02}s", t / 60, t % 60);

@@ -1,0 +1,209 @@
+#include "admin/cluster_embed.hpp"
+
+#include "core/text.hpp"
+#include "ipc/health.hpp"
+#include "ipc/messages.hpp"
+
+#include <fmt/format.h>
+
+namespace shardline::admin {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxFields = 25, kMaxDescription = 4096, kMaxTotal = 6000;
+
+std::string_view mark(const std::string& health) {
+  if (health == "green") return ipc::to_emoji(ipc::Health::green);
+  if (health == "yellow") return ipc::to_emoji(ipc::Health::yellow);
+  return ipc::to_emoji(ipc::Health::red);
+}
+
+int rank(const std::string& health) { return health == "green" ? 0 : health == "yellow" ? 1 : 2; }
+
+std::uint32_t colour_of(int worst) { return worst == 0 ? kColourGreen : worst == 1 ? kColourYellow : kColourRed; }
+
+bool flag(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_bool() && v->get_bool();
+}
+
+std::uint64_t count(const json::object& o, std::string_view key) {
+  double v = ipc::get_number(o, key, 0);
+  return v > 0 && v < 1.8e19 ? static_cast<std::uint64_t>(v) : 0;
+}
+
+std::string shard_list(const std::vector<std::uint32_t>& ids) {
+  std::string out;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i == 8) return out + fmt::format(", … +{}", ids.size() - 8);
+    out += (i ? ", " : "") + std::to_string(ids[i]);
+  }
+  return out;
+}
+
+// Appends lines to a description, ending with "… and N more" rather than passing the limit.
+void append_lines(std::string& desc, const std::vector<std::string>& lines, std::size_t budget) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto more = fmt::format("… and {} more", lines.size() - i);
+    if (utf8_length(desc) + utf8_length(lines[i]) + 1 + more.size() + 1 > budget) {
+      desc += more + "\n";
+      return;
+    }
+    desc += lines[i] + "\n";
+  }
+}
+
+// Loopback and same-region links answer in well under a millisecond: keep a decimal there.
+std::string latency_text(double seconds) {
+  double ms = seconds * 1000;
+  return ms < 10 ? fmt::format("{:.1f} ms", ms) : fmt::format("{:.0f} ms", ms);
+}
+
+} // namespace
+
+// Recursion target of clusters_embed: at most `max_cluster_fields` cluster fields.
+static json::object clusters_embed_within(const ClusterReport& r, std::size_t max_cluster_fields);
+static std::size_t text_length(const json::value* v);
+
+std::string with_thousands(std::uint64_t n) {
+  auto digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+static std::size_t text_length(const json::value* v) { return v && v->is_string() ? utf8_length(v->get_string()) : 0; }
+
+json::object clusters_embed(const ClusterReport& r) {
+  return clusters_embed_within(r, kMaxFields - 2);
+}
+
+static json::object clusters_embed_within(const ClusterReport& r, std::size_t max_cluster_fields) {
+  json::array fields;
+  int worst = 0;
+  std::size_t shown = 0;
+  for (auto& row : r.rows) {
+    worst = std::max(worst, row.answered || row.stats_age ? rank(row.health) : std::max(1, rank(row.health)));
+    // Fields are kept for the totals and for "more clusters".
+    if (shown == max_cluster_fields && r.rows.size() > max_cluster_fields + 1) continue;
+    ++shown;
+    std::string value;
+    if (!row.answered && !row.stats_age) {
+      value = fmt::format("**No answer** within {} ms", r.timeout_ms);
+      if (row.heartbeat_age >= 0) value += fmt::format("\nLast heartbeat {} ago", format_duration(row.heartbeat_age));
+    } else {
+      value = fmt::format("Guilds **{}**\nUsers **{}**\nShards **{}**{}\nLatency **{}**\nUptime **{}**",
+                          with_thousands(row.guilds), with_thousands(row.users), row.shards,
+                          row.shard_ids.empty() ? "" : " (" + shard_list(row.shard_ids) + ")",
+                          row.latency ? latency_text(*row.latency) : std::string("-"),
+                          format_duration(row.uptime));
+      if (row.stats_age) value += fmt::format("\n_stats {} old_", format_duration(*row.stats_age));
+    }
+    fields.push_back(json::object{{"name", fmt::format("{} {}", mark(row.health), row.name)}, {"value", value}, {"inline", true}});
+  }
+  if (r.rows.size() > shown)
+    fields.push_back(json::object{{"name", "More clusters"},
+                                  {"value", fmt::format("{} more: see `shardline clusters`", r.rows.size() - shown)},
+                                  {"inline", true}});
+  fields.push_back(json::object{{"name", "Σ Total"},
+                                {"value", fmt::format("Guilds **{}**\nUsers **{}**\nShards **{}**", with_thousands(r.total_guilds),
+                                                      with_thousands(r.total_users), r.total_shards)},
+                                {"inline", false}});
+  std::string desc;
+  if (!r.hub.empty()) {
+    desc = fmt::format("Hub **{}** ({}) on {}:{} · up {} · TLS {}", ipc::get_string(r.hub, "hub"),
+                       ipc::get_string(r.hub, "mode"), ipc::get_string(r.hub, "host"), count(r.hub, "port"),
+                       format_duration(ipc::get_number(r.hub, "uptime")), flag(r.hub, "tls") ? "on" : "off");
+  } else {
+    desc = "Hub: **did not answer**";
+    worst = 2;
+  }
+  desc += fmt::format("\n{} cluster(s)", r.rows.size());
+  if (!r.missing.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < r.missing.size(); ++i) {
+      if (names.size() + r.missing[i].size() > 1500) {
+        names += fmt::format(" and {} more", r.missing.size() - i);
+        break;
+      }
+      names += (i ? ", " : "") + r.missing[i];
+    }
+    desc += fmt::format("\nNot answering within {} ms: {}", r.timeout_ms, names);
+  }
+  json::object embed{{"title", "Clusters"}, {"description", desc}, {"color", colour_of(worst)}, {"fields", std::move(fields)}};
+  // Discord refuses an embed over 6,000 characters in all: show fewer clusters until it fits.
+  std::size_t total = text_length(embed.if_contains("title")) + text_length(embed.if_contains("description"));
+  for (auto& f : embed.at("fields").as_array())
+    total += text_length(f.as_object().if_contains("name")) + text_length(f.as_object().if_contains("value"));
+  if (total > kMaxTotal && max_cluster_fields > 1) return clusters_embed_within(r, max_cluster_fields - 1);
+  return embed;
+}
+
+json::object ipc_status_embed(const Config& cfg, const json::object& hub, const ipc::LinkStatus* link) {
+  std::string desc = fmt::format("Mode **{}** · Host **{}** · Port **{}**\nSecret `{}` · Legacy auth {} · TLS {}",
+                                 to_string(cfg.ipc_mode), cfg.ipc_host, link && link->port ? link->port : cfg.ipc_port,
+                                 mask_secret(cfg.ipc_secret), cfg.legacy_auth ? "on" : "off",
+                                 cfg.tls_enabled() ? "on" : "off");
+  int worst = 0;
+  json::array fields;
+  if (link) {
+    std::string state;
+    if (link->linked) {
+      state = fmt::format("🟢 linked to **{}**{}", link->hub,
+                          link->linked_for_s ? " for " + format_duration(*link->linked_for_s) : "");
+      if (link->last_ack_age_s)
+        state += fmt::format("\nLast heartbeat ack {} ago · round trip {:.1f} ms", format_duration(*link->last_ack_age_s),
+                             link->latency_s.value_or(0) * 1000);
+    } else {
+      state = "🔴 not linked" + (link->last_error.empty() ? "" : ": " + cap_characters(link->last_error, 300));
+      worst = 2;
+    }
+    state += fmt::format("\nLinks made since start: {}", link->connects);
+    fields.push_back(json::object{{"name", "Link to the hub"}, {"value", state}, {"inline", false}});
+  }
+  if (cfg.ipc_mode == IpcMode::server || !link) {
+    if (hub.empty()) {
+      desc += "\n\nHub: **did not answer**";
+      worst = 2;
+    } else {
+      desc += fmt::format("\n\nHub **{}** ({}), up {}", ipc::get_string(hub, "hub"), ipc::get_string(hub, "mode"),
+                          format_duration(ipc::get_number(hub, "uptime")));
+      if (auto* id = hub.if_contains("identify"); id && id->is_object()) {
+        auto& o = id->get_object();
+        auto* left = o.if_contains("budget_remaining");
+        desc += fmt::format("\nIDENTIFY slots: {} granted, {} queued · session budget {} · sessions held {}",
+                            count(o, "granted"), count(o, "queued"),
+                            left && left->is_number() ? json::serialize(*left) + " left" : std::string("unknown"),
+                            count(hub, "sessions_known"));
+      }
+      std::vector<std::string> lines;
+      if (auto* cs = hub.if_contains("clients"); cs && cs->is_array())
+        for (auto& v : cs->get_array()) {
+          if (!v.is_object()) continue;
+          auto& c = v.get_object();
+          auto health = ipc::get_string(c, "health", "red");
+          if (ipc::get_string(c, "role") == "cluster") worst = std::max(worst, rank(health));
+          lines.push_back(fmt::format("{} **{}** ({}, v{}) {} · heartbeat {} ago", mark(health), ipc::get_string(c, "name"),
+                                      ipc::get_string(c, "role"), count(c, "proto"), ipc::get_string(c, "address"),
+                                      format_duration(ipc::get_number(c, "last_heartbeat_age"))));
+        }
+      desc += fmt::format("\n\n**Connected clients ({})**\n", lines.size());
+      append_lines(desc, lines, kMaxDescription);
+    }
+  }
+  return json::object{{"title", "IPC status"}, {"description", desc}, {"color", colour_of(worst)}, {"fields", std::move(fields)}};
+}
+
+json::object broadcast_embed(const ipc::BroadcastMessage& b) {
+  return json::object{{"title", fmt::format("📣 Broadcast from {}", cap_characters(b.source, 64))},
+                      {"description", cap_characters(b.message, 500)},
+                      {"color", 0x5865F2},
+                      {"footer", json::object{{"text", cap_characters("by " + b.author, 200)}}}};
+}
+
+} // namespace shardline::admin
