@@ -1,10 +1,12 @@
 #include "runtime/processes.hpp"
 
+#include "commands/operator_commands.hpp"
 #include "core/crypto.hpp"
 #include "core/port_file.hpp"
 #include "gateway/shard_cluster.hpp"
 #include "ipc/cluster_link.hpp"
 #include "ipc/hub.hpp"
+#include "ipc/spawn.hpp"
 #include "ipc/tls_context.hpp"
 
 #include <spdlog/spdlog.h>
@@ -99,6 +101,13 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
                                                        to_string(cfg.ipc_mode));
   }
 
+  // The operator commands (/clusters...) answer from this process's shards.
+  std::unique_ptr<commands::OperatorCommands> operator_commands;
+  if (shards && cfg.commands_enabled) {
+    operator_commands = std::make_unique<commands::OperatorCommands>(io, cfg, *shards);
+    operator_commands->attach();
+  }
+
   std::unique_ptr<ipc::Hub> hub;
   auto lo = link_options(cfg, client_tls.get());
   if (server) {
@@ -129,6 +138,7 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
     if (stopping) return;
     stopping = true;
     signals.cancel();
+    if (operator_commands) operator_commands->stop();
     auto stop_ipc = [&] {
       if (link) link->stop();
       if (hub) hub->stop();
@@ -140,6 +150,7 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
   };
   auto start_link = [&](ipc::LinkOptions options) {
     link = ipc::ClusterLink::create(io, std::move(options), state.get());
+    if (operator_commands) operator_commands->set_link(link.get());
     link->on_superseded([&] {
       // A newer generation owns this cluster's shards now: leave at once, and leave the saved
       // sessions alone (they are the new process's).
@@ -159,14 +170,16 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
     asio::co_spawn(
         io,
         [](gateway::ShardCluster* sc, ipc::LinkOptions options, std::function<void(ipc::LinkOptions)> link_up,
-           std::shared_ptr<ipc::ClusterLink>* link) -> asio::awaitable<void> {
+           std::shared_ptr<ipc::ClusterLink>* link, commands::OperatorCommands* oc) -> asio::awaitable<void> {
           co_await sc->plan();
           options.shard_ids = sc->shard_ids();
           options.shard_count = sc->shard_count();
           link_up(std::move(options));
           sc->set_link(link->get());
+          // Owners and command registration go on beside the shards' start, never before it.
+          if (oc) ipc::spawn_owned(co_await asio::this_coro::executor, oc->start(), "operator commands start");
           co_await sc->run();
-        }(shards, lo, start_link, &link),
+        }(shards, lo, start_link, &link, operator_commands.get()),
         [&](std::exception_ptr e) {
           if (!e) return;
           try {

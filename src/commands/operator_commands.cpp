@@ -1,0 +1,413 @@
+#include "commands/operator_commands.hpp"
+
+#include "admin/cluster_embed.hpp"
+#include "admin/cluster_report.hpp"
+#include "commands/command_set.hpp"
+#include "core/text.hpp"
+#include "gateway/shard_cluster.hpp"
+#include "ipc/cluster_link.hpp"
+#include "ipc/messages.hpp"
+#include "ipc/spawn.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace shardline::commands {
+
+namespace json = boost::json;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Discord allows 3 s for an interaction's first answer, counted from when it sent the event.
+// Past this much of it, defer (and edit later), leaving the rest for the network.
+constexpr auto kDeferAfter = std::chrono::milliseconds(1500);
+constexpr auto kCallbackDeadline = std::chrono::milliseconds(2900);
+// An edit of the original response may come up to 15 minutes later; ours come within
+// SHARD_COMMAND_TIMEOUT_MS and this margin.
+constexpr auto kEditMargin = std::chrono::seconds(10);
+constexpr auto kRestCallTimeout = std::chrono::seconds(10);
+// Invocations handled at once; more are dropped (each costs REST calls Discord rate-limits).
+constexpr std::size_t kMaxInFlight = 32;
+constexpr std::size_t kMaxQueuedPosts = 16;
+constexpr int kEphemeral = 64;
+
+json::object text_message(std::string text, bool ephemeral) {
+  json::object m{{"content", cap_characters(std::move(text), 2000)}, {"allowed_mentions", json::object{{"parse", json::array{}}}}};
+  if (ephemeral) m["flags"] = kEphemeral;
+  return m;
+}
+
+json::object embed_message(json::object embed, bool ephemeral = false) {
+  json::object m{{"embeds", json::array{std::move(embed)}}, {"allowed_mentions", json::object{{"parse", json::array{}}}}};
+  if (ephemeral) m["flags"] = kEphemeral;
+  return m;
+}
+
+std::string slash_or_prefix(const Invocation& in, const Config& cfg) {
+  return (in.slash ? "/" : cfg.command_prefix) + name_of(in.command);
+}
+
+bool ok_status(unsigned s) { return s >= 200 && s < 300; }
+
+
+} // namespace
+
+// What a deferred answer waits on: the message, once made.
+struct Pending {
+  explicit Pending(asio::io_context& io) : done(io) { done.expires_at(steady::time_point::max()); }
+  std::optional<json::object> message;
+  asio::steady_timer done;
+};
+
+OperatorCommands::OperatorCommands(asio::io_context& io, const Config& cfg, gateway::ShardCluster& cluster, Clock clock)
+    : io_(io), cfg_(cfg), cluster_(cluster), clock_(clock),
+      cooldowns_(clock, std::chrono::milliseconds(static_cast<std::int64_t>(cfg.command_cooldown_s * 1000))),
+      escaped_prefix_(json_escape(cfg.command_prefix)) {}
+
+OperatorCommands::~OperatorCommands() = default;
+
+void OperatorCommands::attach() {
+  cluster_.on("INTERACTION_CREATE", [this](gateway::Shard&, std::string_view, std::string_view data) { on_interaction(data); });
+  if (cfg_.command_prefix.empty()) return;
+  constexpr std::uint64_t kGuildMessages = 1u << 9, kMessageContent = 1u << 15;
+  if ((cfg_.intents & (kGuildMessages | kMessageContent)) != (kGuildMessages | kMessageContent))
+    spdlog::warn("prefix commands ({}clusters...) need DISCORD_INTENTS to include GUILD_MESSAGES (512) and "
+                 "MESSAGE_CONTENT (32768); without them only the slash commands work",
+                 cfg_.command_prefix);
+  cluster_.on("MESSAGE_CREATE", [this](gateway::Shard&, std::string_view, std::string_view data) {
+    // Every message of every guild passes here: most are ruled out without parsing.
+    if (may_hold_prefix_command(data, escaped_prefix_)) on_message(data);
+  });
+}
+
+void OperatorCommands::set_link(ipc::ClusterLink* link) {
+  link_ = link;
+  if (link_) link_->on_broadcast([this](const ipc::BroadcastMessage& b) { deliver_broadcast(b); });
+}
+
+void OperatorCommands::stop() { stopping_ = true; }
+
+void OperatorCommands::on_interaction(std::string_view data) {
+  if (auto in = parse_interaction(data)) launch(std::move(*in));
+}
+
+void OperatorCommands::on_message(std::string_view data) {
+  if (auto in = parse_prefix_message(data, cfg_.command_prefix)) launch(std::move(*in));
+}
+
+void OperatorCommands::launch(Invocation in) {
+  if (stopping_) return;
+  if (in_flight_ >= kMaxInFlight) {
+    spdlog::warn("operator command {} from user {} dropped: {} already under way", name_of(in.command), in.user_id,
+                 in_flight_);
+    return;
+  }
+  ++in_flight_;
+  asio::co_spawn(io_, handle(std::move(in), steady::now()), [this](std::exception_ptr e) {
+    --in_flight_;
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("operator command failed: {}", ex.what());
+    }
+  });
+}
+
+// Arguments of co_awaited calls are named locals, moved in: GCC 12 destroys some temporaries of
+// a co_await expression twice (a lambda with captures did here).
+asio::awaitable<void> OperatorCommands::handle(Invocation in, steady::time_point received) {
+  const auto name = slash_or_prefix(in, cfg_);
+  if (!owners_.known() || !owners_.contains(in.user_id)) {
+    // A prefix message cannot be answered privately: strangers get silence rather than a
+    // public reply anyone could make the bot spam.
+    spdlog::info("{} refused: user {} is not the bot owner", name, in.user_id);
+    if (in.slash) {
+      std::string text = owners_.known() ? fmt::format("⛔ Only the bot owner can use {}.", name)
+                                         : "⛔ The bot owner is not known yet (set BOT_OWNER_ID); try again shortly.";
+      co_await refuse(std::move(in), std::move(text));
+    }
+    co_return;
+  }
+  if (in.command != Command::broadcastmsg)
+    if (auto left = cooldowns_.try_use(in.user_id, name_of(in.command))) {
+      std::string text = fmt::format("⏳ {} is on cooldown: try again in {:.1f} s.", name, left->count() / 1000.0);
+      co_await refuse(std::move(in), std::move(text));
+      co_return;
+    }
+  spdlog::info("{} by {} ({})", name, in.user_name, in.user_id);
+  if (in.command == Command::broadcastmsg) {
+    auto chars = utf8_length(in.argument);
+    std::string why;
+    if (chars == 0) why = fmt::format("Usage: {} <message> (at most {} characters)", name, kBroadcastMaxChars);
+    else if (chars > kBroadcastMaxChars)
+      why = fmt::format("❌ That message has {} characters; a broadcast can have at most {}.", chars, kBroadcastMaxChars);
+    if (!why.empty()) {
+      co_await refuse(std::move(in), std::move(why));
+      co_return;
+    }
+  }
+  const bool ephemeral = in.command == Command::ipcstatus; // it shows the network's addresses
+  std::optional<json::object> not_ready;
+  co_await answer(std::move(in), received, std::move(not_ready), ephemeral);
+}
+
+asio::awaitable<void> OperatorCommands::refuse(Invocation in, std::string text) {
+  std::optional<json::object> message = text_message(std::move(text), true);
+  co_await answer(std::move(in), steady::now(), std::move(message), true);
+}
+
+asio::awaitable<json::object> OperatorCommands::produce(Invocation in) {
+  switch (in.command) {
+  case Command::clusters: co_return co_await clusters_message();
+  case Command::ipcstatus: co_return co_await ipc_status_message();
+  case Command::broadcastmsg: co_return co_await broadcast_message(std::move(in));
+  }
+  co_return text_message("Unknown command.", true);
+}
+
+asio::awaitable<void> OperatorCommands::produce_into(Invocation in, std::shared_ptr<Pending> pending) {
+  try {
+    pending->message = co_await produce(std::move(in));
+  } catch (const std::exception& e) {
+    spdlog::error("operator command: gathering failed: {}", e.what());
+    pending->message = text_message("Something went wrong while gathering the answer; see the cluster's log.", true);
+  }
+  pending->done.cancel();
+}
+
+asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point received,
+                                               std::optional<json::object> ready, bool ephemeral) {
+  const auto what = slash_or_prefix(in, cfg_);
+  if (!in.slash) {
+    json::object message;
+    if (ready) message = std::move(*ready);
+    else message = co_await produce(in);
+    message.erase("flags"); // a channel message is never ephemeral
+    message["message_reference"] = json::object{{"message_id", std::to_string(in.message_id)}, {"fail_if_not_exists", false}};
+    auto path = fmt::format("/channels/{}/messages", in.channel_id);
+    auto body = json::serialize(message);
+    auto r = co_await call("POST", std::move(path), std::move(body), true, steady::now() + kRestCallTimeout);
+    if (!ok_status(r.status))
+      spdlog::warn("{}: the reply was not posted (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
+    co_return;
+  }
+
+  auto pending = std::make_shared<Pending>(io_);
+  if (ready) pending->message = std::move(*ready);
+  else ipc::spawn_owned(io_, produce_into(in, pending), "operator command");
+  const auto callback_path = fmt::format("/interactions/{}/{}/callback", in.interaction_id, in.interaction_token);
+  if (!pending->message) {
+    pending->done.expires_at(received + kDeferAfter);
+    co_await pending->done.async_wait(use_tuple);
+  }
+  if (pending->message) {
+    json::object body{{"type", 4}, {"data", std::move(*pending->message)}}; // CHANNEL_MESSAGE_WITH_SOURCE
+    auto text = json::serialize(body);
+    auto r = co_await call("POST", callback_path, std::move(text), false, received + kCallbackDeadline);
+    if (!ok_status(r.status))
+      spdlog::warn("{}: the answer was refused (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
+    co_return;
+  }
+  // Not ready in time: "thinking…" now, the answer as an edit of the original response.
+  json::object defer{{"type", 5}}; // DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+  if (ephemeral) defer["data"] = json::object{{"flags", kEphemeral}};
+  auto defer_text = json::serialize(defer);
+  auto r = co_await call("POST", callback_path, std::move(defer_text), false, received + kCallbackDeadline);
+  if (!ok_status(r.status)) {
+    spdlog::warn("{}: deferring was refused (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
+    co_return;
+  }
+  const auto edit_deadline = received + std::chrono::milliseconds(cfg_.command_timeout_ms) + kEditMargin;
+  if (!pending->message) {
+    pending->done.expires_at(edit_deadline);
+    co_await pending->done.async_wait(use_tuple);
+  }
+  auto message = pending->message ? std::move(*pending->message)
+                                   : text_message("The answer could not be gathered in time; see the cluster's log.", true);
+  message.erase("flags"); // an edit cannot change whether the response is ephemeral
+  auto edit_path = fmt::format("/webhooks/{}/{}/messages/@original", in.application_id, in.interaction_token);
+  auto edit_text = json::serialize(message);
+  auto e = co_await call("PATCH", std::move(edit_path), std::move(edit_text), false, edit_deadline + kEditMargin);
+  if (!ok_status(e.status))
+    spdlog::warn("{}: the deferred answer was refused (HTTP {}{})", what, e.status, e.error.empty() ? "" : ": " + e.error);
+}
+
+asio::awaitable<json::object> OperatorCommands::clusters_message() {
+  const auto timeout = std::chrono::milliseconds(cfg_.command_timeout_ms);
+  json::object hub;
+  ipc::FanoutResult stats;
+  if (link_ && link_->linked()) {
+    auto [h, s] = co_await (link_->request("hub_status_request", {}, link_->server_name(), timeout) &&
+                            link_->request_all("stats_request", {}, timeout));
+    if (h.ok) hub = std::move(h.data);
+    stats = std::move(s);
+  }
+  // The hub sends "all" to every cluster but the asker: this cluster's own row comes from here.
+  ipc::RequestResult self;
+  self.ok = true;
+  self.from = cfg_.cluster_name;
+  self.op = "stats_broadcast";
+  self.data = cluster_.stats();
+  stats.replies[cfg_.cluster_name] = std::move(self);
+  auto report = admin::build_report(hub, stats, static_cast<int>(cfg_.command_timeout_ms));
+  co_return embed_message(admin::clusters_embed(report));
+}
+
+asio::awaitable<json::object> OperatorCommands::ipc_status_message() {
+  json::object hub;
+  std::optional<ipc::LinkStatus> status;
+  if (link_) status = link_->status();
+  if (cfg_.ipc_mode == IpcMode::server && link_ && link_->linked()) {
+    auto h = co_await link_->request("hub_status_request", {}, link_->server_name(),
+                                     std::chrono::milliseconds(cfg_.command_timeout_ms));
+    if (h.ok) hub = std::move(h.data);
+  }
+  co_return embed_message(admin::ipc_status_embed(cfg_, hub, status ? &*status : nullptr), true);
+}
+
+asio::awaitable<json::object> OperatorCommands::broadcast_message(Invocation in) {
+  ipc::BroadcastMessage b{cfg_.cluster_name, in.argument, fmt::format("{} ({})", in.user_name, in.user_id), in.user_id};
+  bool sent = link_ && link_->send("broadcast_message",
+                                   json::object{{"message", b.message}, {"author", b.author}, {"author_id", b.author_id}},
+                                   "all");
+  // This cluster is one of "every cluster": it logs and posts the broadcast like the others.
+  spdlog::info("broadcast from {} by {}: {}", b.source, b.author, b.message);
+  deliver_broadcast(b);
+  if (!sent) co_return text_message("⚠️ Not linked to the hub: only this cluster got the broadcast.", false);
+  // The hub handles a connection's frames in order: once it answers this, the broadcast has
+  // been routed to every cluster.
+  auto h = co_await link_->request("hub_status_request", {}, link_->server_name(),
+                                   std::chrono::milliseconds(cfg_.command_timeout_ms));
+  std::vector<std::string> names;
+  if (h.ok)
+    if (auto* cs = h.data.if_contains("clients"); cs && cs->is_array())
+      for (auto& c : cs->get_array())
+        if (c.is_object() && ipc::get_string(c.get_object(), "role") == "cluster")
+          names.push_back(ipc::get_string(c.get_object(), "name"));
+  std::sort(names.begin(), names.end());
+  std::string list;
+  for (auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  if (!h.ok) co_return text_message("📣 Broadcast sent; the hub did not confirm it in time.", false);
+  co_return text_message(fmt::format("📣 Broadcast sent to {} cluster(s): {}", names.size(), cap_characters(list, 1500)), false);
+}
+
+void OperatorCommands::deliver_broadcast(const ipc::BroadcastMessage& b) {
+  if (!cfg_.broadcast_channel_id) return;
+  if (to_post_.size() >= kMaxQueuedPosts) {
+    spdlog::warn("broadcast from {} not posted: {} posts already wait for channel {}", b.source, to_post_.size(),
+                 cfg_.broadcast_channel_id);
+    return;
+  }
+  to_post_.push_back(embed_message(admin::broadcast_embed(b)));
+  if (!posting_) {
+    posting_ = true;
+    ipc::spawn_owned(io_, post_broadcasts(), "broadcast posting");
+  }
+}
+
+asio::awaitable<void> OperatorCommands::post_broadcasts() {
+  // One at a time, in order; call() waits out the channel's rate limit.
+  while (!to_post_.empty()) {
+    auto body = json::serialize(to_post_.front());
+    to_post_.pop_front();
+    auto path = fmt::format("/channels/{}/messages", cfg_.broadcast_channel_id);
+    auto r = co_await call("POST", std::move(path), std::move(body), true, steady::now() + std::chrono::seconds(60));
+    if (!ok_status(r.status))
+      spdlog::warn("cannot post a broadcast to channel {} (HTTP {}{}): check SHARD_BROADCAST_CHANNEL_ID and the bot's "
+                   "permission to send messages there",
+                   cfg_.broadcast_channel_id, r.status, r.error.empty() ? "" : ": " + r.error);
+  }
+  posting_ = false;
+}
+
+asio::awaitable<void> OperatorCommands::start() {
+  owners_ = owners_from_setting(cfg_.bot_owner_id);
+  auto& ids = cluster_.shard_ids();
+  const bool registrar = cfg_.commands_enabled && std::find(ids.begin(), ids.end(), 0u) != ids.end();
+  if (owners_.known() && !registrar) {
+    spdlog::info("operator commands: owner from BOT_OWNER_ID");
+    co_return;
+  }
+  // The application: who owns it, and its id for registering commands. Retried with backoff
+  // while Discord is unreachable or busy; a refusal (401, 403) is not retried.
+  ApplicationInfo app;
+  auto delay = std::chrono::seconds(1);
+  for (int attempt = 1; !stopping_; ++attempt) {
+    auto r = co_await call("GET", "/oauth2/applications/@me", "", true, steady::now() + kRestCallTimeout);
+    std::string error;
+    if (r.status == 200 && parse_application(r.body, app, error)) break;
+    if (error.empty()) error = r.status ? fmt::format("HTTP {}", r.status) : r.error;
+    if ((r.status >= 400 && r.status < 500 && r.status != 429) || attempt == 8) {
+      spdlog::error("operator commands: cannot read the application ({}); {}", error,
+                    owners_.known() ? "commands are not registered" : "set BOT_OWNER_ID, every invocation is refused");
+      co_return;
+    }
+    spdlog::warn("operator commands: reading the application failed ({}); retrying in {} s", error, delay.count());
+    co_await sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::seconds(30));
+  }
+  if (stopping_) co_return;
+  if (!owners_.known()) {
+    owners_ = app.owners;
+    spdlog::info("operator commands: owners from the {}", owners_.source);
+  }
+  if (registrar) co_await register_commands(app.id);
+}
+
+asio::awaitable<bool> OperatorCommands::register_commands(std::uint64_t application_id) {
+  const auto path = fmt::format("/applications/{}/commands", application_id);
+  auto got = co_await call("GET", path, "", true, steady::now() + kRestCallTimeout);
+  boost::system::error_code ec;
+  auto registered = got.status == 200 ? json::parse(got.body, ec) : json::value();
+  if (got.status != 200 || ec || !registered.is_array()) {
+    spdlog::error("operator commands: cannot read the registered commands (HTTP {}{}); slash commands are not registered",
+                  got.status, got.error.empty() ? "" : ": " + got.error);
+    co_return false;
+  }
+  auto body = commands_to_put(registered.get_array(), operator_command_set());
+  if (!body) {
+    spdlog::info("operator commands: slash commands already registered (unchanged)");
+    co_return true;
+  }
+  auto put_body = json::serialize(*body);
+  auto put = co_await call("PUT", path, std::move(put_body), true, steady::now() + kRestCallTimeout);
+  if (!ok_status(put.status)) {
+    spdlog::error("operator commands: registering the slash commands failed (HTTP {}{}: {})", put.status,
+                  put.error.empty() ? "" : ": " + put.error, cap_characters(put.body, 300));
+    co_return false;
+  }
+  spdlog::info("operator commands: registered /clusters, /ipcstatus and /broadcastmsg ({} commands in all)", body->size());
+  co_return true;
+}
+
+asio::awaitable<gateway::RestResponse> OperatorCommands::call(std::string method, std::string path, std::string body,
+                                                              bool bot_auth, steady::time_point deadline) {
+  for (int attempt = 0;; ++attempt) {
+    gateway::RestResponse r;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    if (left.count() <= 0) {
+      r.error = "out of time";
+      co_return r;
+    }
+    gateway::RestRequest req{method, path, body, bot_auth ? cfg_.discord_token : std::string()};
+    r = co_await gateway::rest_call(io_, cluster_.discord_tls(), cfg_.discord_api_url, std::move(req),
+                                    std::min<std::chrono::milliseconds>(left, kRestCallTimeout));
+    if (r.status != 429 || attempt == 3) co_return r;
+    auto wait = std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(r.retry_after_s));
+    if (steady::now() + wait >= deadline) co_return r;
+    co_await sleep_for(wait);
+  }
+}
+
+asio::awaitable<void> OperatorCommands::sleep_for(steady::duration d) {
+  asio::steady_timer t(io_, d);
+  co_await t.async_wait(use_tuple);
+}
+
+} // namespace shardline::commands
