@@ -65,6 +65,11 @@ echo; echo "\$ shardline broadcast 'Deploy at 18:00 UTC'"; "$BIN" broadcast "Dep
 for _ in $(seq 100); do grep -q "broadcast from" "$work/cluster-2.log" && break; sleep 0.05; done
 echo "cluster-2 logged: $(grep -o 'broadcast from.*' "$work/cluster-2.log" | head -1)"
 
+# The same data in Discord: slash commands from the application's owner, answered by the
+# cluster whose shard holds the guild (registered at start by the cluster running shard 0).
+for _ in $(seq 100); do grep -q "operator commands: registered\|already registered" "$work/cluster-0.log" && break; sleep 0.05; done
+echo; python3 scripts/sim_invoke.py "$SIM_PORT" clusters ipcstatus "broadcastmsg=Hold restarts until 19:00"
+
 if [ "${DEMO_KEEP:-0}" = "1" ]; then
   echo; echo "Running until Ctrl-C (SHARD_IPC_PORT=$SHARD_IPC_PORT SHARD_IPC_SECRET=<in this shell>)"
   wait

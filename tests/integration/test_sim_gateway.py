@@ -136,7 +136,11 @@ class TestSimRest(SimTest):
             g.identify(TOKEN, shard=(shard, 2))
             created, deleted, _ = self.read_guilds(g, g.wait_dispatch("READY"))
             got[str(shard)] = {"guilds": len(created), "members": sum(x["member_count"] for x in created.values())}
-        self.assertEqual(world["per_shard"], got)
+            # guild_ids: the first few guilds of the shard, each one the shard really holds.
+            ids = world["per_shard"][str(shard)]["guild_ids"]
+            self.assertEqual(len(ids), 5)
+            self.assertTrue(set(ids) <= set(created), (ids, shard))
+        self.assertEqual({k: {"guilds": v["guilds"], "members": v["members"]} for k, v in world["per_shard"].items()}, got)
         self.assertEqual(world["members"], sum(x["members"] for x in got.values()))
         self.assertEqual(rest(port, "/_sim/world?shards=2")[1], world)  # the outage's end changes nothing
 
