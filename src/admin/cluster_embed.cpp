@@ -55,12 +55,6 @@ void append_lines(std::string& desc, const std::vector<std::string>& lines, std:
   }
 }
 
-// Loopback and same-region links answer in well under a millisecond: keep a decimal there.
-std::string latency_text(double seconds) {
-  double ms = seconds * 1000;
-  return ms < 10 ? fmt::format("{:.1f} ms", ms) : fmt::format("{:.0f} ms", ms);
-}
-
 } // namespace
 
 // Recursion target of clusters_embed: at most `max_cluster_fields` cluster fields.
@@ -100,7 +94,7 @@ static json::object clusters_embed_within(const ClusterReport& r, std::size_t ma
       value = fmt::format("Guilds **{}**\nUsers **{}**\nShards **{}**{}\nLatency **{}**\nUptime **{}**",
                           with_thousands(row.guilds), with_thousands(row.users), row.shards,
                           row.shard_ids.empty() ? "" : " (" + shard_list(row.shard_ids) + ")",
-                          row.latency ? latency_text(*row.latency) : std::string("-"),
+                          row.latency ? format_latency(*row.latency) : std::string("-"),
                           format_duration(row.uptime));
       if (row.stats_age) value += fmt::format("\n_stats {} old_", format_duration(*row.stats_age));
     }

@@ -44,6 +44,12 @@ std::string format_duration(double s) {
   return fmt::format("{}s", t);
 }
 
+std::string format_latency(double seconds) {
+  double ms = seconds * 1000;
+  if (!(ms >= 0) || ms > 1e9) return "-";
+  return ms < 10 ? fmt::format("{:.1f} ms", ms) : fmt::format("{:.0f} ms", ms);
+}
+
 ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResult& stats, int timeout_ms) {
   ClusterReport r;
   r.hub = hub_status;
@@ -139,7 +145,7 @@ std::string render_text(const ClusterReport& r) {
                          row.health, "-", "-", "-", "-", "no answer");
       continue;
     }
-    auto latency = row.latency ? fmt::format("{:.0f} ms", *row.latency * 1000) : std::string("-");
+    auto latency = row.latency ? format_latency(*row.latency) : std::string("-");
     out += fmt::format("  {:<20} {} {:<7} {:>9} {:>11} {:>7} {:>9} {:>9}{}\n", row.name, emoji_for(row.health),
                        row.health, row.guilds, row.users, row.shards, latency, format_duration(row.uptime),
                        row.stats_age ? fmt::format("  (stats {} old)", format_duration(*row.stats_age)) : "");

@@ -48,5 +48,7 @@ boost::json::object ipc_status_json(const Config& cfg, const boost::json::object
 
 // "1h 02m", "3m 05s", "12s".
 std::string format_duration(double seconds);
+// "0.3 ms", "42 ms": a decimal below 10 ms (loopback and same-region links).
+std::string format_latency(double seconds);
 
 } // namespace shardline::admin
