@@ -11,8 +11,8 @@ json::object command(std::string_view name, std::string_view description, json::
                       {"name", name},
                       {"description", description},
                       {"options", std::move(options)},
-                      // Guilds and the bot's DMs; the owner check decides who may run them.
-                      {"contexts", json::array{0, 2}},
+                      // GUILD and BOT_DM; the owner check decides who may run them.
+                      {"contexts", json::array{0, 1}},
                       {"integration_types", json::array{0}}};
 }
 
@@ -46,9 +46,19 @@ bool same_options(const json::value& registered, const json::value& ours) {
   return true;
 }
 
+// Every field we set must be as we set it (contexts, integration_types too); fields Discord
+// adds (id, version...) do not matter.
 bool same_command(const json::object& registered, const json::object& ours) {
-  return *field(registered, "description") == *field(ours, "description") &&
-         same_options(*field(registered, "options"), *field(ours, "options"));
+  for (auto& [key, value] : ours) {
+    if (key == "options") {
+      if (!same_options(*field(registered, "options"), value)) return false;
+    } else if (key == "type") {
+      if (type_of(registered) != type_of(ours)) return false;
+    } else if (*field(registered, key) != value) {
+      return false;
+    }
+  }
+  return true;
 }
 
 } // namespace

@@ -33,6 +33,8 @@ constexpr auto kEditMargin = std::chrono::seconds(10);
 constexpr auto kRestCallTimeout = std::chrono::seconds(10);
 // Invocations handled at once; more are dropped (each costs REST calls Discord rate-limits).
 constexpr std::size_t kMaxInFlight = 32;
+// Refusals to strangers under way at once: they never take the owners' slots above.
+constexpr std::size_t kMaxRefusalsInFlight = 8;
 constexpr std::size_t kMaxQueuedPosts = 16;
 constexpr int kEphemeral = 64;
 
@@ -90,7 +92,10 @@ void OperatorCommands::set_link(ipc::ClusterLink* link) {
   if (link_) link_->on_broadcast([this](const ipc::BroadcastMessage& b) { deliver_broadcast(b); });
 }
 
-void OperatorCommands::stop() { stopping_ = true; }
+void OperatorCommands::stop() {
+  stopping_ = true;
+  for (auto* t : sleeping_) t->cancel(); // start()'s retries and 429 waits end now
+}
 
 void OperatorCommands::on_interaction(std::string_view data) {
   if (auto in = parse_interaction(data)) launch(std::move(*in));
@@ -102,14 +107,21 @@ void OperatorCommands::on_message(std::string_view data) {
 
 void OperatorCommands::launch(Invocation in) {
   if (stopping_) return;
-  if (in_flight_ >= kMaxInFlight) {
-    spdlog::warn("operator command {} from user {} dropped: {} already under way", name_of(in.command), in.user_id,
-                 in_flight_);
+  const bool owner = owners_.known() && owners_.contains(in.user_id);
+  if (!owner && !in.slash) {
+    // A prefix message cannot be answered privately: strangers get silence rather than a
+    // public reply anyone could make the bot post.
+    spdlog::debug("{}{} ignored: user {} is not the bot owner", cfg_.command_prefix, name_of(in.command), in.user_id);
     return;
   }
-  ++in_flight_;
-  asio::co_spawn(io_, handle(std::move(in), steady::now()), [this](std::exception_ptr e) {
-    --in_flight_;
+  auto& slots = owner ? in_flight_ : refusals_in_flight_;
+  if (slots >= (owner ? kMaxInFlight : kMaxRefusalsInFlight)) {
+    spdlog::warn("operator command {} from user {} dropped: {} already under way", name_of(in.command), in.user_id, slots);
+    return;
+  }
+  ++slots;
+  asio::co_spawn(io_, handle(std::move(in), steady::now()), [this, &slots](std::exception_ptr e) {
+    --slots;
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -124,23 +136,19 @@ void OperatorCommands::launch(Invocation in) {
 asio::awaitable<void> OperatorCommands::handle(Invocation in, steady::time_point received) {
   const auto name = slash_or_prefix(in, cfg_);
   if (!owners_.known() || !owners_.contains(in.user_id)) {
-    // A prefix message cannot be answered privately: strangers get silence rather than a
-    // public reply anyone could make the bot spam.
-    spdlog::info("{} refused: user {} is not the bot owner", name, in.user_id);
-    if (in.slash) {
-      std::string text = owners_.known() ? fmt::format("⛔ Only the bot owner can use {}.", name)
-                                         : "⛔ The bot owner is not known yet (set BOT_OWNER_ID); try again shortly.";
-      co_await refuse(std::move(in), std::move(text));
-    }
+    spdlog::debug("{} refused: user {} is not the bot owner", name, in.user_id);
+    std::string text = owners_.known() ? fmt::format("⛔ Only the bot owner can use {}.", name)
+                                       : "⛔ The bot owner is not known yet (set BOT_OWNER_ID); try again shortly.";
+    co_await refuse(std::move(in), std::move(text));
     co_return;
   }
-  if (in.command != Command::broadcastmsg)
-    if (auto left = cooldowns_.try_use(in.user_id, name_of(in.command))) {
-      std::string text = fmt::format("⏳ {} is on cooldown: try again in {:.1f} s.", name, left->count() / 1000.0);
-      co_await refuse(std::move(in), std::move(text));
-      co_return;
-    }
-  spdlog::info("{} by {} ({})", name, in.user_name, in.user_id);
+  // The prefix form answers in the channel for everyone to read: the network's addresses
+  // stay private (the slash form's answer is ephemeral).
+  if (in.command == Command::ipcstatus && !in.slash && in.guild_id != 0) {
+    co_await refuse(std::move(in), fmt::format("{}ipcstatus shows the network's addresses: use /ipcstatus (only you "
+                                               "see the answer) or send it in a DM.", cfg_.command_prefix));
+    co_return;
+  }
   if (in.command == Command::broadcastmsg) {
     auto chars = utf8_length(in.argument);
     std::string why;
@@ -152,6 +160,13 @@ asio::awaitable<void> OperatorCommands::handle(Invocation in, steady::time_point
       co_return;
     }
   }
+  // After the checks of the input, so a refused message does not cost the owner a use.
+  if (auto left = cooldowns_.try_use(in.user_id, name_of(in.command))) {
+    std::string text = fmt::format("⏳ {} is on cooldown: try again in {:.1f} s.", name, left->count() / 1000.0);
+    co_await refuse(std::move(in), std::move(text));
+    co_return;
+  }
+  spdlog::info("{} by {} ({})", name, in.user_name, in.user_id);
   const bool ephemeral = in.command == Command::ipcstatus; // it shows the network's addresses
   std::optional<json::object> not_ready;
   co_await answer(std::move(in), received, std::move(not_ready), ephemeral);
@@ -199,10 +214,14 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
   }
 
   auto pending = std::make_shared<Pending>(io_);
+  // A broadcast acts on every cluster: it goes out only once Discord has accepted the deferral,
+  // so an interaction that can no longer be answered (replayed after a RESUME, too late) is not
+  // sent again when the owner retries.
+  const bool defer_first = !ready && in.command == Command::broadcastmsg;
   if (ready) pending->message = std::move(*ready);
-  else ipc::spawn_owned(io_, produce_into(in, pending), "operator command");
+  else if (!defer_first) ipc::spawn_owned(io_, produce_into(in, pending), "operator command");
   const auto callback_path = fmt::format("/interactions/{}/{}/callback", in.interaction_id, in.interaction_token);
-  if (!pending->message) {
+  if (!pending->message && !defer_first) {
     pending->done.expires_at(received + kDeferAfter);
     co_await pending->done.async_wait(use_tuple);
   }
@@ -223,7 +242,8 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
     spdlog::warn("{}: deferring was refused (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
     co_return;
   }
-  const auto edit_deadline = received + std::chrono::milliseconds(cfg_.command_timeout_ms) + kEditMargin;
+  if (defer_first) ipc::spawn_owned(io_, produce_into(in, pending), "operator command");
+  const auto edit_deadline = steady::now() + std::chrono::milliseconds(cfg_.command_timeout_ms) + kEditMargin;
   if (!pending->message) {
     pending->done.expires_at(edit_deadline);
     co_await pending->done.async_wait(use_tuple);
@@ -277,7 +297,7 @@ asio::awaitable<json::object> OperatorCommands::broadcast_message(Invocation in)
                                    json::object{{"message", b.message}, {"author", b.author}, {"author_id", b.author_id}},
                                    "all");
   // This cluster is one of "every cluster": it logs and posts the broadcast like the others.
-  spdlog::info("broadcast from {} by {}: {}", b.source, b.author, b.message);
+  spdlog::info("broadcast from {} by {}: {}", b.source, one_log_line(b.author), one_log_line(b.message));
   deliver_broadcast(b);
   if (!sent) co_return text_message("⚠️ Not linked to the hub: only this cluster got the broadcast.", false);
   // The hub handles a connection's frames in order: once it answers this, the broadcast has
@@ -338,19 +358,19 @@ asio::awaitable<void> OperatorCommands::start() {
   // while Discord is unreachable or busy; a refusal (401, 403) is not retried.
   ApplicationInfo app;
   auto delay = std::chrono::seconds(1);
-  for (int attempt = 1; !stopping_; ++attempt) {
+  while (!stopping_) {
     auto r = co_await call("GET", "/oauth2/applications/@me", "", true, steady::now() + kRestCallTimeout);
     std::string error;
     if (r.status == 200 && parse_application(r.body, app, error)) break;
     if (error.empty()) error = r.status ? fmt::format("HTTP {}", r.status) : r.error;
-    if ((r.status >= 400 && r.status < 500 && r.status != 429) || attempt == 8) {
+    if (r.status >= 400 && r.status < 500 && r.status != 429) {
       spdlog::error("operator commands: cannot read the application ({}); {}", error,
                     owners_.known() ? "commands are not registered" : "set BOT_OWNER_ID, every invocation is refused");
       co_return;
     }
     spdlog::warn("operator commands: reading the application failed ({}); retrying in {} s", error, delay.count());
     co_await sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::seconds(30));
+    delay = std::min(delay * 2, std::chrono::seconds(60)); // until Discord answers or the cluster stops
   }
   if (stopping_) co_return;
   if (!owners_.known()) {
@@ -362,7 +382,9 @@ asio::awaitable<void> OperatorCommands::start() {
 
 asio::awaitable<bool> OperatorCommands::register_commands(std::uint64_t application_id) {
   const auto path = fmt::format("/applications/{}/commands", application_id);
-  auto got = co_await call("GET", path, "", true, steady::now() + kRestCallTimeout);
+  // With localizations: the PUT carries the bot's other commands back as Discord has them.
+  auto get_path = path + "?with_localizations=true";
+  auto got = co_await call("GET", std::move(get_path), "", true, steady::now() + kRestCallTimeout);
   boost::system::error_code ec;
   auto registered = got.status == 200 ? json::parse(got.body, ec) : json::value();
   if (got.status != 200 || ec || !registered.is_array()) {
@@ -399,7 +421,9 @@ asio::awaitable<gateway::RestResponse> OperatorCommands::call(std::string method
     r = co_await gateway::rest_call(io_, cluster_.discord_tls(), cfg_.discord_api_url, std::move(req),
                                     std::min<std::chrono::milliseconds>(left, kRestCallTimeout));
     if (r.status != 429 || attempt == 3) co_return r;
-    auto wait = std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(r.retry_after_s));
+    // Clamped: a figure from a proxy or a bug must not overflow the conversion or stall for hours.
+    auto wait = std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(std::clamp(r.retry_after_s, 0.0, 60.0)));
     if (steady::now() + wait >= deadline) co_return r;
     co_await sleep_for(wait);
   }
@@ -407,7 +431,9 @@ asio::awaitable<gateway::RestResponse> OperatorCommands::call(std::string method
 
 asio::awaitable<void> OperatorCommands::sleep_for(steady::duration d) {
   asio::steady_timer t(io_, d);
+  sleeping_.insert(&t);
   co_await t.async_wait(use_tuple);
+  sleeping_.erase(&t);
 }
 
 } // namespace shardline::commands

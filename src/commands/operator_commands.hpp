@@ -19,6 +19,7 @@
 
 #include <deque>
 #include <memory>
+#include <set>
 #include <optional>
 
 namespace shardline::gateway {
@@ -88,7 +89,9 @@ private:
   OwnerSet owners_;
   Cooldowns cooldowns_;
   std::string escaped_prefix_;
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0;          // owners' invocations under way
+  std::size_t refusals_in_flight_ = 0; // strangers' refusals under way
+  std::set<asio::steady_timer*> sleeping_;
   bool stopping_ = false;
   std::deque<boost::json::object> to_post_; // broadcast posts waiting for the channel
   bool posting_ = false;

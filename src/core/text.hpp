@@ -29,4 +29,12 @@ inline std::string cap_characters(std::string s, std::size_t max_chars) {
   return s;
 }
 
+// `s` with control characters (newlines included) shown as spaces: text from a peer written
+// to a log line cannot forge the lines after it.
+inline std::string one_log_line(std::string s) {
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return s;
+}
+
 } // namespace shardline

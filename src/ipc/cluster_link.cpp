@@ -335,14 +335,19 @@ public:
       auto query = get_string(data, "query");
       if (state_) answer(source, id, "eval_response", json::object{{"query", query}, {"result", state_->eval(query)}});
     } else if (op == "broadcast_message") {
-      BroadcastMessage b{source, cap_characters(get_string(data, "message"), 500), get_string(data, "author", "?"), 0};
+      BroadcastMessage b{source, cap_characters(get_string(data, "message"), 500),
+                         cap_characters(get_string(data, "author", "?"), 100), 0};
       if (auto* a = data.if_contains("author_id")) {
         // A number in version 1, a snowflake string from some peers: take either.
         if (a->is_string()) b.author_id = std::strtoull(std::string(a->get_string()).c_str(), nullptr, 10);
         else get_uint64(*a, b.author_id);
       }
-      spdlog::info("broadcast from {} by {}: {}", b.source, b.author, b.message);
-      if (broadcast_cb_) broadcast_cb_(b);
+      if (b.message.empty()) {
+        spdlog::warn("ignored a broadcast from {} with no message", source);
+      } else {
+        spdlog::info("broadcast from {} by {}: {}", b.source, one_log_line(b.author), one_log_line(b.message));
+        if (broadcast_cb_) broadcast_cb_(b);
+      }
     } else if (op == "cluster_join") {
       auto n = get_string(data, "cluster_name");
       clusters_.insert(n);

@@ -268,6 +268,9 @@ class OperatorCommands(Fleet):
         rec, msg = self.answer(self.invoke("broadcastmsg", "cluster-1", TEAM[3],
                                            [{"name": "message", "type": 3, "value": text}]))
         self.assertEqual(msg["content"], "📣 Broadcast sent to 3 cluster(s): cluster-0, cluster-1, cluster-2")
+        # Sent only after Discord accepted the deferral, then the original response edited.
+        self.assertEqual(rec["callback"]["type"], 5)
+        self.assertEqual(len(rec["edits"]), 1)
         author = f"user{int(TEAM[3]) % 100000} ({TEAM[3]})"  # the simulator's username for that id
         for name in ("cluster-0", "cluster-2"):
             line = self.clusters[name].wait_for_log(r"broadcast from cluster-1 by (.*?): (.*)")
@@ -319,7 +322,12 @@ class OperatorCommands(Fleet):
         # The stranger's message, handled before the owner's, got nothing.
         self.assertEqual([m for m in self.channel_messages(channel)
                           if (m.get("message_reference") or {}).get("message_id") == strangers], [])
-        self.clusters["cluster-2"].wait_for_log(rf"!clusters refused: user {STRANGER} is not the bot owner")
+        # !ipcstatus in a guild channel would show the network's addresses to everyone there.
+        mid = self.post_message("cluster-2", TEAM[5], "!ipcstatus")
+        reply = self.wait_reply(channel, lambda m: (m.get("message_reference") or {}).get("message_id") == mid)
+        self.assertEqual(reply["content"], "!ipcstatus shows the network's addresses: use /ipcstatus (only you see "
+                                           "the answer) or send it in a DM.")
+        self.assertEqual(reply["embeds"], [])
 
 
 class ClusterHealth(Fleet):

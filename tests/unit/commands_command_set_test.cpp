@@ -56,17 +56,17 @@ json::array discord_echo_of_ours() {
     {"id":"1230000000000000001","application_id":"1000000000000000000","version":"1240000000000000001",
      "default_member_permissions":null,"type":1,"name":"clusters",
      "description":"Every cluster: guilds, users, shards, latency, uptime and health",
-     "dm_permission":true,"contexts":[0,2],"integration_types":[0],"nsfw":false},
+     "dm_permission":true,"contexts":[0,1],"integration_types":[0],"nsfw":false},
     {"id":"1230000000000000002","application_id":"1000000000000000000","version":"1240000000000000002",
      "default_member_permissions":null,"type":1,"name":"ipcstatus",
      "description":"IPC diagnostics: mode, host, port, connected clients or link state",
-     "dm_permission":true,"contexts":[0,2],"integration_types":[0],"nsfw":false},
+     "dm_permission":true,"contexts":[0,1],"integration_types":[0],"nsfw":false},
     {"id":"1230000000000000003","application_id":"1000000000000000000","version":"1240000000000000003",
      "default_member_permissions":null,"type":1,"name":"broadcastmsg",
      "description":"Send a message to every cluster's operators",
      "options":[{"type":3,"name":"message","description":"What to tell every cluster (at most 500 characters)",
                  "required":true,"max_length":500}],
-     "dm_permission":true,"contexts":[0,2],"integration_types":[0],"nsfw":false}
+     "dm_permission":true,"contexts":[0,1],"integration_types":[0],"nsfw":false}
   ])json").as_array();
 }
 
@@ -176,6 +176,17 @@ TEST(CommandSetRegistration, DiscordLeavingOutRequiredFalseIsNoDifference) {
       "description":"All clusters","options":[{"type":5,"name":"verbose","description":"More detail"}],
       "default_member_permissions":null,"dm_permission":true,"nsfw":false}])json").as_array();
   EXPECT_EQ(commands_to_put(registered, ours), std::nullopt);
+}
+
+TEST(CommandSetRegistration, DifferentContextsOrIntegrationTypesMeanPut) {
+  // Registered elsewhere as guild-only, or as a user-installed command: ours must be restored.
+  auto ours = operator_command_set();
+  auto guild_only = discord_echo_of_ours();
+  guild_only[1].as_object()["contexts"] = json::array{0};
+  EXPECT_TRUE(commands_to_put(guild_only, ours).has_value());
+  auto user_install = discord_echo_of_ours();
+  user_install[2].as_object()["integration_types"] = json::array{1};
+  EXPECT_TRUE(commands_to_put(user_install, ours).has_value());
 }
 
 TEST(CommandSetRegistration, MissingCommandMeansPut) {
