@@ -3,6 +3,8 @@
 #include "admin/cluster_report.hpp"
 #include "core/text.hpp"
 
+#include "cluster_report_fixtures.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,28 +21,9 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// hub_status and stats replies shaped as in cluster_report_test.cpp.
-json::object client(std::string name, std::string role, std::string health, double age) {
-  return json::object{{"name", name}, {"role", role}, {"health", health}, {"last_heartbeat_age", age},
-                      {"proto", 2}, {"address", "127.0.0.1:5000"}};
-}
-
-ipc::RequestResult stats_reply(std::string from, std::uint64_t guilds, std::uint64_t users, std::uint64_t shards,
-                               json::value latency = 0.05) {
-  ipc::RequestResult r;
-  r.ok = true;
-  r.from = from;
-  r.op = "stats_broadcast";
-  r.data = json::object{{"cluster_name", from}, {"guild_count", guilds}, {"user_count", users},
-                        {"shard_count", shards}, {"shard_ids", json::array{0, 1}}, {"latency", latency},
-                        {"uptime", 3725.0}, {"mode", "client"}};
-  return r;
-}
-
-json::object hub_with(json::array clients) {
-  return json::object{{"hub", "cluster-0"}, {"mode", "hub"},  {"host", "127.0.0.1"}, {"port", 20000},
-                      {"uptime", 90.0},     {"legacy_auth", false}, {"tls", false}, {"clients", std::move(clients)}};
-}
+using fixtures::client;
+using fixtures::hub_with;
+using fixtures::stats_reply;
 
 std::size_t chars(const json::value* v) { return v && v->is_string() ? utf8_length(v->get_string()) : 0; }
 
