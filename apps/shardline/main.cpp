@@ -6,6 +6,7 @@
 #include "core/logging.hpp"
 #include "runtime/processes.hpp"
 #include "sim/sim_server.hpp"
+#include "supervisor/supervisor.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -32,6 +33,10 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run a cluster (server mode also hosts the hub)");
   run->add_option("--port-file", proc.port_file, "Server mode: write the listening port to this file");
+
+  supervisor::LaunchOptions launch_opt;
+  auto* launch = app.add_subcommand("launch", "Run the supervisor: plan shards, start and heal every cluster");
+  launch->add_option("--port-file", launch_opt.port_file, "Server mode: write the hub's listening port to this file");
 
   // The Discord simulator: a local Discord for tests, demos and benchmarks (docs/simulator.md).
   sim::SimOptions simo;
@@ -120,8 +125,15 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  init_logging(hub->parsed() ? "hub" : run->parsed() ? "cluster" : sim->parsed() ? "sim" : "admin");
-  if (!(hub->parsed() || run->parsed() || sim->parsed()))
+  // A cluster started by `shardline launch` logs under its own name: the supervisor's clusters
+  // share one terminal.
+  const char* cluster_name = std::getenv("SHARD_CLUSTER_NAME");
+  init_logging(hub->parsed()      ? "hub"
+               : run->parsed()    ? (cluster_name && *cluster_name && std::getenv("SHARD_CLUSTER_GENERATION") ? cluster_name : "cluster")
+               : sim->parsed()    ? "sim"
+               : launch->parsed() ? "launch"
+                                  : "admin");
+  if (!(hub->parsed() || run->parsed() || sim->parsed() || launch->parsed()))
     spdlog::set_level(spdlog::level::warn); // tools print results, not logs
 
   // The simulator stands in for Discord: it reads none of Shardline's configuration.
@@ -150,6 +162,11 @@ int main(int argc, char** argv) {
   try {
     if (hub->parsed()) return runtime::run_hub(cfg, proc);
     if (run->parsed()) return runtime::run_cluster(cfg, proc);
+    if (launch->parsed()) {
+      launch_opt.env_file = env_file;
+      launch_opt.config_file = config_file;
+      return supervisor::run_launch(cfg, launch_opt);
+    }
     if (clusters->parsed()) return admin::clusters_command(cfg, adm);
     if (status->parsed()) return admin::ipc_status_command(cfg, adm);
     if (broadcast->parsed()) return admin::broadcast_command(cfg, adm, message);

@@ -27,6 +27,9 @@ const std::vector<std::string> kSettings = {
     "DISCORD_API_URL", "DISCORD_INTENTS", "DISCORD_LARGE_THRESHOLD", "DISCORD_GATEWAY_COMPRESS",
     "SHARD_IDENTIFY_RESERVE", "DISCORD_IDENTIFY_WINDOW_MS", "SHARD_COMMANDS", "SHARD_COMMAND_PREFIX",
     "SHARD_COMMAND_COOLDOWN_S", "SHARD_COMMAND_TIMEOUT_MS", "SHARD_BROADCAST_CHANNEL_ID",
+    "SHARD_CLUSTERS", "SHARD_PER_CLUSTER", "SHARD_CLUSTER_PREFIX", "SHARD_CLUSTER_COMMAND", "SHARD_DEAD_AFTER_S",
+    "SHARD_START_TIMEOUT_S", "SHARD_RESTART_MAX", "SHARD_RESTART_WINDOW_S", "SHARD_RESTART_BACKOFF_MIN_S",
+    "SHARD_RESTART_BACKOFF_MAX_S",
 };
 
 constexpr const char* kDefaultSecret = "change_me_please";
@@ -291,6 +294,19 @@ Config load_config(const ConfigSources& sources) {
         static_cast<std::uint32_t>(parse_uint("SHARD_COMMAND_TIMEOUT_MS", *v, 100, 60000, "milliseconds, 100..60000"));
   if (auto v = get("SHARD_BROADCAST_CHANNEL_ID"); v && !trim(*v).empty())
     c.broadcast_channel_id = parse_uint("SHARD_BROADCAST_CHANNEL_ID", *v, 1, UINT64_MAX, "a Discord channel id");
+  if (auto v = get("SHARD_CLUSTERS"))
+    c.launch.clusters = static_cast<std::uint32_t>(parse_uint("SHARD_CLUSTERS", *v, 0, 65536, "a count of cluster processes"));
+  if (auto v = get("SHARD_PER_CLUSTER"))
+    c.launch.per_cluster = static_cast<std::uint32_t>(parse_uint("SHARD_PER_CLUSTER", *v, 1, 1u << 20, "shards per cluster"));
+  if (auto v = get("SHARD_CLUSTER_PREFIX")) {
+    c.launch.prefix = trim(*v);
+    // Cluster names are <prefix>-<index>: the prefix must leave room for the index.
+    if (c.launch.prefix.size() > 56 || !is_valid_cluster_name(c.launch.prefix + "-0"))
+      fail("SHARD_CLUSTER_PREFIX", *v, "is not a name prefix (1-56 of A-Z a-z 0-9 - _ .)");
+  }
+  if (auto v = get("SHARD_CLUSTER_COMMAND")) c.launch.command = trim(*v);
+  if (auto v = get("SHARD_RESTART_MAX"))
+    c.launch.restart_max = static_cast<std::uint32_t>(parse_uint("SHARD_RESTART_MAX", *v, 0, 1000, "a count of restarts"));
   if (auto v = get("SHARD_IPC_LEGACY_AUTH")) c.legacy_auth = parse_bool("SHARD_IPC_LEGACY_AUTH", *v);
   if (auto v = get("SHARD_IPC_TLS_CERT")) c.tls_cert = trim(*v);
   if (auto v = get("SHARD_IPC_TLS_KEY")) c.tls_key = trim(*v);
@@ -310,6 +326,11 @@ Config load_config(const ConfigSources& sources) {
       {"SHARD_STATS_GREEN_S", &c.health.stats_green_s, 0.1, 86400},
       {"SHARD_STATS_HIDE_S", &c.health.stats_hide_s, 0.1, 86400},
       {"SHARD_COMMAND_COOLDOWN_S", &c.command_cooldown_s, 0, 3600},
+      {"SHARD_DEAD_AFTER_S", &c.launch.dead_after_s, 0.5, 86400},
+      {"SHARD_START_TIMEOUT_S", &c.launch.start_timeout_s, 1, 3600},
+      {"SHARD_RESTART_WINDOW_S", &c.launch.restart_window_s, 1, 86400 * 7},
+      {"SHARD_RESTART_BACKOFF_MIN_S", &c.launch.backoff_min_s, 0.01, 3600},
+      {"SHARD_RESTART_BACKOFF_MAX_S", &c.launch.backoff_max_s, 0.01, 86400},
   };
   for (auto& d : durations)
     if (auto v = get(d.name)) *d.field = parse_seconds(d.name, *v, d.min, d.max);
@@ -329,6 +350,8 @@ Config load_config(const ConfigSources& sources) {
     fail("SHARD_HEALTH_YELLOW_S", fmt::format("{}", c.health.heartbeat_yellow_s), "is below SHARD_HEALTH_GREEN_S");
   if (c.health.stats_hide_s < c.health.stats_green_s)
     fail("SHARD_STATS_HIDE_S", fmt::format("{}", c.health.stats_hide_s), "is below SHARD_STATS_GREEN_S");
+  if (c.launch.backoff_max_s < c.launch.backoff_min_s)
+    fail("SHARD_RESTART_BACKOFF_MAX_S", fmt::format("{}", c.launch.backoff_max_s), "is below SHARD_RESTART_BACKOFF_MIN_S");
   if (c.tls_cert.empty() != c.tls_key.empty())
     throw ConfigError("SHARD_IPC_TLS_CERT and SHARD_IPC_TLS_KEY: set both or neither");
   for (auto* f : {&c.tls_cert, &c.tls_key, &c.tls_ca})

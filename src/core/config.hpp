@@ -62,6 +62,20 @@ struct Config {
   std::uint32_t command_timeout_ms = 3000; // SHARD_COMMAND_TIMEOUT_MS: how long /clusters waits for clusters
   std::uint64_t broadcast_channel_id = 0;  // SHARD_BROADCAST_CHANNEL_ID: post broadcasts there (0: log only)
 
+  // `shardline launch` (docs/supervisor.md).
+  struct Launch {
+    std::uint32_t clusters = 0;          // SHARD_CLUSTERS: processes (0: from per_cluster)
+    std::uint32_t per_cluster = 8;       // SHARD_PER_CLUSTER: shards per process when clusters is 0
+    std::string prefix = "cluster";      // SHARD_CLUSTER_PREFIX: names are <prefix>-<index>
+    std::string command;                 // SHARD_CLUSTER_COMMAND: program and arguments of a cluster
+    double dead_after_s = 90;            // SHARD_DEAD_AFTER_S: no heartbeat for this long: dead
+    double start_timeout_s = 60;         // SHARD_START_TIMEOUT_S: must join the hub within this
+    std::uint32_t restart_max = 5;       // SHARD_RESTART_MAX: restarts within the window, then give up
+    double restart_window_s = 600;       // SHARD_RESTART_WINDOW_S
+    double backoff_min_s = 1;            // SHARD_RESTART_BACKOFF_MIN_S
+    double backoff_max_s = 60;           // SHARD_RESTART_BACKOFF_MAX_S
+  } launch;
+
   bool legacy_auth = false;
   std::string tls_cert;
   std::string tls_key;

@@ -1,0 +1,56 @@
+#include "supervisor/child_process.hpp"
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstring>
+#include <system_error>
+
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace shardline::supervisor {
+
+pid_t spawn_child(const ChildSpec& spec) {
+  // Everything the child needs is built before fork: between fork and exec only
+  // async-signal-safe calls are allowed.
+  std::vector<std::string> env_strings;
+  for (auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> argv{const_cast<char*>(spec.exe.c_str())};
+  for (auto& a : spec.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t parent = getpid();
+
+  pid_t pid = fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid == 0) {
+    // SIGTERM (not SIGKILL): a cluster whose supervisor died still saves its sessions.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1); // the supervisor died before prctl took effect
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(spec.exe.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+ChildExit reap_one() {
+  int status = 0;
+  pid_t pid = waitpid(-1, &status, WNOHANG);
+  if (pid <= 0) return {};
+  return {pid, status};
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit code {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  return fmt::format("status {}", status);
+}
+
+} // namespace shardline::supervisor

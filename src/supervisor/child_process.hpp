@@ -1,0 +1,34 @@
+#pragma once
+// Child processes of the supervisor: started with fork and exec, told by the kernel to get
+// SIGTERM when the supervisor dies (PR_SET_PDEATHSIG), so no child outlives it, even after
+// kill -9 of the supervisor.
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace shardline::supervisor {
+
+struct ChildSpec {
+  std::string exe;                          // absolute path
+  std::vector<std::string> args;            // argv[1..]
+  std::map<std::string, std::string> env;   // the whole environment of the child
+};
+
+// Returns the child's pid. Throws std::system_error when fork fails. A failed exec makes the
+// child exit with code 127 (seen by the reaper like any other exit).
+pid_t spawn_child(const ChildSpec& spec);
+
+// One finished child, from waitpid(WNOHANG); pid 0 when none.
+struct ChildExit {
+  pid_t pid = 0;
+  int status = 0; // as from waitpid
+};
+ChildExit reap_one();
+
+// "exit code 1", "killed by signal 9 (Killed)".
+std::string describe_exit(int status);
+
+} // namespace shardline::supervisor

@@ -1,0 +1,44 @@
+#include "supervisor/cluster_plan.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace shardline::supervisor {
+
+std::vector<ClusterSpec> plan_clusters(const std::vector<std::uint32_t>& shard_ids, std::uint32_t clusters,
+                                       std::uint32_t per_cluster, const std::string& prefix) {
+  if (shard_ids.empty()) throw std::invalid_argument("no shards to run: check SHARD_COUNT and SHARD_IDS");
+  const auto n = static_cast<std::uint32_t>(shard_ids.size());
+  if (clusters == 0) {
+    if (per_cluster == 0) throw std::invalid_argument("SHARD_CLUSTERS or SHARD_PER_CLUSTER must be above 0");
+    clusters = (n + per_cluster - 1) / per_cluster;
+  }
+  if (clusters > n)
+    throw std::invalid_argument(
+        fmt::format("SHARD_CLUSTERS is {} but there are only {} shards: every cluster needs one", clusters, n));
+  std::vector<ClusterSpec> out;
+  std::uint32_t next = 0;
+  for (std::uint32_t i = 0; i < clusters; ++i) {
+    // The first n % clusters clusters take one shard more.
+    auto size = n / clusters + (i < n % clusters ? 1 : 0);
+    ClusterSpec c{fmt::format("{}-{}", prefix, i), {}};
+    c.shard_ids.assign(shard_ids.begin() + next, shard_ids.begin() + next + size);
+    next += size;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string format_shard_ids(const std::vector<std::uint32_t>& ids) {
+  std::string out;
+  for (std::size_t i = 0; i < ids.size();) {
+    auto j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + (j == i ? std::to_string(ids[i]) : fmt::format("{}-{}", ids[i], ids[j]));
+    i = j + 1;
+  }
+  return out;
+}
+
+} // namespace shardline::supervisor

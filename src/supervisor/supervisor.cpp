@@ -1,0 +1,464 @@
+#include "supervisor/supervisor.hpp"
+
+#include "core/crypto.hpp"
+#include "core/port_file.hpp"
+#include "gateway/discord_rest.hpp"
+#include "ipc/cluster_link.hpp"
+#include "ipc/hub.hpp"
+#include "ipc/messages.hpp"
+#include "ipc/spawn.hpp"
+#include "ipc/tls_context.hpp"
+#include "supervisor/child_process.hpp"
+#include "supervisor/cluster_plan.hpp"
+#include "supervisor/restart_policy.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <unistd.h>
+
+extern char** environ;
+
+namespace shardline::supervisor {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto kMonitorEvery = std::chrono::milliseconds(250);
+constexpr auto kStatusEvery = std::chrono::seconds(10);
+constexpr auto kHubStatusTimeout = std::chrono::seconds(2);
+// On SIGTERM/SIGINT the clusters close their shards resumably and exit within 3 s; past this
+// the leftovers are killed.
+constexpr auto kStopDeadline = std::chrono::seconds(10);
+// A replaced process that is still running this long after its replacement started is
+// killed: the hub fences it, but a process cut off from the hub must not keep its shards.
+constexpr auto kFencedGrace = std::chrono::seconds(10);
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+millis to_millis(double seconds) { return millis(static_cast<std::int64_t>(seconds * 1000)); }
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<millis>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw ConfigError("cannot find the shardline executable (/proc/self/exe); set SHARD_CLUSTER_COMMAND");
+  return p.string();
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+class Launcher {
+public:
+  Launcher(asio::io_context& io, const Config& cfg, const LaunchOptions& opt)
+      : io_(io), cfg_(cfg), opt_(opt), chld_(io, SIGCHLD), stop_signals_(io, SIGINT, SIGTERM), monitor_(io),
+        stop_timer_(io) {}
+
+  int run() {
+    if (!cfg_.enable_shard_manager) {
+      spdlog::error("ENABLE_SHARD_MANAGER is false: set ENABLE_SHARD_MANAGER=true to launch clusters");
+      return 2;
+    }
+    std::uint16_t port = cfg_.ipc_port;
+    std::string hub_host = cfg_.ipc_host;
+    if (cfg_.ipc_mode == IpcMode::server) {
+      server_tls_ = ipc::make_server_tls(cfg_);
+      auto ho = ipc::HubOptions::from_config(cfg_);
+      ho.name = "launch";
+      ho.mode = "hub";
+      ho.tls = server_tls_.get();
+      hub_ = std::make_unique<ipc::Hub>(io_, ho);
+      try {
+        port = hub_->listen();
+        write_port_file(opt_.port_file, port);
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+      }
+      hub_->start();
+      if (hub_host == "0.0.0.0") hub_host = "127.0.0.1";
+      if (hub_host == "::") hub_host = "::1";
+    }
+    hub_host_ = hub_host;
+    hub_port_ = port;
+
+    client_tls_ = ipc::make_client_tls(cfg_);
+    ipc::LinkOptions lo;
+    lo.host = hub_host;
+    lo.port = port;
+    lo.secret = cfg_.ipc_secret;
+    lo.name = "launch-" + random_hex(4);
+    lo.admin = true;
+    lo.reconnect_min = std::chrono::milliseconds(200);
+    lo.reconnect_max = std::chrono::seconds(5);
+    lo.heartbeat = std::chrono::duration<double>(cfg_.heartbeat_s);
+    lo.tls = client_tls_.get();
+    link_ = ipc::ClusterLink::create(io_, lo, nullptr);
+    link_->start();
+
+    watch_children();
+    stop_signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("signal {}: stopping every cluster", sig);
+      stop();
+    });
+    asio::co_spawn(io_, start(), [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("launch: {}", ex.what());
+      }
+      exit_code_ = 2;
+      stop();
+    });
+    io_.run();
+    return exit_code_;
+  }
+
+private:
+  struct Slot {
+    Slot(ClusterSpec s, RestartPolicy p, asio::io_context& io) : spec(std::move(s)), policy(std::move(p)), restart(io) {}
+    ClusterSpec spec;
+    RestartPolicy policy;
+    asio::steady_timer restart;
+    pid_t pid = 0;
+    std::int64_t generation = 0;
+    steady::time_point spawned_at{};
+    std::optional<steady::time_point> last_alive; // hub saw a heartbeat of this generation
+    bool restart_pending = false;
+    bool given_up = false;
+    std::uint32_t restarts = 0;
+  };
+
+  asio::awaitable<void> start() {
+    std::uint32_t shard_count = 0;
+    if (cfg_.shard_count) {
+      shard_count = *cfg_.shard_count;
+    } else {
+      if (cfg_.discord_token.empty()) throw ConfigError("SHARD_COUNT=auto needs DISCORD_TOKEN to ask GET /gateway/bot");
+      asio::ssl::context tls(asio::ssl::context::tls_client);
+      tls.set_default_verify_paths();
+      tls.set_verify_mode(asio::ssl::verify_peer);
+      auto r = co_await gateway::rest_get(io_, tls, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token,
+                                          std::chrono::seconds(15));
+      gateway::GatewayBot bot;
+      std::string error;
+      if (r.status != 200 || !gateway::parse_gateway_bot(r.body, bot, error))
+        throw ConfigError(fmt::format("SHARD_COUNT=auto: GET /gateway/bot failed ({}); set SHARD_COUNT",
+                                      r.status ? fmt::format("HTTP {}", r.status) : r.error));
+      shard_count = bot.shards;
+      spdlog::info("GET /gateway/bot recommends {} shards", shard_count);
+    }
+    std::vector<std::uint32_t> ids = cfg_.shard_ids;
+    if (ids.empty())
+      for (std::uint32_t i = 0; i < shard_count; ++i) ids.push_back(i);
+    for (auto id : ids)
+      if (id >= shard_count)
+        throw ConfigError(fmt::format("SHARD_IDS has shard {} but the bot has {} shards", id, shard_count));
+    std::vector<ClusterSpec> plan;
+    try {
+      plan = plan_clusters(ids, cfg_.launch.clusters, cfg_.launch.per_cluster, cfg_.launch.prefix);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(e.what());
+    }
+    shard_count_ = shard_count;
+    RestartLimits limits{to_millis(cfg_.launch.backoff_min_s), to_millis(cfg_.launch.backoff_max_s),
+                         cfg_.launch.restart_max, to_millis(cfg_.launch.restart_window_s), std::chrono::seconds(60)};
+    spdlog::info("launch: {} shards of {} in {} clusters, hub on {}:{}", ids.size(), shard_count, plan.size(), hub_host_,
+                 hub_port_);
+    // Every cluster at once: none waits on another, and IDENTIFYs are paced by the hub's slots.
+    for (auto& spec : plan) {
+      spdlog::info("launch: {} runs shards {}", spec.name, format_shard_ids(spec.shard_ids));
+      slots_.push_back(std::make_unique<Slot>(spec, RestartPolicy(limits, real_clock()), io_));
+      spawn(*slots_.back());
+    }
+    ipc::spawn_owned(io_, monitor(), "launch monitor");
+    co_return;
+  }
+
+  std::map<std::string, std::string> child_env(const Slot& s) const {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+      std::string_view kv(*e);
+      auto eq = kv.find('=');
+      if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+    }
+    env["ENABLE_SHARD_MANAGER"] = "true";
+    env["SHARD_IPC_MODE"] = "client";
+    env["SHARD_IPC_HOST"] = hub_host_;
+    env["SHARD_IPC_PORT"] = std::to_string(hub_port_);
+    env["SHARD_CLUSTER_NAME"] = s.spec.name;
+    env["SHARD_COUNT"] = std::to_string(shard_count_);
+    env["SHARD_IDS"] = format_shard_ids(s.spec.shard_ids);
+    env["SHARD_CLUSTER_GENERATION"] = std::to_string(s.generation);
+    return env;
+  }
+
+  void spawn(Slot& s) {
+    if (stopping_) return;
+    // Higher than any earlier generation of the name, also across supervisor restarts: the hub
+    // lets the newest take the name over and fences the others.
+    s.generation = std::max(last_generation_ + 1, wall_ms());
+    last_generation_ = s.generation;
+    ChildSpec child;
+    auto words = split_words(cfg_.launch.command);
+    if (words.empty()) {
+      child.exe = self_exe();
+      if (!opt_.env_file.empty()) child.args.insert(child.args.end(), {"--env-file", opt_.env_file});
+      if (!opt_.config_file.empty()) child.args.insert(child.args.end(), {"--config", opt_.config_file});
+      child.args.push_back("run");
+    } else {
+      child.exe = words[0];
+      child.args.assign(words.begin() + 1, words.end());
+    }
+    child.env = child_env(s);
+    try {
+      s.pid = spawn_child(child);
+    } catch (const std::exception& e) {
+      spdlog::error("launch: cannot start {}: {}", s.spec.name, e.what());
+      s.pid = 0;
+      on_death(s, e.what());
+      return;
+    }
+    s.spawned_at = steady::now();
+    s.last_alive.reset();
+    s.restart_pending = false;
+    s.policy.started();
+    spdlog::info("launch: started {} (pid {}, generation {})", s.spec.name, s.pid, s.generation);
+  }
+
+  // ---- children ----------------------------------------------------------------------------
+
+  void watch_children() {
+    chld_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      for (auto e = reap_one(); e.pid > 0; e = reap_one()) on_exit(e.pid, e.status);
+      watch_children();
+    });
+  }
+
+  void on_exit(pid_t pid, int status) {
+    if (auto it = fenced_.find(pid); it != fenced_.end()) {
+      spdlog::info("launch: replaced process of {} (pid {}) exited: {}", it->second, pid, describe_exit(status));
+      fenced_.erase(it);
+      maybe_finish_stop();
+      return;
+    }
+    for (auto& s : slots_) {
+      if (s->pid != pid) continue;
+      s->pid = 0;
+      auto how = describe_exit(status);
+      if (stopping_) {
+        spdlog::info("launch: {} stopped ({})", s->spec.name, how);
+        maybe_finish_stop();
+        return;
+      }
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        // A configuration error: another start would fail the same way.
+        spdlog::error("launch: {} exited with a configuration error (exit code 2): not restarting it; its log says "
+                      "what to change",
+                      s->spec.name);
+        s->given_up = true;
+        return;
+      }
+      if (WIFEXITED(status) && WEXITSTATUS(status) == runtime::kExitSuperseded) {
+        spdlog::error("launch: {} was fenced by a newer generation started elsewhere: not restarting it (is another "
+                      "supervisor running the same shards?)",
+                      s->spec.name);
+        s->given_up = true;
+        return;
+      }
+      spdlog::warn("launch: {} (pid {}) died: {}", s->spec.name, pid, how);
+      on_death(*s, how);
+      return;
+    }
+  }
+
+  void on_death(Slot& s, const std::string& how) {
+    if (stopping_ || s.given_up) return;
+    auto wait = s.policy.died();
+    if (!wait) {
+      spdlog::error("launch: {} died {} times within {:.0f} s (last: {}): not restarting it; fix the cause and "
+                    "restart the supervisor",
+                    s.spec.name, s.policy.restarts_in_window() + 1, cfg_.launch.restart_window_s, how);
+      s.given_up = true;
+      return;
+    }
+    ++s.restarts;
+    s.restart_pending = true;
+    spdlog::info("launch: restarting {} in {:.1f} s", s.spec.name, wait->count() / 1000.0);
+    s.restart.expires_after(*wait);
+    s.restart.async_wait([this, &s](const boost::system::error_code& ec) {
+      if (!ec) spawn(s);
+    });
+  }
+
+  // ---- health ------------------------------------------------------------------------------
+
+  asio::awaitable<void> monitor() {
+    auto next_status = steady::now() + kStatusEvery;
+    while (!stopping_) {
+      monitor_.expires_after(kMonitorEvery);
+      co_await monitor_.async_wait(use_tuple);
+      if (stopping_) break;
+      std::optional<json::object> hub;
+      if (link_->linked()) {
+        auto r = co_await link_->request("hub_status_request", {}, link_->server_name(), kHubStatusTimeout);
+        if (r.ok) hub = std::move(r.data);
+      }
+      if (stopping_) break;
+      check(hub);
+      if (steady::now() >= next_status) {
+        next_status = steady::now() + kStatusEvery;
+        log_status();
+      }
+    }
+  }
+
+  void check(const std::optional<json::object>& hub) {
+    const auto now = steady::now();
+    if (hub)
+      if (auto* cs = hub->if_contains("clients"); cs && cs->is_array())
+        for (auto& v : cs->get_array()) {
+          if (!v.is_object()) continue;
+          auto& c = v.get_object();
+          auto name = ipc::get_string(c, "name");
+          auto gen = static_cast<std::int64_t>(ipc::get_number(c, "generation", -1));
+          for (auto& s : slots_)
+            if (s->spec.name == name && s->generation == gen && s->pid) {
+              auto age = ipc::get_number(c, "last_heartbeat_age", 0);
+              s->last_alive = now - std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(age));
+            }
+        }
+    // Without the hub's view, heartbeats cannot be judged: only exits count then.
+    if (!hub) return;
+    for (auto& s : slots_) {
+      if (!s->pid || s->restart_pending || s->given_up) continue;
+      if (!s->last_alive) {
+        if (now - s->spawned_at > to_millis(cfg_.launch.start_timeout_s)) {
+          spdlog::warn("launch: {} (pid {}) did not join the hub within {:.0f} s: killing it", s->spec.name, s->pid,
+                       cfg_.launch.start_timeout_s);
+          ::kill(s->pid, SIGKILL); // reaped, then restarted like any death
+        }
+        continue;
+      }
+      auto silent = std::chrono::duration<double>(now - *s->last_alive).count();
+      if (silent <= cfg_.launch.dead_after_s) continue;
+      // Frozen or cut off: a new generation takes the shards over (the hub fences this one).
+      spdlog::warn("launch: {} (pid {}) sent no heartbeat for {:.1f} s: replacing it", s->spec.name, s->pid, silent);
+      auto old = s->pid;
+      fenced_[old] = s->spec.name;
+      s->pid = 0;
+      auto kill_timer = std::make_shared<asio::steady_timer>(io_, kFencedGrace);
+      kill_timer->async_wait([this, old, kill_timer](const boost::system::error_code& ec) {
+        if (ec || !fenced_.count(old)) return;
+        spdlog::warn("launch: replaced process {} still runs: killing it", old);
+        ::kill(old, SIGKILL);
+      });
+      on_death(*s, fmt::format("no heartbeat for {:.1f} s", silent));
+    }
+  }
+
+  void log_status() {
+    std::size_t up = 0, restarts = 0, given_up = 0;
+    for (auto& s : slots_) {
+      if (s->pid && s->last_alive) ++up;
+      restarts += s->restarts;
+      given_up += s->given_up;
+    }
+    spdlog::info("launch: {}/{} clusters up, {} restart(s){}", up, slots_.size(), restarts,
+                 given_up ? fmt::format(", {} given up", given_up) : std::string());
+  }
+
+  // ---- stopping ----------------------------------------------------------------------------
+
+  void stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    stop_signals_.cancel();
+    monitor_.cancel();
+    for (auto& s : slots_) {
+      s->restart.cancel();
+      if (s->pid) ::kill(s->pid, SIGTERM); // each saves its sessions and exits within 3 s
+    }
+    for (auto& [pid, name] : fenced_) ::kill(pid, SIGKILL);
+    stop_timer_.expires_after(kStopDeadline);
+    stop_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      for (auto& s : slots_)
+        if (s->pid) {
+          spdlog::warn("launch: {} (pid {}) did not stop in time: killing it", s->spec.name, s->pid);
+          ::kill(s->pid, SIGKILL);
+        }
+      finish();
+    });
+    maybe_finish_stop();
+  }
+
+  void maybe_finish_stop() {
+    if (!stopping_) return;
+    for (auto& s : slots_)
+      if (s->pid) return;
+    if (!fenced_.empty()) return;
+    finish();
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    stop_timer_.cancel();
+    chld_.cancel();
+    if (link_) link_->stop();
+    if (hub_) hub_->stop();
+    spdlog::info("launch: every cluster stopped");
+    // Close frames of the hub go out, then the loop ends.
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+    t->async_wait([this, t](const boost::system::error_code&) { io_.stop(); });
+  }
+
+  asio::io_context& io_;
+  const Config& cfg_;
+  LaunchOptions opt_;
+  asio::signal_set chld_;
+  asio::signal_set stop_signals_;
+  asio::steady_timer monitor_;
+  asio::steady_timer stop_timer_;
+  std::unique_ptr<asio::ssl::context> server_tls_, client_tls_;
+  std::unique_ptr<ipc::Hub> hub_;
+  std::shared_ptr<ipc::ClusterLink> link_;
+  std::string hub_host_;
+  std::uint16_t hub_port_ = 0;
+  std::uint32_t shard_count_ = 0;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::map<pid_t, std::string> fenced_; // replaced processes not yet exited, by pid
+  std::int64_t last_generation_ = 0;
+  bool stopping_ = false;
+  bool finished_ = false;
+  int exit_code_ = 0;
+};
+
+} // namespace
+
+int run_launch(const Config& cfg, const LaunchOptions& opt) {
+  asio::io_context io;
+  Launcher launcher(io, cfg, opt);
+  return launcher.run();
+}
+
+} // namespace shardline::supervisor

@@ -1,0 +1,162 @@
+"""`shardline launch` on the simulator (issue 6): the supervisor hosts the hub, starts four
+clusters of two shards, and heals them. kill -9 of a cluster: respawned, every shard resumed,
+no new IDENTIFY, no sequence lost. kill -STOP: found dead by its heartbeats, replaced, and the
+frozen process is fenced when it wakes. kill -9 of the supervisor: no child remains. A crash
+loop stops at the restart cap. Synchronised on the supervisor's log and the simulator's
+records, never on sleeps."""
+import json
+import os
+import re
+import signal
+import tempfile
+import time
+import unittest
+
+import harness
+from sim_ws import rest
+
+TOKEN = "sim-token"
+SHARDS = 8
+LAYOUT = {"cluster-0": [0, 1], "cluster-1": [2, 3], "cluster-2": [4, 5], "cluster-3": [6, 7]}
+
+
+def alive(pid):
+    """True while the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class Launch(unittest.TestCase):
+
+    def setUp(self):
+        self.sim = harness.Proc(["sim", "--port", "0", "--port-file", "{port_file}", "--token", TOKEN,
+                                 "--guilds", "400", "--shards", str(SHARDS), "--identify-window-ms", "300",
+                                 "--max-concurrency", "16", "--heartbeat-ms", "1000", "--outage-ms", "0",
+                                 "--events-per-sec", "200"], dict(os.environ), name="sim")
+        self.addCleanup(self.sim.stop)
+        self.sim_port = self.sim.wait_port()
+
+    def launch(self, **extra):
+        settings = dict(DISCORD_TOKEN=TOKEN, DISCORD_API_URL=f"http://127.0.0.1:{self.sim_port}/api/v10",
+                        DISCORD_IDENTIFY_WINDOW_MS=300, SHARD_COUNT=SHARDS, SHARD_CLUSTERS=4,
+                        SHARD_DATA_DIR=tempfile.mkdtemp(prefix="launch-", dir=harness._RUN_DIR),
+                        SHARD_IPC_HEARTBEAT_S=0.5, SHARD_IPC_STATS_INTERVAL_S=1, SHARD_DEAD_AFTER_S=2,
+                        SHARD_RESTART_BACKOFF_MIN_S=0.2, SHARD_RESTART_BACKOFF_MAX_S=1)
+        settings.update(extra)
+        env = harness.base_env(0, **settings)
+        self.sup = harness.Proc(["launch", "--port-file", "{port_file}"], env, name="launch")
+        self.addCleanup(self.sup.stop)
+        self.hub_port = self.sup.wait_port()
+
+    def pid_of(self, name, count=1):
+        m = self.sup.wait_for_log(rf"started {name} \(pid (\d+), generation (\d+)\)", count=count, timeout=20)
+        return int(m.group(1))
+
+    def sim_stats(self):
+        return rest(self.sim_port, "/_sim/stats")[1]
+
+    def shard_status(self):
+        res = harness.run_cli(["query", "shard_status", "--json", "--timeout-ms", "2000"],
+                              harness.base_env(self.hub_port), timeout=15)
+        if res.returncode != 0:
+            return None
+        out = {}
+        for name, shards in json.loads(res.stdout)["results"].items():
+            if isinstance(shards, list):
+                for s in shards:
+                    out[s["shard_id"]] = dict(s, cluster=name)
+        return out
+
+    def wait_ready(self, pred=lambda st: True, what="every shard ready", timeout=30):
+        def check():
+            st = self.shard_status()
+            ok = st and len(st) == SHARDS and all(s["status"] == "ready" for s in st.values()) and pred(st)
+            return st if ok else None
+        return harness.poll(check, timeout=timeout, what=what)
+
+    def assert_nothing_lost(self, shard):
+        """The shard's one live session got every sequence from 1 on; only the stream's
+        in-flight tail may trail it."""
+        sessions = rest(self.sim_port, f"/_sim/sessions?shard={shard}")[1]["sessions"]
+        live = [s for s in sessions if s["attached"]]
+        self.assertEqual(len(live), 1, (shard, sessions))
+        self.assertEqual(len(live[0]["delivered"]), 1, live[0])
+        self.assertEqual(live[0]["delivered"][0][0], 1, live[0])
+        for lo, _ in live[0]["undelivered"]:
+            self.assertGreater(lo, live[0]["delivered"][0][1], live[0])
+
+    def test_kill_9_of_a_cluster_is_healed_by_resume(self):
+        self.launch()
+        self.wait_ready()
+        self.assertEqual(self.sim_stats()["identifies"]["total"], SHARDS)
+        old = self.pid_of("cluster-1")
+        os.kill(old, signal.SIGKILL)
+        self.sup.wait_for_log(rf"cluster-1 \(pid {old}\) died: killed by signal 9")
+        new = self.pid_of("cluster-1", count=2)
+        self.assertNotEqual(new, old)
+        st = self.wait_ready(lambda st: all(st[i]["resumes"] >= 1 and st[i]["cluster"] == "cluster-1"
+                                            for i in LAYOUT["cluster-1"]), "cluster-1's shards resumed")
+        stats = self.sim_stats()
+        self.assertEqual(stats["identifies"]["total"], SHARDS, stats["identifies"])  # zero new IDENTIFYs
+        self.assertEqual(stats["violations"], {}, stats["violations"])
+        for shard in range(SHARDS):
+            self.assert_nothing_lost(shard)
+        for i in LAYOUT["cluster-1"]:
+            self.assertEqual(st[i]["identifies"], 0, st[i])  # the new process only resumed
+
+    def test_stopped_cluster_is_replaced_and_fenced(self):
+        self.launch()
+        self.wait_ready()
+        old = self.pid_of("cluster-2")
+        os.kill(old, signal.SIGSTOP)
+        try:
+            self.sup.wait_for_log(rf"cluster-2 \(pid {old}\) sent no heartbeat for [\d.]+ s: replacing it", timeout=15)
+            new = self.pid_of("cluster-2", count=2)
+            self.wait_ready(lambda st: all(st[i]["resumes"] >= 1 for i in LAYOUT["cluster-2"]),
+                            "cluster-2's shards resumed by the new process")
+        finally:
+            os.kill(old, signal.SIGCONT)
+        # Woken up, the old process learns at the hub that a newer generation owns its name and
+        # exits (code 3) without touching the shards.
+        self.sup.wait_for_log(rf"replaced process of cluster-2 \(pid {old}\) exited: exit code 3", timeout=15)
+        self.assertTrue(alive(new))
+        stats = self.sim_stats()
+        self.assertEqual(stats["identifies"]["total"], SHARDS, stats["identifies"])
+        for i in LAYOUT["cluster-2"]:
+            self.assert_nothing_lost(i)
+        # The frozen process missed gateway heartbeats; nothing else went wrong.
+        self.assertEqual(set(stats["violations"]) - {"heartbeat_timeout"}, set(), stats["violations"])
+
+    def test_kill_9_of_the_supervisor_leaves_no_child(self):
+        self.launch()
+        self.wait_ready()
+        children = [self.pid_of(name) for name in LAYOUT]
+        self.assertTrue(all(alive(p) for p in children))
+        self.sup.kill()
+        harness.poll(lambda: not any(alive(p) for p in children), timeout=10, what="every cluster gone")
+
+    def test_crash_loop_stops_at_the_restart_cap(self):
+        self.launch(SHARD_CLUSTER_COMMAND="/bin/false", SHARD_RESTART_MAX=3, SHARD_CLUSTERS=1)
+        line = self.sup.wait_for_log(r"cluster-0 died (\d+) times within 600 s \(last: exit code 1\): not restarting it",
+                                     timeout=20)
+        self.assertEqual(line.group(1), "4")
+        self.assertEqual(len(re.findall(r"started cluster-0", self.sup.log())), 4)  # the first start and 3 restarts
+        stats = self.sim_stats()
+        self.assertEqual(stats["identifies"]["total"], 0)
+        self.assertEqual(stats["session_budget_left"], 1000)
+
+    def test_sigterm_stops_every_cluster_with_sessions_saved(self):
+        self.launch()
+        self.wait_ready()
+        children = [self.pid_of(name) for name in LAYOUT]
+        self.sup.signal(signal.SIGTERM)
+        self.assertEqual(self.sup.p.wait(15), 0)
+        self.assertFalse(any(alive(p) for p in children))
+        self.assertIn("every cluster stopped", self.sup.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
