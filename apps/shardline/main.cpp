@@ -112,6 +112,12 @@ int main(int argc, char** argv) {
   auto* broadcast = app.add_subcommand("broadcast", "Send a message to every cluster (at most 500 characters)");
   broadcast->add_option("message", message, "The message")->required();
   add_admin(broadcast);
+  bool rolling = false;
+  int restart_timeout_s = 900;
+  auto* restart = app.add_subcommand("restart", "Restart the supervisor's clusters, one at a time (--rolling)");
+  restart->add_flag("--rolling", rolling, "One cluster at a time; the new process resumes the old one's sessions");
+  restart->add_option("--timeout-s", restart_timeout_s, "How long to follow the restart")->capture_default_str();
+  add_admin(restart);
   auto* query = app.add_subcommand("query", "Run a preset query on clusters");
   query->add_option("preset", preset,
                     "guild_count, user_count, shard_count, latency, uptime, memory_rss, shard_status, cluster_info")
@@ -171,6 +177,7 @@ int main(int argc, char** argv) {
     if (status->parsed()) return admin::ipc_status_command(cfg, adm);
     if (broadcast->parsed()) return admin::broadcast_command(cfg, adm, message);
     if (query->parsed()) return admin::query_command(cfg, adm, preset, target);
+    if (restart->parsed()) return admin::restart_command(cfg, adm, rolling, restart_timeout_s);
   } catch (const ConfigError& e) {
     std::cerr << "configuration error: " << e.what() << "\n";
     return 2;

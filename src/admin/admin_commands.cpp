@@ -142,6 +142,60 @@ asio::awaitable<int> broadcast_body(std::shared_ptr<ipc::ClusterLink> link, Conf
     co_return hub.ok ? 0 : 1;
 }
 
+asio::awaitable<int> restart_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, int timeout_s) {
+  auto timeout = std::chrono::milliseconds(opt.timeout_ms);
+  json::object start;
+  start["action"] = "restart";
+  start["rolling"] = true;
+  auto r = co_await link->request("launch_request", std::move(start), link->server_name(), timeout);
+  if (!r.ok || r.data.contains("error")) {
+    auto why = r.ok ? ipc::get_string(r.data, "error") : r.error + (r.data.contains("message") ? ": " + ipc::get_string(r.data, "message") : "");
+    std::cerr << "restart: " << why << "\n";
+    co_return 1;
+  }
+  std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", ipc::get_number(r.data, "clusters"));
+  // Follow it: one line per cluster replaced.
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  double shown = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    wait.expires_after(std::chrono::milliseconds(250));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    json::object q;
+    q["action"] = "status";
+    auto st = co_await link->request("launch_request", std::move(q), link->server_name(), timeout);
+    if (!st.ok) continue;
+    auto* rolling = st.data.if_contains("rolling");
+    if (!rolling || !rolling->is_object()) continue;
+    auto& ro = rolling->get_object();
+    double done = ipc::get_number(ro, "done");
+    if (done > shown) {
+      shown = done;
+      std::cout << fmt::format("  {}/{} cluster(s) replaced\n", done, ipc::get_number(ro, "total"));
+    }
+    auto* running = ro.if_contains("running");
+    if (running && running->is_bool() && !running->get_bool()) {
+      auto error = ipc::get_string(ro, "error");
+      if (!error.empty()) {
+        std::cerr << "restart: stopped: " << error << "\n";
+        co_return 1;
+      }
+      std::cout << "Rolling restart done\n";
+      co_return 0;
+    }
+  }
+  std::cerr << fmt::format("restart: not done within {} s (it goes on in the supervisor)\n", timeout_s);
+  co_return 1;
+}
+
+int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, int timeout_s) {
+  if (!rolling) {
+    std::cerr << "restart: only --rolling is offered (one cluster at a time, sessions resumed)\n";
+    return 2;
+  }
+  return run_admin(cfg, [opt, timeout_s](auto link) { return restart_body(std::move(link), opt, timeout_s); });
+}
+
 asio::awaitable<int> query_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::string preset,
                                 std::string target) {
     auto timeout = std::chrono::milliseconds(opt.timeout_ms);

@@ -16,6 +16,9 @@ struct AdminOptions {
 int clusters_command(const Config& cfg, const AdminOptions& o);
 int ipc_status_command(const Config& cfg, const AdminOptions& o);
 int broadcast_command(const Config& cfg, const AdminOptions& o, const std::string& message);
+// `shardline restart --rolling`: asks the supervisor hosting the hub for a rolling restart and
+// follows it until done (or `timeout_s`).
+int restart_command(const Config& cfg, const AdminOptions& o, bool rolling, int timeout_s);
 int query_command(const Config& cfg, const AdminOptions& o, const std::string& preset, const std::string& target);
 
 } // namespace shardline::admin

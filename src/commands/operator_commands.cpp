@@ -4,6 +4,7 @@
 #include "admin/cluster_report.hpp"
 #include "commands/command_set.hpp"
 #include "core/text.hpp"
+#include "gateway/rest_cache.hpp"
 #include "gateway/shard_cluster.hpp"
 #include "ipc/cluster_link.hpp"
 #include "ipc/messages.hpp"
@@ -37,6 +38,7 @@ constexpr std::size_t kMaxInFlight = 32;
 constexpr std::size_t kMaxRefusalsInFlight = 8;
 constexpr std::size_t kMaxQueuedPosts = 16;
 constexpr int kEphemeral = 64;
+constexpr auto kApplicationCacheFor = std::chrono::minutes(5);
 
 json::object text_message(std::string text, bool ephemeral) {
   json::object m{{"content", cap_characters(std::move(text), 2000)}, {"allowed_mentions", json::object{{"parse", json::array{}}}}};
@@ -357,11 +359,21 @@ asio::awaitable<void> OperatorCommands::start() {
   // The application: who owns it, and its id for registering commands. Retried with backoff
   // while Discord is unreachable or busy; a refusal (401, 403) is not retried.
   ApplicationInfo app;
+  // Shared with the other processes of this machine for a few minutes (SHARD_DATA_DIR): a
+  // respawn or a rolling restart does not spend the route's rate limit again.
+  gateway::RestCache cache(cfg_.data_dir);
+  if (auto cached = cache.load("application", kApplicationCacheFor)) {
+    std::string ignored;
+    if (!parse_application(cached->body, app, ignored)) app = {};
+  }
   auto delay = std::chrono::seconds(1);
-  while (!stopping_) {
+  while (!stopping_ && !app.id) {
     auto r = co_await call("GET", "/oauth2/applications/@me", "", true, steady::now() + kRestCallTimeout);
     std::string error;
-    if (r.status == 200 && parse_application(r.body, app, error)) break;
+    if (r.status == 200 && parse_application(r.body, app, error)) {
+      cache.save("application", r.body);
+      break;
+    }
     if (error.empty()) error = r.status ? fmt::format("HTTP {}", r.status) : r.error;
     if (r.status >= 400 && r.status < 500 && r.status != 429) {
       spdlog::error("operator commands: cannot read the application ({}); {}", error,

@@ -1,6 +1,7 @@
 #include "gateway/shard_cluster.hpp"
 
 #include "core/sharding.hpp"
+#include "gateway/rest_cache.hpp"
 #include "ipc/cluster_link.hpp"
 #include "ipc/messages.hpp"
 
@@ -32,6 +33,8 @@ constexpr auto kSessionReportEvery = std::chrono::seconds(5);
 // At start, how long to wait for the hub link (to ask it for sessions this disk does not
 // have) before starting without them.
 constexpr auto kHubLookupWait = std::chrono::seconds(5);
+// How long GET /gateway/bot's answer, saved in SHARD_DATA_DIR, serves the next process start.
+constexpr auto kGatewayBotCacheFor = std::chrono::seconds(60);
 
 
 } // namespace
@@ -55,21 +58,32 @@ asio::awaitable<void> ShardCluster::plan() {
   // GET /gateway/bot: the gateway URL, the shard count Discord recommends and the budget.
   // Unreachable or 5xx: retry with backoff (a cluster started before the network is up);
   // 401: the token is wrong, and retrying cannot fix it.
+  // A sibling process's answer of the last minute will do (a respawn, a rolling restart): the
+  // hub keeps the budget's exact count as IDENTIFYs are granted.
+  RestCache cache(cfg_.data_dir);
+  std::string error;
+  if (auto cached = cache.load("gateway_bot", kGatewayBotCacheFor); cached && parse_gateway_bot(cached->body, bot_, error)) {
+    bot_.reset_after_ms -= std::min<std::uint64_t>(bot_.reset_after_ms, cached->age.count());
+    spdlog::info("GET /gateway/bot answered {} s ago (SHARD_DATA_DIR): not asked again", cached->age.count() / 1000);
+  }
   asio::steady_timer retry(io_);
-  for (int attempt = 0;; ++attempt) {
+  for (int attempt = 0; bot_.url.empty(); ++attempt) {
     auto r = co_await rest_get(io_, *tls_, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token, kRestTimeout);
     if (r.status == 200) {
-      std::string error;
       if (!parse_gateway_bot(r.body, bot_, error))
         throw GatewayStartError(fmt::format("{} (DISCORD_API_URL={})", error, cfg_.discord_api_url));
+      cache.save("gateway_bot", r.body);
       break;
     }
     if (r.status == 401 || r.status == 403)
       throw GatewayStartError(fmt::format("GET {}/gateway/bot answered {}: DISCORD_TOKEN is not a valid bot token",
                                           cfg_.discord_api_url, r.status));
-    auto delay = std::chrono::seconds(std::min(60, 1 << std::min(attempt, 6)));
-    spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {} s", cfg_.discord_api_url,
-                 r.status ? fmt::format("HTTP {}", r.status) : r.error, delay.count());
+    std::chrono::milliseconds delay = std::chrono::seconds(std::min(60, 1 << std::min(attempt, 6)));
+    // Rate-limited: Discord says how long, and asking sooner only earns another 429.
+    if (r.status == 429)
+      delay = std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(r.retry_after_s, 0.0, 60.0) * 1000) + 50);
+    spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {:.1f} s", cfg_.discord_api_url,
+                 r.status ? fmt::format("HTTP {}", r.status) : r.error, delay.count() / 1000.0);
     retry.expires_after(delay);
     co_await retry.async_wait(use_tuple);
     if (shutting_down_) co_return;

@@ -48,6 +48,7 @@ enum class OpKind {
   identify,       // identify_request: answered by the hub (docs/ipc-hub.md, "IDENTIFY slots")
   session_report, // session_report: kept by the hub (docs/ipc-hub.md, "Shard sessions")
   session_lookup, // session_lookup: answered by the hub
+  launch,         // launch_request: answered by the supervisor hosting the hub (docs/supervisor.md)
   hub_only,       // sent by the hub only: a client may not send them
 };
 
@@ -62,9 +63,10 @@ OpKind classify(std::string_view op) {
   if (op == "identify_request") return OpKind::identify;
   if (op == "session_report") return OpKind::session_report;
   if (op == "session_lookup") return OpKind::session_lookup;
+  if (op == "launch_request") return OpKind::launch;
   if (op == "heartbeat_ack" || op == "cluster_join" || op == "cluster_leave" || op == "fanout" ||
       op == "hub_status_response" || op == "identify_grant" || op == "session_report_ack" ||
-      op == "session_lookup_response" || op == "auth" || op == "auth_challenge" ||
+      op == "session_lookup_response" || op == "launch_response" || op == "auth" || op == "auth_challenge" ||
       op == "auth_proof" || op == "auth_response")
     return OpKind::hub_only;
   return OpKind::unknown;
@@ -655,6 +657,7 @@ private:
     // Handled by the hub whatever `target` says, like hub_status_request.
     if (kind == OpKind::identify) return on_identify_request(c, id);
     if (kind == OpKind::session_report || kind == OpKind::session_lookup) return on_session_op(c, kind, env.op, id);
+    if (kind == OpKind::launch) return on_launch_request(*c, id);
     if (c->role == Role::admin) {
       bool allowed = kind == OpKind::heartbeat || kind == OpKind::hub_status || kind == OpKind::broadcast ||
                      (kind == OpKind::request && !id.empty()) || !reply_to.empty();
@@ -838,6 +841,19 @@ private:
     if (ec || !v.is_object()) return false;
     out = std::move(v.get_object());
     return true;
+  }
+
+  // launch_request: the operator's tools (role admin) ask the supervisor that hosts this hub
+  // (status, rolling restart). Answered at once; what it starts goes on in the supervisor.
+  void on_launch_request(Connection& c, const std::string& id) {
+    if (c.proto != 2) return reject(c, "unknown_op", "unknown op: launch_request", id);
+    if (c.role != Role::admin) return reject(c, "forbidden", "launch_request is for admin connections only", id);
+    if (id.empty()) return reject(c, "bad_request", "launch_request needs an id", id);
+    if (!opt_.control) return reject(c, "no_route", "no supervisor runs this hub (start it with shardline launch)", id);
+    json::object data;
+    if (!data_object(data)) return reject(c, "bad_request", "launch_request data must be an object", id);
+    auto answer = opt_.control(data);
+    send_body(c, "launch_response", std::move(answer), c.name, id, false);
   }
 
   // session_report and session_lookup: kept and answered by the hub, whatever `target` says,

@@ -6,7 +6,10 @@
 #include "core/config.hpp"
 #include "ipc/stream.hpp"
 
+#include <boost/json.hpp>
+
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +42,8 @@ struct HubOptions {
   // stays after its last report. Discord does not keep a session resumable much longer.
   std::size_t max_sessions = 1u << 16;
   std::chrono::seconds session_max_age{600};
+  // Answers launch_request from admin tools: set by `shardline launch`, which hosts the hub.
+  std::function<boost::json::object(const boost::json::object& data)> control;
 
   static HubOptions from_config(const Config& c);
 };

@@ -66,6 +66,9 @@ public:
   bool invalidated = false;
   steady::time_point detached_at{};
   std::uint64_t resumes = 0;
+  // The longest time the session went without a connection before a RESUME took it back: a
+  // shard's downtime across a restart.
+  steady::duration longest_detached{};
 
 private:
   std::string id_;

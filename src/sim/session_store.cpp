@@ -1,5 +1,7 @@
 #include "sim/session_store.hpp"
 
+#include <algorithm>
+
 #include <cstdio>
 
 namespace shardline::sim {
@@ -68,6 +70,7 @@ ResumeResult SessionStore::resume(std::string_view id, std::uint64_t seq) {
   if (!resumable(*s, clock_())) return {nullptr, ResumeRefusal::expired};
   if (seq > s->last_seq()) return {nullptr, ResumeRefusal::seq_ahead};
   if (!s->can_replay_from(seq)) return {nullptr, ResumeRefusal::seq_too_old};
+  if (!s->attached) s->longest_detached = std::max(s->longest_detached, clock_() - s->detached_at);
   s->attached = true;
   ++s->resumes;
   ++resumes_total_;

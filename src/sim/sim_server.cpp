@@ -758,7 +758,8 @@ std::string sessions_json(Sim& sim, std::uint32_t shard) {
     for (auto& [a, b] : s->undelivered()) missing.push_back(json::array{a, b});
     json::object o{{"session_id", s->id()},     {"shard", json::array{s->shard_id(), s->num_shards()}},
                    {"last_seq", s->last_seq()}, {"attached", s->attached},
-                   {"invalidated", s->invalidated}, {"resumes", s->resumes}};
+                   {"invalidated", s->invalidated}, {"resumes", s->resumes},
+                   {"longest_detached_ms", std::chrono::duration_cast<millis>(s->longest_detached).count()}};
     o["delivered"] = std::move(delivered);
     o["undelivered"] = std::move(missing);
     out.push_back(std::move(o));

@@ -66,8 +66,8 @@ std::vector<std::string> split_words(const std::string& s) {
 class Launcher {
 public:
   Launcher(asio::io_context& io, const Config& cfg, const LaunchOptions& opt)
-      : io_(io), cfg_(cfg), opt_(opt), chld_(io, SIGCHLD), stop_signals_(io, SIGINT, SIGTERM), monitor_(io),
-        stop_timer_(io) {}
+      : io_(io), cfg_(cfg), opt_(opt), chld_(io, SIGCHLD), stop_signals_(io, SIGINT, SIGTERM), hangup_(io, SIGHUP),
+        monitor_(io), stop_timer_(io) {}
 
   int run() {
     if (!cfg_.enable_shard_manager) {
@@ -82,6 +82,7 @@ public:
       ho.name = "launch";
       ho.mode = "hub";
       ho.tls = server_tls_.get();
+      ho.control = [this](const json::object& data) { return control(data); };
       hub_ = std::make_unique<ipc::Hub>(io_, ho);
       try {
         port = hub_->listen();
@@ -117,6 +118,7 @@ public:
       spdlog::info("signal {}: stopping every cluster", sig);
       stop();
     });
+    watch_hangup();
     asio::co_spawn(io_, start(), [this](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -143,6 +145,7 @@ private:
     std::optional<steady::time_point> last_alive; // hub saw a heartbeat of this generation
     bool restart_pending = false;
     bool given_up = false;
+    bool replacing = false; // stopped on purpose by a rolling restart: its exit is no death
     std::uint32_t restarts = 0;
   };
 
@@ -264,6 +267,11 @@ private:
       if (s->pid != pid) continue;
       s->pid = 0;
       auto how = describe_exit(status);
+      if (s->replacing) {
+        spdlog::info("launch: {} stopped for the rolling restart ({})", s->spec.name, how);
+        s->replacing = false;
+        return;
+      }
       if (stopping_) {
         spdlog::info("launch: {} stopped ({})", s->spec.name, how);
         maybe_finish_stop();
@@ -349,7 +357,7 @@ private:
     // Without the hub's view, heartbeats cannot be judged: only exits count then.
     if (!hub) return;
     for (auto& s : slots_) {
-      if (!s->pid || s->restart_pending || s->given_up) continue;
+      if (!s->pid || s->restart_pending || s->given_up || s->replacing) continue;
       if (!s->last_alive) {
         if (now - s->spawned_at > to_millis(cfg_.launch.start_timeout_s)) {
           spdlog::warn("launch: {} (pid {}) did not join the hub within {:.0f} s: killing it", s->spec.name, s->pid,
@@ -386,12 +394,142 @@ private:
                  given_up ? fmt::format(", {} given up", given_up) : std::string());
   }
 
+  // ---- operator requests and the rolling restart ---------------------------------------
+
+  void watch_hangup() {
+    hangup_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      spdlog::info("SIGHUP: rolling restart");
+      start_rolling();
+      watch_hangup();
+    });
+  }
+
+  json::object control(const json::object& data) {
+    auto action = ipc::get_string(data, "action");
+    if (action == "status") return status_json();
+    if (action == "restart") {
+      auto* rolling = data.if_contains("rolling");
+      if (!rolling || !rolling->is_bool() || !rolling->get_bool())
+        return json::object{{"error", "only a rolling restart is offered: {\"action\": \"restart\", \"rolling\": true}"}};
+      if (stopping_) return json::object{{"error", "the supervisor is stopping"}};
+      if (rolling_running_) return json::object{{"error", "a rolling restart is already under way"}};
+      start_rolling();
+      return json::object{{"started", true}, {"clusters", slots_.size()}};
+    }
+    return json::object{{"error", "unknown action (status, restart)"}};
+  }
+
+  json::object status_json() const {
+    json::array clusters;
+    for (auto& s : slots_) {
+      json::array ids;
+      for (auto id : s->spec.shard_ids) ids.emplace_back(id);
+      clusters.push_back(json::object{{"name", s->spec.name},
+                                      {"shard_ids", std::move(ids)},
+                                      {"pid", s->pid},
+                                      {"generation", s->generation},
+                                      {"up", s->pid != 0 && s->last_alive.has_value()},
+                                      {"restarts", s->restarts},
+                                      {"given_up", s->given_up}});
+    }
+    return json::object{{"clusters", std::move(clusters)},
+                        {"rolling", json::object{{"running", rolling_running_},
+                                                 {"done", rolling_done_},
+                                                 {"total", slots_.size()},
+                                                 {"current", rolling_current_},
+                                                 {"error", rolling_error_}}}};
+  }
+
+  void start_rolling() {
+    if (rolling_running_ || stopping_ || slots_.empty()) return;
+    rolling_running_ = true;
+    rolling_done_ = 0;
+    rolling_error_.clear();
+    ipc::spawn_owned(io_, rolling_restart(), "rolling restart");
+  }
+
+  asio::awaitable<void> sleep(steady::duration d) {
+    asio::steady_timer t(io_, d);
+    co_await t.async_wait(use_tuple);
+  }
+
+  // One cluster at a time: the old process saves its sessions and exits, the new generation
+  // resumes them; the next cluster only once every shard of this one is READY again. No
+  // other cluster is touched meanwhile.
+  asio::awaitable<void> rolling_restart() {
+    const auto began = steady::now();
+    for (auto& sp : slots_) {
+      auto& s = *sp;
+      if (stopping_) break;
+      rolling_current_ = s.spec.name;
+      if (s.given_up || !s.pid || s.restart_pending) {
+        spdlog::warn("launch: rolling restart skips {} (not running)", s.spec.name);
+        ++rolling_done_;
+        continue;
+      }
+      const auto t0 = steady::now();
+      s.replacing = true;
+      ::kill(s.pid, SIGTERM);
+      // The cluster closes its shards resumably and exits within 3 s; then it is killed.
+      for (auto deadline = steady::now() + std::chrono::seconds(5); s.pid && steady::now() < deadline;)
+        co_await sleep(std::chrono::milliseconds(20));
+      if (s.pid) {
+        ::kill(s.pid, SIGKILL);
+        for (auto deadline = steady::now() + std::chrono::seconds(5); s.pid && steady::now() < deadline;)
+          co_await sleep(std::chrono::milliseconds(20));
+      }
+      if (stopping_) break;
+      if (s.pid) {
+        rolling_error_ = s.spec.name + " did not exit";
+        break;
+      }
+      spawn(s);
+      if (!co_await wait_ready(s, std::chrono::seconds(60))) {
+        rolling_error_ = fmt::format("{}'s shards were not all READY within 60 s", s.spec.name);
+        spdlog::error("launch: rolling restart stopped: {}", rolling_error_);
+        break;
+      }
+      ++rolling_done_;
+      spdlog::info("launch: rolling restart: {} replaced in {:.2f} s ({}/{})", s.spec.name,
+                   std::chrono::duration<double>(steady::now() - t0).count(), rolling_done_, slots_.size());
+    }
+    if (rolling_error_.empty() && !stopping_)
+      spdlog::info("launch: rolling restart done: {} clusters in {:.1f} s", slots_.size(),
+                   std::chrono::duration<double>(steady::now() - began).count());
+    rolling_current_.clear();
+    rolling_running_ = false;
+  }
+
+  // Every shard of the slot's current process reports READY (preset query shard_status).
+  asio::awaitable<bool> wait_ready(Slot& s, steady::duration limit) {
+    const auto deadline = steady::now() + limit;
+    const auto generation = s.generation;
+    while (steady::now() < deadline && !stopping_ && s.generation == generation) {
+      if (s.pid && link_->linked()) {
+        json::object q;
+        q["query"] = "shard_status";
+        auto r = co_await link_->request("eval_request", std::move(q), s.spec.name, kHubStatusTimeout);
+        if (r.ok)
+          if (auto* res = r.data.if_contains("result"); res && res->is_array() && !res->get_array().empty()) {
+            bool all = res->get_array().size() == s.spec.shard_ids.size();
+            for (auto& v : res->get_array())
+              all = all && v.is_object() && ipc::get_string(v.get_object(), "status") == "ready";
+            if (all) co_return true;
+          }
+      }
+      co_await sleep(std::chrono::milliseconds(50));
+    }
+    co_return false;
+  }
+
   // ---- stopping ----------------------------------------------------------------------------
 
   void stop() {
     if (stopping_) return;
     stopping_ = true;
     stop_signals_.cancel();
+    hangup_.cancel();
     monitor_.cancel();
     for (auto& s : slots_) {
       s->restart.cancel();
@@ -437,6 +575,7 @@ private:
   LaunchOptions opt_;
   asio::signal_set chld_;
   asio::signal_set stop_signals_;
+  asio::signal_set hangup_;
   asio::steady_timer monitor_;
   asio::steady_timer stop_timer_;
   std::unique_ptr<asio::ssl::context> server_tls_, client_tls_;
@@ -450,6 +589,9 @@ private:
   std::int64_t last_generation_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
+  bool rolling_running_ = false;
+  std::size_t rolling_done_ = 0;
+  std::string rolling_current_, rolling_error_;
   int exit_code_ = 0;
 };
 

@@ -148,6 +148,31 @@ class Launch(unittest.TestCase):
         self.assertEqual(stats["identifies"]["total"], 0)
         self.assertEqual(stats["session_budget_left"], 1000)
 
+    def test_rolling_restart_resumes_every_shard_within_two_seconds(self):
+        self.launch()
+        self.wait_ready()
+        before = {name: self.pid_of(name) for name in LAYOUT}
+        res = harness.run_cli(["restart", "--rolling", "--timeout-s", "120"], harness.base_env(self.hub_port), timeout=150)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("Rolling restart of 4 cluster(s) started", res.stdout)
+        self.assertIn("4/4 cluster(s) replaced", res.stdout)
+        self.assertIn("Rolling restart done", res.stdout)
+        # One at a time, in order: each new process started after the previous one was ready.
+        order = re.findall(r"rolling restart: (cluster-\d) replaced", self.sup.log())
+        self.assertEqual(order, list(LAYOUT))
+        for name, old in before.items():
+            self.assertFalse(alive(old), name)
+            self.assertNotEqual(self.pid_of(name, count=2), old)
+        st = self.wait_ready()
+        stats = self.sim_stats()
+        self.assertEqual(stats["identifies"]["total"], SHARDS, stats["identifies"])  # zero IDENTIFYs
+        self.assertEqual(stats["violations"], {}, stats["violations"])
+        for shard in range(SHARDS):
+            self.assert_nothing_lost(shard)
+            self.assertGreaterEqual(st[shard]["resumes"], 1, st[shard])
+            live = [x for x in rest(self.sim_port, f"/_sim/sessions?shard={shard}")[1]["sessions"] if x["attached"]]
+            self.assertLess(live[0]["longest_detached_ms"], 2000, (shard, live[0]))
+
     def test_sigterm_stops_every_cluster_with_sessions_saved(self):
         self.launch()
         self.wait_ready()
