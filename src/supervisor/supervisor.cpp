@@ -354,8 +354,20 @@ private:
               s->last_alive = now - std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(age));
             }
         }
-    // Without the hub's view, heartbeats cannot be judged: only exits count then.
-    if (!hub) return;
+    // Without the hub's view, heartbeats cannot be judged: only exits count then. When the hub
+    // comes back, clusters reconnect with their own backoff (up to SHARD_IPC_RECONNECT_MAX_S):
+    // silence is not death until that has passed.
+    if (!hub) {
+      hub_lost_ = hub_seen_;
+      return;
+    }
+    hub_seen_ = true;
+    if (hub_lost_) {
+      hub_lost_ = false;
+      hub_back_at_ = now;
+      spdlog::info("launch: the hub answers again; heartbeats are judged again in {:.0f} s", cfg_.reconnect_max_s);
+    }
+    const bool judge_heartbeats = now - hub_back_at_ > to_millis(cfg_.reconnect_max_s);
     for (auto& s : slots_) {
       if (!s->pid || s->restart_pending || s->given_up || s->replacing) continue;
       if (!s->last_alive) {
@@ -367,7 +379,7 @@ private:
         continue;
       }
       auto silent = std::chrono::duration<double>(now - *s->last_alive).count();
-      if (silent <= cfg_.launch.dead_after_s) continue;
+      if (silent <= cfg_.launch.dead_after_s || !judge_heartbeats) continue;
       // Frozen or cut off: a new generation takes the shards over (the hub fences this one).
       spdlog::warn("launch: {} (pid {}) sent no heartbeat for {:.1f} s: replacing it", s->spec.name, s->pid, silent);
       auto old = s->pid;
@@ -589,6 +601,9 @@ private:
   std::int64_t last_generation_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
+  bool hub_seen_ = false;           // the hub has answered a hub_status request
+  bool hub_lost_ = false;           // it answered once, then the last request got no answer
+  steady::time_point hub_back_at_{}; // when it answered again after that
   bool rolling_running_ = false;
   std::size_t rolling_done_ = 0;
   std::string rolling_current_, rolling_error_;

@@ -317,6 +317,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"SHARD_COMMAND_PREFIX", std::string(17, '!')}, BadValue{"SHARD_COMMAND_COOLDOWN_S", "-1"},
         BadValue{"SHARD_COMMAND_TIMEOUT_MS", "50"}, BadValue{"SHARD_COMMAND_TIMEOUT_MS", "60001"},
         BadValue{"SHARD_BROADCAST_CHANNEL_ID", "general"}, BadValue{"SHARD_BROADCAST_CHANNEL_ID", "0"},
+        BadValue{"SHARD_CLUSTERS", "-1"}, BadValue{"SHARD_PER_CLUSTER", "0"},
+        BadValue{"SHARD_CLUSTER_PREFIX", "us east"}, BadValue{"SHARD_CLUSTER_PREFIX", std::string(57, 'x')},
+        BadValue{"SHARD_DEAD_AFTER_S", "0"}, BadValue{"SHARD_START_TIMEOUT_S", "0.5"},
+        BadValue{"SHARD_RESTART_MAX", "many"}, BadValue{"SHARD_RESTART_WINDOW_S", "0"},
+        BadValue{"SHARD_RESTART_BACKOFF_MAX_S", "0.5", {{"SHARD_RESTART_BACKOFF_MIN_S", "2"}}},
         // Cross-setting rules name the setting to change.
         BadValue{"SHARD_IPC_RECONNECT_MAX_S", "2", {{"SHARD_IPC_RECONNECT_MIN_S", "10"}}},
         BadValue{"SHARD_HEALTH_YELLOW_S", "30"}, // below the default green of 60
@@ -346,6 +351,25 @@ TEST_F(ConfigTest, OperatorCommandSettings) {
   auto e = load_config(with_secret({{"SHARD_COMMAND_PREFIX", ""}, {"SHARD_BROADCAST_CHANNEL_ID", ""}}));
   EXPECT_EQ(e.command_prefix, "");
   EXPECT_EQ(e.broadcast_channel_id, 0u);
+}
+
+TEST_F(ConfigTest, LaunchSettings) {
+  auto d = load_config(with_secret({}));
+  EXPECT_EQ(d.launch.clusters, 0u);
+  EXPECT_EQ(d.launch.per_cluster, 8u);
+  EXPECT_EQ(d.launch.prefix, "cluster");
+  EXPECT_EQ(d.launch.dead_after_s, 90);
+  EXPECT_EQ(d.launch.restart_max, 5u);
+  auto c = load_config(with_secret({{"SHARD_CLUSTERS", "4"},
+                                    {"SHARD_CLUSTER_PREFIX", "us-west"},
+                                    {"SHARD_CLUSTER_COMMAND", " /opt/bot/bin/mybot --cluster "},
+                                    {"SHARD_DEAD_AFTER_S", "2.5"},
+                                    {"SHARD_RESTART_MAX", "0"}}));
+  EXPECT_EQ(c.launch.clusters, 4u);
+  EXPECT_EQ(c.launch.prefix, "us-west");
+  EXPECT_EQ(c.launch.command, "/opt/bot/bin/mybot --cluster");
+  EXPECT_EQ(c.launch.dead_after_s, 2.5);
+  EXPECT_EQ(c.launch.restart_max, 0u);
 }
 
 TEST_F(ConfigTest, TlsFilesThatExistAreAccepted) {
