@@ -118,6 +118,12 @@ int main(int argc, char** argv) {
   restart->add_flag("--rolling", rolling, "One cluster at a time; the new process resumes the old one's sessions");
   restart->add_option("--timeout-s", restart_timeout_s, "How long to follow the restart")->capture_default_str();
   add_admin(restart);
+  std::uint32_t reshard_to = 0;
+  int reshard_timeout_s = 1800;
+  auto* reshard = app.add_subcommand("reshard", "Move the supervisor's bot to a new shard count without downtime");
+  reshard->add_option("--shards", reshard_to, "The new shard count")->required()->check(CLI::Range(1, 65536));
+  reshard->add_option("--timeout-s", reshard_timeout_s, "How long to follow the reshard")->capture_default_str();
+  add_admin(reshard);
   auto* query = app.add_subcommand("query", "Run a preset query on clusters");
   query->add_option("preset", preset,
                     "guild_count, user_count, shard_count, latency, uptime, memory_rss, shard_status, cluster_info")
@@ -178,6 +184,7 @@ int main(int argc, char** argv) {
     if (broadcast->parsed()) return admin::broadcast_command(cfg, adm, message);
     if (query->parsed()) return admin::query_command(cfg, adm, preset, target);
     if (restart->parsed()) return admin::restart_command(cfg, adm, rolling, restart_timeout_s);
+    if (reshard->parsed()) return admin::reshard_command(cfg, adm, reshard_to, reshard_timeout_s);
   } catch (const ConfigError& e) {
     std::cerr << "configuration error: " << e.what() << "\n";
     return 2;

@@ -196,6 +196,53 @@ int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, in
   return run_admin(cfg, [opt, timeout_s](auto link) { return restart_body(std::move(link), opt, timeout_s); });
 }
 
+asio::awaitable<int> reshard_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::uint32_t shards,
+                                  int timeout_s) {
+  auto timeout = std::chrono::milliseconds(opt.timeout_ms);
+  json::object start;
+  start["action"] = "reshard";
+  start["shards"] = shards;
+  auto r = co_await link->request("launch_request", std::move(start), link->server_name(), timeout);
+  if (!r.ok || r.data.contains("error")) {
+    auto why = r.ok ? ipc::get_string(r.data, "error") : r.error + (r.data.contains("message") ? ": " + ipc::get_string(r.data, "message") : "");
+    std::cerr << "reshard: " << why << "\n";
+    co_return 1;
+  }
+  std::cout << fmt::format("Resharding from {} to {} shards\n", ipc::get_number(r.data, "from"), shards);
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string shown;
+  while (std::chrono::steady_clock::now() < deadline) {
+    wait.expires_after(std::chrono::milliseconds(250));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    json::object q;
+    q["action"] = "status";
+    auto st = co_await link->request("launch_request", std::move(q), link->server_name(), timeout);
+    if (!st.ok) continue;
+    auto* rs = st.data.if_contains("reshard");
+    if (!rs || !rs->is_object()) continue;
+    auto& ro = rs->get_object();
+    auto phase = ipc::get_string(ro, "phase");
+    if (!phase.empty() && phase != shown && phase != "done") std::cout << "  " << (shown = phase) << "\n";
+    auto* running = ro.if_contains("running");
+    if (running && running->is_bool() && !running->get_bool()) {
+      auto error = ipc::get_string(ro, "error");
+      if (!error.empty()) {
+        std::cerr << "reshard: abandoned: " << error << "\n";
+        co_return 1;
+      }
+      std::cout << fmt::format("Reshard done: {} shards\n", ipc::get_number(st.data, "shard_count"));
+      co_return 0;
+    }
+  }
+  std::cerr << fmt::format("reshard: not done within {} s (it goes on in the supervisor)\n", timeout_s);
+  co_return 1;
+}
+
+int reshard_command(const Config& cfg, const AdminOptions& opt, std::uint32_t shards, int timeout_s) {
+  return run_admin(cfg, [opt, shards, timeout_s](auto link) { return reshard_body(std::move(link), opt, shards, timeout_s); });
+}
+
 asio::awaitable<int> query_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::string preset,
                                 std::string target) {
     auto timeout = std::chrono::milliseconds(opt.timeout_ms);

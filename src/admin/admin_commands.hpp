@@ -19,6 +19,9 @@ int broadcast_command(const Config& cfg, const AdminOptions& o, const std::strin
 // `shardline restart --rolling`: asks the supervisor hosting the hub for a rolling restart and
 // follows it until done (or `timeout_s`).
 int restart_command(const Config& cfg, const AdminOptions& o, bool rolling, int timeout_s);
+// `shardline reshard --shards N`: asks the supervisor hosting the hub to move the bot to N
+// shards without downtime and follows it until done (or `timeout_s`).
+int reshard_command(const Config& cfg, const AdminOptions& o, std::uint32_t shards, int timeout_s);
 int query_command(const Config& cfg, const AdminOptions& o, const std::string& preset, const std::string& target);
 
 } // namespace shardline::admin

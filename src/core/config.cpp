@@ -29,7 +29,7 @@ const std::vector<std::string> kSettings = {
     "SHARD_COMMAND_COOLDOWN_S", "SHARD_COMMAND_TIMEOUT_MS", "SHARD_BROADCAST_CHANNEL_ID",
     "SHARD_CLUSTERS", "SHARD_PER_CLUSTER", "SHARD_CLUSTER_PREFIX", "SHARD_CLUSTER_COMMAND", "SHARD_DEAD_AFTER_S",
     "SHARD_START_TIMEOUT_S", "SHARD_RESTART_MAX", "SHARD_RESTART_WINDOW_S", "SHARD_RESTART_BACKOFF_MIN_S",
-    "SHARD_RESTART_BACKOFF_MAX_S",
+    "SHARD_RESTART_BACKOFF_MAX_S", "SHARD_STANDBY", "SHARD_TRACE_EVENTS", "SHARD_RESHARD_GUILDS_PER_SHARD",
 };
 
 constexpr const char* kDefaultSecret = "change_me_please";
@@ -294,6 +294,20 @@ Config load_config(const ConfigSources& sources) {
         static_cast<std::uint32_t>(parse_uint("SHARD_COMMAND_TIMEOUT_MS", *v, 100, 60000, "milliseconds, 100..60000"));
   if (auto v = get("SHARD_BROADCAST_CHANNEL_ID"); v && !trim(*v).empty())
     c.broadcast_channel_id = parse_uint("SHARD_BROADCAST_CHANNEL_ID", *v, 1, UINT64_MAX, "a Discord channel id");
+  if (auto v = get("SHARD_STANDBY")) c.standby = parse_bool("SHARD_STANDBY", *v);
+  if (auto v = get("SHARD_TRACE_EVENTS")) {
+    std::stringstream ss(*v);
+    for (std::string t; std::getline(ss, t, ',');) {
+      t = trim(t);
+      if (t.empty()) continue;
+      for (unsigned char ch : t)
+        if (!(std::isupper(ch) || ch == '_')) fail("SHARD_TRACE_EVENTS", *v, "is not a list of dispatch types (e.g. MESSAGE_CREATE)");
+      c.trace_events.push_back(t);
+    }
+  }
+  if (auto v = get("SHARD_RESHARD_GUILDS_PER_SHARD"))
+    c.launch.reshard_guilds_per_shard =
+        static_cast<std::uint32_t>(parse_uint("SHARD_RESHARD_GUILDS_PER_SHARD", *v, 0, 2500, "guilds per shard (0: off)"));
   if (auto v = get("SHARD_CLUSTERS"))
     c.launch.clusters = static_cast<std::uint32_t>(parse_uint("SHARD_CLUSTERS", *v, 0, 65536, "a count of cluster processes"));
   if (auto v = get("SHARD_PER_CLUSTER"))

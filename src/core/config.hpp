@@ -62,6 +62,13 @@ struct Config {
   std::uint32_t command_timeout_ms = 3000; // SHARD_COMMAND_TIMEOUT_MS: how long /clusters waits for clusters
   std::uint64_t broadcast_channel_id = 0;  // SHARD_BROADCAST_CHANNEL_ID: post broadcasts there (0: log only)
 
+  // Set by `shardline launch` for the new layout of a reshard: the shards connect, but bot
+  // code gets no events until the supervisor switches the layout over (SHARD_STANDBY).
+  bool standby = false;
+  // Dispatch types whose handling is logged, one line per event with its id and shard
+  // (SHARD_TRACE_EVENTS=MESSAGE_CREATE,INTERACTION_CREATE): which process handled what.
+  std::vector<std::string> trace_events;
+
   // `shardline launch` (docs/supervisor.md).
   struct Launch {
     std::uint32_t clusters = 0;          // SHARD_CLUSTERS: processes (0: from per_cluster)
@@ -74,6 +81,9 @@ struct Config {
     double restart_window_s = 600;       // SHARD_RESTART_WINDOW_S
     double backoff_min_s = 1;            // SHARD_RESTART_BACKOFF_MIN_S
     double backoff_max_s = 60;           // SHARD_RESTART_BACKOFF_MAX_S
+    // SHARD_RESHARD_GUILDS_PER_SHARD: past this many guilds per shard on average, reshard
+    // (0: never on its own; `shardline reshard` still works).
+    std::uint32_t reshard_guilds_per_shard = 1500;
   } launch;
 
   bool legacy_auth = false;

@@ -42,6 +42,7 @@ constexpr auto kGatewayBotCacheFor = std::chrono::seconds(60);
 ShardCluster::ShardCluster(asio::io_context& io, const Config& cfg, std::string mode)
     : io_(io), cfg_(cfg), mode_(std::move(mode)), tls_(std::make_unique<ssl::context>(ssl::context::tls_client)),
       sessions_(cfg.data_dir / "sessions"), guild_snapshots_(cfg.data_dir / "sessions") {
+  active_ = !cfg.standby;
   tls_->set_options(ssl::context::default_workarounds | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   tls_->set_default_verify_paths();
   tls_->set_verify_mode(ssl::verify_peer);
@@ -361,8 +362,14 @@ asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::local_slot(std::uin
 
 // ---- shard events -----------------------------------------------------------------------------
 
+void ShardCluster::set_active(bool active) {
+  if (active_ == active) return;
+  active_ = active;
+  spdlog::info("layout of {} shards: events {} bot code", shard_count_, active ? "go to" : "no longer go to");
+}
+
 void ShardCluster::on_dispatch(Shard& shard, std::string_view type, std::string_view data) {
-  if (handlers_.empty()) return;
+  if (handlers_.empty() || !active_) return;
   // A throwing handler is bot code's bug: logged, and the shard keeps running.
   auto call = [&](const DispatchHandler& h) {
     try {
@@ -453,6 +460,8 @@ json::object ShardCluster::stats() {
                       {"latency", with_latency ? json::value(latency_sum / with_latency) : json::value(nullptr)},
                       {"uptime", uptime()},
                       {"mode", mode_},
+                      {"active", active_},
+                      {"layout", shard_count_},
                       {"timestamp", ipc::wall_seconds()}};
 }
 

@@ -71,6 +71,11 @@ public:
   ssl::context& discord_tls() { return *tls_; }
   const Config& config() const { return cfg_; }
 
+  // Whether bot code gets the events (handlers of on()). A new layout started beside the old
+  // one during a reshard runs its shards in standby until the supervisor switches it over.
+  void set_active(bool active);
+  bool active() const { return active_; }
+
   std::uint32_t shard_count() const { return shard_count_; }
   const std::vector<std::uint32_t>& shard_ids() const { return shard_ids_; }
   bool all_ready() const;
@@ -131,6 +136,7 @@ private:
   std::unique_ptr<asio::steady_timer> report_timer_;
   std::vector<std::uint32_t> lost_sessions_;
   bool shutting_down_ = false;
+  bool active_ = true;
   steady::time_point started_ = steady::now();
 };
 

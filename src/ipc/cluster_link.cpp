@@ -348,6 +348,16 @@ public:
         spdlog::info("broadcast from {} by {}: {}", b.source, one_log_line(b.author), one_log_line(b.message));
         if (broadcast_cb_) broadcast_cb_(b);
       }
+    } else if (op == "layout_request") {
+      // The supervisor switches a reshard's layouts over (docs/supervisor.md, "Resharding").
+      auto* a = data.if_contains("active");
+      if (!a || !a->is_bool() || !layout_cb_) {
+        if (!id.empty() && !opt_.legacy)
+          answer(source, id, "error", json::object{{"code", "bad_request"}, {"message", "layout_request needs active: true|false"}});
+      } else {
+        layout_cb_(a->get_bool());
+        answer(source, id, "layout_response", json::object{{"active", a->get_bool()}});
+      }
     } else if (op == "cluster_join") {
       auto n = get_string(data, "cluster_name");
       clusters_.insert(n);
@@ -665,6 +675,7 @@ public:
   bool hub_lacks_sessions_ = false; // the hub answered session_report with unknown_op
   std::function<void()> superseded_cb_;
   std::function<void(const BroadcastMessage&)> broadcast_cb_;
+  std::function<void(bool)> layout_cb_;
   steady::time_point linked_since_{};
   steady::time_point last_ack_at_{};
   std::uint64_t connects_ = 0;
@@ -711,6 +722,7 @@ bool ClusterLink::linked() const { return impl_->linked(); }
 const std::string& ClusterLink::server_name() const { return impl_->server_name_; }
 const std::string& ClusterLink::name() const { return impl_->opt_.name; }
 void ClusterLink::on_superseded(std::function<void()> f) { impl_->superseded_cb_ = std::move(f); }
+void ClusterLink::on_layout(std::function<void(bool active)> f) { impl_->layout_cb_ = std::move(f); }
 void ClusterLink::on_broadcast(std::function<void(const BroadcastMessage&)> f) { impl_->broadcast_cb_ = std::move(f); }
 
 LinkStatus ClusterLink::status() const {

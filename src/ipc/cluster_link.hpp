@@ -161,6 +161,8 @@ public:
   // Called for every broadcast_message that reaches this cluster.
   void on_broadcast(std::function<void(const BroadcastMessage&)> f);
   LinkStatus status() const;
+  // Called for a layout_request from the supervisor: whether bot code gets events now.
+  void on_layout(std::function<void(bool active)> f);
 
   class Impl;
 

@@ -55,8 +55,9 @@ enum class OpKind {
 OpKind classify(std::string_view op) {
   if (op == "heartbeat") return OpKind::heartbeat;
   if (op == "stats_broadcast") return OpKind::stats_broadcast;
-  if (op == "stats_request" || op == "guild_count_request" || op == "eval_request") return OpKind::request;
-  if (op == "guild_count_response" || op == "eval_response") return OpKind::response;
+  if (op == "stats_request" || op == "guild_count_request" || op == "eval_request" || op == "layout_request")
+    return OpKind::request;
+  if (op == "guild_count_response" || op == "eval_response" || op == "layout_response") return OpKind::response;
   if (op == "broadcast_message") return OpKind::broadcast;
   if (op == "error") return OpKind::error;
   if (op == "hub_status_request") return OpKind::hub_status;

@@ -101,6 +101,19 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
                                                        to_string(cfg.ipc_mode));
   }
 
+  // SHARD_TRACE_EVENTS: one log line per handled event of these types, with its id and shard,
+  // so an operator (or a test) sees which process handled what. Like bot code, it only runs
+  // while this layout is active.
+  if (shards)
+    for (auto& type : cfg.trace_events)
+      shards->on(type, [](gateway::Shard& shard, std::string_view type, std::string_view data) {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(data, ec);
+        auto* id = !ec && v.is_object() ? v.as_object().if_contains("id") : nullptr;
+        spdlog::info("handled {} {} on shard {}/{}", type, id && id->is_string() ? std::string(id->as_string()) : "?",
+                     shard.id(), shard.count());
+      });
+
   // The operator commands (/clusters...) answer from this process's shards.
   std::unique_ptr<commands::OperatorCommands> operator_commands;
   if (shards && cfg.commands_enabled) {
@@ -151,6 +164,10 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
   auto start_link = [&](ipc::LinkOptions options) {
     link = ipc::ClusterLink::create(io, std::move(options), state.get());
     if (operator_commands) operator_commands->set_link(link.get());
+    if (shards) {
+      auto* sc = shards;
+      link->on_layout([sc](bool active) { sc->set_active(active); });
+    }
     link->on_superseded([&] {
       // A newer generation owns this cluster's shards now: leave at once, and leave the saved
       // sessions alone (they are the new process's).

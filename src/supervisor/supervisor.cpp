@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <map>
@@ -146,6 +147,8 @@ private:
     bool restart_pending = false;
     bool given_up = false;
     bool replacing = false; // stopped on purpose by a rolling restart: its exit is no death
+    std::uint32_t shard_count = 0; // of its layout
+    bool standby_start = false;    // the new layout of a reshard: start without events
     std::uint32_t restarts = 0;
   };
 
@@ -181,6 +184,8 @@ private:
       throw ConfigError(e.what());
     }
     shard_count_ = shard_count;
+    limits_ = RestartLimits{to_millis(cfg_.launch.backoff_min_s), to_millis(cfg_.launch.backoff_max_s),
+                            cfg_.launch.restart_max, to_millis(cfg_.launch.restart_window_s), std::chrono::seconds(60)};
     RestartLimits limits{to_millis(cfg_.launch.backoff_min_s), to_millis(cfg_.launch.backoff_max_s),
                          cfg_.launch.restart_max, to_millis(cfg_.launch.restart_window_s), std::chrono::seconds(60)};
     spdlog::info("launch: {} shards of {} in {} clusters, hub on {}:{}", ids.size(), shard_count, plan.size(), hub_host_,
@@ -189,6 +194,7 @@ private:
     for (auto& spec : plan) {
       spdlog::info("launch: {} runs shards {}", spec.name, format_shard_ids(spec.shard_ids));
       slots_.push_back(std::make_unique<Slot>(spec, RestartPolicy(limits, real_clock()), io_));
+      slots_.back()->shard_count = shard_count;
       spawn(*slots_.back());
     }
     ipc::spawn_owned(io_, monitor(), "launch monitor");
@@ -207,7 +213,9 @@ private:
     env["SHARD_IPC_HOST"] = hub_host_;
     env["SHARD_IPC_PORT"] = std::to_string(hub_port_);
     env["SHARD_CLUSTER_NAME"] = s.spec.name;
-    env["SHARD_COUNT"] = std::to_string(shard_count_);
+    env["SHARD_COUNT"] = std::to_string(s.shard_count);
+    if (s.standby_start) env["SHARD_STANDBY"] = "true";
+    else env.erase("SHARD_STANDBY");
     env["SHARD_IDS"] = format_shard_ids(s.spec.shard_ids);
     env["SHARD_CLUSTER_GENERATION"] = std::to_string(s.generation);
     return env;
@@ -263,7 +271,7 @@ private:
       maybe_finish_stop();
       return;
     }
-    for (auto& s : slots_) {
+    for (auto* s : watched()) {
       if (s->pid != pid) continue;
       s->pid = 0;
       auto how = describe_exit(status);
@@ -332,6 +340,7 @@ private:
       }
       if (stopping_) break;
       check(hub);
+      if (hub) maybe_auto_reshard(*hub);
       if (steady::now() >= next_status) {
         next_status = steady::now() + kStatusEvery;
         log_status();
@@ -348,7 +357,7 @@ private:
           auto& c = v.get_object();
           auto name = ipc::get_string(c, "name");
           auto gen = static_cast<std::int64_t>(ipc::get_number(c, "generation", -1));
-          for (auto& s : slots_)
+          for (auto* s : watched())
             if (s->spec.name == name && s->generation == gen && s->pid) {
               auto age = ipc::get_number(c, "last_heartbeat_age", 0);
               s->last_alive = now - std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(age));
@@ -368,7 +377,7 @@ private:
       spdlog::info("launch: the hub answers again; heartbeats are judged again in {:.0f} s", cfg_.reconnect_max_s);
     }
     const bool judge_heartbeats = now - hub_back_at_ > to_millis(cfg_.reconnect_max_s);
-    for (auto& s : slots_) {
+    for (auto* s : watched()) {
       if (!s->pid || s->restart_pending || s->given_up || s->replacing) continue;
       if (!s->last_alive) {
         if (now - s->spawned_at > to_millis(cfg_.launch.start_timeout_s)) {
@@ -393,6 +402,14 @@ private:
       });
       on_death(*s, fmt::format("no heartbeat for {:.1f} s", silent));
     }
+  }
+
+  // The clusters health checks cover: the current layout and a new one still starting.
+  std::vector<Slot*> watched() const {
+    std::vector<Slot*> out;
+    for (auto& s : slots_) out.push_back(s.get());
+    out.insert(out.end(), starting_.begin(), starting_.end());
+    return out;
   }
 
   void log_status() {
@@ -426,10 +443,21 @@ private:
         return json::object{{"error", "only a rolling restart is offered: {\"action\": \"restart\", \"rolling\": true}"}};
       if (stopping_) return json::object{{"error", "the supervisor is stopping"}};
       if (rolling_running_) return json::object{{"error", "a rolling restart is already under way"}};
+      if (reshard_running_) return json::object{{"error", "a reshard is under way"}};
       start_rolling();
       return json::object{{"started", true}, {"clusters", slots_.size()}};
     }
-    return json::object{{"error", "unknown action (status, restart)"}};
+    if (action == "reshard") {
+      std::uint64_t target = 0;
+      auto* n = data.if_contains("shards");
+      if (!n || !ipc::get_uint64(*n, target) || target < 1 || target > 65536)
+        return json::object{{"error", "reshard needs shards: a shard count (1..65536)"}};
+      auto why = reshard_refusal(static_cast<std::uint32_t>(target));
+      if (!why.empty()) return json::object{{"error", why}};
+      start_reshard(static_cast<std::uint32_t>(target));
+      return json::object{{"started", true}, {"from", shard_count_}, {"to", target}};
+    }
+    return json::object{{"error", "unknown action (status, restart, reshard)"}};
   }
 
   json::object status_json() const {
@@ -446,6 +474,11 @@ private:
                                       {"given_up", s->given_up}});
     }
     return json::object{{"clusters", std::move(clusters)},
+                        {"shard_count", shard_count_},
+                        {"reshard", json::object{{"running", reshard_running_},
+                                                 {"target", reshard_target_},
+                                                 {"phase", reshard_phase_},
+                                                 {"error", reshard_error_}}},
                         {"rolling", json::object{{"running", rolling_running_},
                                                  {"done", rolling_done_},
                                                  {"total", slots_.size()},
@@ -454,7 +487,7 @@ private:
   }
 
   void start_rolling() {
-    if (rolling_running_ || stopping_ || slots_.empty()) return;
+    if (rolling_running_ || reshard_running_ || stopping_ || slots_.empty()) return;
     rolling_running_ = true;
     rolling_done_ = 0;
     rolling_error_.clear();
@@ -535,6 +568,149 @@ private:
     co_return false;
   }
 
+  // ---- resharding ------------------------------------------------------------------------
+
+  std::string reshard_refusal(std::uint32_t target) const {
+    if (stopping_) return "the supervisor is stopping";
+    if (reshard_running_) return "a reshard is already under way";
+    if (rolling_running_) return "a rolling restart is under way";
+    if (!cfg_.shard_ids.empty())
+      return "this supervisor owns only SHARD_IDS; resharding needs one supervisor that owns every shard";
+    if (target == shard_count_) return fmt::format("the bot already has {} shards", target);
+    return {};
+  }
+
+  void start_reshard(std::uint32_t target) {
+    reshard_running_ = true;
+    reshard_target_ = target;
+    reshard_error_.clear();
+    ipc::spawn_owned(io_, reshard(target), "reshard");
+  }
+
+  // Asks every cluster of `slots` to give bot code events (or not); true when all answered.
+  asio::awaitable<bool> set_layout_active(std::vector<Slot*> slots, bool active) {
+    bool all = true;
+    for (auto* s : slots) {
+      bool ok = false;
+      for (int attempt = 0; attempt < 3 && !ok && link_->linked(); ++attempt) {
+        json::object q;
+        q["active"] = active;
+        auto r = co_await link_->request("layout_request", std::move(q), s->spec.name, kHubStatusTimeout);
+        ok = r.ok && r.op == "layout_response";
+      }
+      if (!ok) spdlog::warn("launch: {} did not confirm it is {}", s->spec.name, active ? "active" : "in standby");
+      all = all && ok;
+    }
+    co_return all;
+  }
+
+  // Stops processes that leave for good (a retired layout, a failed new one): SIGTERM, then
+  // SIGKILL after 10 s; their exits are expected.
+  void retire(std::vector<std::unique_ptr<Slot>> slots) {
+    for (auto& s : slots) {
+      s->restart.cancel();
+      s->given_up = true;
+      if (s->pid) {
+        fenced_[s->pid] = s->spec.name;
+        ::kill(s->pid, SIGTERM);
+        auto pid = s->pid;
+        auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
+        t->async_wait([this, pid, t](const boost::system::error_code& ec) {
+          if (!ec && fenced_.count(pid)) ::kill(pid, SIGKILL);
+        });
+        s->pid = 0;
+      }
+      retired_.push_back(std::move(s)); // kept: timers and handlers may still refer to it
+    }
+  }
+
+  // Starts the new layout beside the old one (its shards IDENTIFY through the hub's slots, and
+  // give bot code no events yet), switches event handling over once every new shard is READY,
+  // then closes the old layout. Events reach both layouts while both are connected (Discord
+  // sends each to every session of the guild's shard), so every event is handled by the old
+  // layout, the new one, or both for the moment of the switch.
+  asio::awaitable<void> reshard(std::uint32_t target) {
+    const auto began = steady::now();
+    const auto from = shard_count_;
+    spdlog::info("launch: resharding from {} to {} shards", from, target);
+    std::vector<std::uint32_t> ids(target);
+    for (std::uint32_t i = 0; i < target; ++i) ids[i] = i;
+    std::vector<ClusterSpec> plan;
+    try {
+      auto clusters = cfg_.launch.clusters ? std::min<std::uint32_t>(cfg_.launch.clusters, target) : 0u;
+      plan = plan_clusters(ids, clusters, cfg_.launch.per_cluster, fmt::format("{}-{}s", cfg_.launch.prefix, target));
+    } catch (const std::exception& e) {
+      reshard_error_ = e.what();
+    }
+    std::vector<std::unique_ptr<Slot>> fresh;
+    if (reshard_error_.empty()) {
+      reshard_phase_ = "starting the new layout";
+      for (auto& spec : plan) {
+        fresh.push_back(std::make_unique<Slot>(spec, RestartPolicy(limits_, real_clock()), io_));
+        fresh.back()->shard_count = target;
+        fresh.back()->standby_start = true;
+        spawn(*fresh.back());
+      }
+      // Watched like every cluster (exits, heartbeats) while it starts.
+      for (auto& f : fresh) starting_.push_back(f.get());
+      for (auto& f : fresh)
+        if (reshard_error_.empty() && !co_await wait_ready(*f, std::chrono::minutes(10)))
+          reshard_error_ = fmt::format("{}'s shards were not all READY within 10 minutes", f->spec.name);
+      starting_.clear();
+    }
+    if (reshard_error_.empty() && !stopping_) {
+      reshard_phase_ = "switching event handling";
+      std::vector<Slot*> news, olds;
+      for (auto& f : fresh) news.push_back(f.get());
+      for (auto& o : slots_) olds.push_back(o.get());
+      // New first, then old: for a moment both hand events to bot code, never neither.
+      if (!co_await set_layout_active(news, true)) reshard_error_ = "the new layout did not confirm the switch";
+      else co_await set_layout_active(olds, false);
+    }
+    if (!reshard_error_.empty() || stopping_) {
+      if (!reshard_error_.empty()) spdlog::error("launch: reshard to {} shards abandoned: {}; the {} shards go on", target, reshard_error_, from);
+      retire(std::move(fresh));
+      reshard_phase_.clear();
+      reshard_running_ = false;
+      co_return;
+    }
+    reshard_phase_ = "closing the old layout";
+    for (auto& f : fresh) f->standby_start = false; // a respawn of the new layout starts active
+    auto old = std::move(slots_);
+    slots_ = std::move(fresh);
+    shard_count_ = target;
+    retire(std::move(old));
+    for (auto deadline = steady::now() + std::chrono::seconds(15); !fenced_.empty() && steady::now() < deadline;)
+      co_await sleep(std::chrono::milliseconds(50));
+    spdlog::info("launch: reshard done: {} -> {} shards in {:.1f} s", from, target,
+                 std::chrono::duration<double>(steady::now() - began).count());
+    reshard_phase_ = "done";
+    reshard_running_ = false;
+    last_reshard_ = steady::now();
+  }
+
+  // Average guilds per shard past SHARD_RESHARD_GUILDS_PER_SHARD: reshard to about 1,000 per
+  // shard (Discord's own recommendation), at most once every 10 minutes.
+  void maybe_auto_reshard(const json::object& hub) {
+    auto limit = cfg_.launch.reshard_guilds_per_shard;
+    if (!limit || !cfg_.shard_ids.empty() || cfg_.ipc_mode != IpcMode::server || shard_count_ == 0) return;
+    if (reshard_running_ || rolling_running_ || stopping_) return;
+    if (last_reshard_ != steady::time_point{} && steady::now() - last_reshard_ < std::chrono::minutes(10)) return;
+    double guilds = 0;
+    if (auto* cs = hub.if_contains("clients"); cs && cs->is_array())
+      for (auto& v : cs->get_array())
+        if (v.is_object())
+          if (auto* st = v.get_object().if_contains("stats"); st && st->is_object())
+            if (static_cast<std::uint32_t>(ipc::get_number(st->get_object(), "layout", 0)) == shard_count_)
+              guilds += ipc::get_number(st->get_object(), "guild_count", 0);
+    if (guilds / shard_count_ <= limit) return;
+    auto target = std::max<std::uint32_t>(shard_count_ + 1, static_cast<std::uint32_t>(std::ceil(guilds / 1000.0)));
+    spdlog::info("launch: {:.0f} guilds on {} shards is past {} per shard: resharding to {}", guilds, shard_count_,
+                 limit, target);
+    last_reshard_ = steady::now();
+    start_reshard(target);
+  }
+
   // ---- stopping ----------------------------------------------------------------------------
 
   void stop() {
@@ -543,7 +719,7 @@ private:
     stop_signals_.cancel();
     hangup_.cancel();
     monitor_.cancel();
-    for (auto& s : slots_) {
+    for (auto* s : watched()) {
       s->restart.cancel();
       if (s->pid) ::kill(s->pid, SIGTERM); // each saves its sessions and exits within 3 s
     }
@@ -551,7 +727,7 @@ private:
     stop_timer_.expires_after(kStopDeadline);
     stop_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      for (auto& s : slots_)
+      for (auto* s : watched())
         if (s->pid) {
           spdlog::warn("launch: {} (pid {}) did not stop in time: killing it", s->spec.name, s->pid);
           ::kill(s->pid, SIGKILL);
@@ -563,7 +739,7 @@ private:
 
   void maybe_finish_stop() {
     if (!stopping_) return;
-    for (auto& s : slots_)
+    for (auto* s : watched())
       if (s->pid) return;
     if (!fenced_.empty()) return;
     finish();
@@ -597,6 +773,9 @@ private:
   std::uint16_t hub_port_ = 0;
   std::uint32_t shard_count_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> starting_;                  // a reshard's new layout, until it takes over
+  std::vector<std::unique_ptr<Slot>> retired_;   // layouts that left; kept for their handlers
+  RestartLimits limits_;
   std::map<pid_t, std::string> fenced_; // replaced processes not yet exited, by pid
   std::int64_t last_generation_ = 0;
   bool stopping_ = false;
@@ -604,6 +783,10 @@ private:
   bool hub_seen_ = false;           // the hub has answered a hub_status request
   bool hub_lost_ = false;           // it answered once, then the last request got no answer
   steady::time_point hub_back_at_{}; // when it answered again after that
+  bool reshard_running_ = false;
+  std::uint32_t reshard_target_ = 0;
+  std::string reshard_phase_, reshard_error_;
+  steady::time_point last_reshard_{};
   bool rolling_running_ = false;
   std::size_t rolling_done_ = 0;
   std::string rolling_current_, rolling_error_;

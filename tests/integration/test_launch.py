@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import tempfile
+import threading
 import time
 import unittest
 
@@ -35,7 +36,7 @@ class Launch(unittest.TestCase):
         self.sim = harness.Proc(["sim", "--port", "0", "--port-file", "{port_file}", "--token", TOKEN,
                                  "--guilds", "400", "--shards", str(SHARDS), "--identify-window-ms", "300",
                                  "--max-concurrency", "16", "--heartbeat-ms", "1000", "--outage-ms", "0",
-                                 "--events-per-sec", "200"], dict(os.environ), name="sim")
+                                 "--events-per-sec", "200", "--session-budget", "1000"], dict(os.environ), name="sim")
         self.addCleanup(self.sim.stop)
         self.sim_port = self.sim.wait_port()
 
@@ -70,10 +71,10 @@ class Launch(unittest.TestCase):
                     out[s["shard_id"]] = dict(s, cluster=name)
         return out
 
-    def wait_ready(self, pred=lambda st: True, what="every shard ready", timeout=30):
+    def wait_ready(self, pred=lambda st: True, what="every shard ready", timeout=30, shards=SHARDS):
         def check():
             st = self.shard_status()
-            ok = st and len(st) == SHARDS and all(s["status"] == "ready" for s in st.values()) and pred(st)
+            ok = st and len(st) == shards and all(s["status"] == "ready" for s in st.values()) and pred(st)
             return st if ok else None
         return harness.poll(check, timeout=timeout, what=what)
 
@@ -172,6 +173,54 @@ class Launch(unittest.TestCase):
             self.assertGreaterEqual(st[shard]["resumes"], 1, st[shard])
             live = [x for x in rest(self.sim_port, f"/_sim/sessions?shard={shard}")[1]["sessions"] if x["attached"]]
             self.assertLess(live[0]["longest_detached_ms"], 2000, (shard, live[0]))
+
+    def test_reshard_from_8_to_16_loses_no_event(self):
+        self.launch(SHARD_CLUSTERS=2, SHARD_TRACE_EVENTS="MESSAGE_CREATE", SHARD_RESHARD_GUILDS_PER_SHARD=0)
+        self.wait_ready()
+        old_pids = [self.pid_of("cluster-0"), self.pid_of("cluster-1")]
+        guilds = [g for v in rest(self.sim_port, "/_sim/world?shards=16")[1]["per_shard"].values() for g in v["guild_ids"]]
+        probes, stop = [], threading.Event()
+
+        def post_probes():  # a message every 20 ms to a guild of every shard in turn, until told
+            i = 0
+            while not stop.is_set() and i < 5000:
+                status, out = rest(self.sim_port, "/_sim/messages", method="POST",
+                                   body={"guild_id": guilds[i % len(guilds)], "content": f"probe {i}"})
+                if status == 200:
+                    probes.append((out["id"], out["sessions"]))
+                i += 1
+                time.sleep(0.02)
+        poster = threading.Thread(target=post_probes)
+        poster.start()
+        try:
+            res = harness.run_cli(["reshard", "--shards", "16", "--timeout-s", "120"],
+                                  harness.base_env(self.hub_port), timeout=150)
+            time.sleep(0.5)  # a few probes after the switch, for the new layout alone
+        finally:
+            stop.set()
+            poster.join()
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("Resharding from 8 to 16 shards", res.stdout)
+        self.assertIn("Reshard done: 16 shards", res.stdout)
+        self.assertGreater(len(probes), 20)  # events flowed through the whole reshard
+        self.assertTrue(all(sessions >= 1 for _, sessions in probes), probes)  # Discord sent each one
+        # Every probe was handled by bot code of the old layout, the new one, or both.
+        def handled():
+            lines = re.findall(r"handled MESSAGE_CREATE (\d+) on shard \d+/(\d+)", self.sup.log())
+            by_id = {}
+            for mid, count in lines:
+                by_id.setdefault(mid, set()).add(count)
+            return by_id if all(mid in by_id for mid, _ in probes) else None
+        by_id = harness.poll(handled, timeout=10, what="every probe handled")
+        layouts = [by_id[mid] for mid, _ in probes]
+        self.assertEqual(layouts[0], {"8"})     # before: the old layout
+        self.assertEqual(layouts[-1], {"16"})   # after: the new one alone
+        st = self.wait_ready(shards=16, what="16 ready shards")
+        self.assertEqual({s["cluster"] for s in st.values()}, {"cluster-16s-0", "cluster-16s-1"})
+        harness.poll(lambda: not any(alive(p) for p in old_pids), timeout=15, what="the old layout gone")
+        stats = self.sim_stats()
+        self.assertEqual(stats["identifies"]["total"], SHARDS + 16, stats["identifies"])
+        self.assertEqual(stats["violations"], {}, stats["violations"])
 
     def test_sigterm_stops_every_cluster_with_sessions_saved(self):
         self.launch()
