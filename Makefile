@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway clean
+.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -38,6 +38,11 @@ bench-sim: build
 # Gateway ingest against @discordjs/ws (npm, pinned by bench/discordjs_ws/package-lock.json).
 bench-gateway: build
 	@bash bench/gateway_run.sh
+
+# Cold start of 64 shards under the supervisor against discord-hybrid-sharding (npm, pinned by
+# bench/cold_start/package-lock.json).
+bench-cold-start: build
+	@bash bench/cold_start.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -361,7 +361,7 @@ asio::awaitable<void> OperatorCommands::start() {
   ApplicationInfo app;
   // Shared with the other processes of this machine for a few minutes (SHARD_DATA_DIR): a
   // respawn or a rolling restart does not spend the route's rate limit again.
-  gateway::RestCache cache(cfg_.data_dir);
+  gateway::RestCache cache(cfg_.data_dir, cfg_.discord_api_url, cfg_.discord_token);
   if (auto cached = cache.load("application", kApplicationCacheFor)) {
     std::string ignored;
     if (!parse_application(cached->body, app, ignored)) app = {};

@@ -1,5 +1,7 @@
 #include "gateway/rest_cache.hpp"
 
+#include "core/crypto.hpp"
+
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -21,8 +23,16 @@ std::int64_t wall_ms() {
 }
 } // namespace
 
+RestCache::RestCache(std::filesystem::path dir, const std::string& api_url, const std::string& token)
+    : dir_(std::move(dir)), key_(hmac_sha256_hex(token, api_url).substr(0, 16)) {}
+
+std::filesystem::path RestCache::file(const std::string& name) const { return dir_ / (name + "-" + key_ + ".json"); }
+
 std::optional<RestCache::Entry> RestCache::load(const std::string& name, std::chrono::milliseconds max_age) const {
-  std::ifstream in(dir_ / (name + ".json"), std::ios::binary);
+  std::error_code size_ec;
+  auto size = std::filesystem::file_size(file(name), size_ec);
+  if (size_ec || size > kMaxBytes) return std::nullopt;
+  std::ifstream in(file(name), std::ios::binary);
   if (!in) return std::nullopt;
   std::stringstream buf;
   buf << in.rdbuf();
@@ -43,8 +53,9 @@ std::optional<RestCache::Entry> RestCache::load(const std::string& name, std::ch
 void RestCache::save(const std::string& name, const std::string& body) const {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  auto path = dir_ / (name + ".json");
-  auto tmp = dir_ / (name + ".json.tmp." + std::to_string(::getpid()));
+  auto path = file(name);
+  auto tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << json::serialize(json::object{{"saved_at_ms", wall_ms()}, {"body", body}});

@@ -13,7 +13,10 @@ namespace shardline::gateway {
 
 class RestCache {
 public:
-  explicit RestCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // Entries are per bot and per API: `api_url` and `token` pick the files (through a keyed
+  // hash; neither is written), so a shared directory, a new token or a switch between the
+  // simulator and Discord never hands one bot another's answers.
+  RestCache(std::filesystem::path dir, const std::string& api_url, const std::string& token);
 
   // The body saved under `name` at most `max_age` ago (by the wall clock), with its age.
   struct Entry {
@@ -25,7 +28,10 @@ public:
   void save(const std::string& name, const std::string& body) const;
 
 private:
+  std::filesystem::path file(const std::string& name) const;
+
   std::filesystem::path dir_;
+  std::string key_;
 };
 
 } // namespace shardline::gateway

@@ -60,19 +60,22 @@ asio::awaitable<void> ShardCluster::plan() {
   // Unreachable or 5xx: retry with backoff (a cluster started before the network is up);
   // 401: the token is wrong, and retrying cannot fix it.
   // A sibling process's answer of the last minute will do (a respawn, a rolling restart): the
-  // hub keeps the budget's exact count as IDENTIFYs are granted.
-  RestCache cache(cfg_.data_dir);
-  std::string error;
-  if (auto cached = cache.load("gateway_bot", kGatewayBotCacheFor); cached && parse_gateway_bot(cached->body, bot_, error)) {
+  // hub keeps the budget's exact count as IDENTIFYs are granted. Looked at again before every
+  // retry, so a process that got a 429 takes a sibling's answer instead of asking again.
+  RestCache cache(cfg_.data_dir, cfg_.discord_api_url, cfg_.discord_token);
+  auto from_cache = [&] {
+    std::string ignored;
+    auto cached = cache.load("gateway_bot", kGatewayBotCacheFor);
+    if (!cached || !parse_gateway_bot(cached->body, bot_, ignored)) return false;
     bot_.reset_after_ms -= std::min<std::uint64_t>(bot_.reset_after_ms, cached->age.count());
     spdlog::info("GET /gateway/bot answered {} s ago (SHARD_DATA_DIR): not asked again", cached->age.count() / 1000);
-  }
+    return true;
+  };
   asio::steady_timer retry(io_);
-  for (int attempt = 0; bot_.url.empty(); ++attempt) {
+  for (int attempt = 0; !from_cache(); ++attempt) {
     auto r = co_await rest_get(io_, *tls_, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token, kRestTimeout);
-    if (r.status == 200) {
-      if (!parse_gateway_bot(r.body, bot_, error))
-        throw GatewayStartError(fmt::format("{} (DISCORD_API_URL={})", error, cfg_.discord_api_url));
+    std::string error;
+    if (r.status == 200 && parse_gateway_bot(r.body, bot_, error)) {
       cache.save("gateway_bot", r.body);
       break;
     }
@@ -83,8 +86,11 @@ asio::awaitable<void> ShardCluster::plan() {
     // Rate-limited: Discord says how long, and asking sooner only earns another 429.
     if (r.status == 429)
       delay = std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(r.retry_after_s, 0.0, 60.0) * 1000) + 50);
+    // A body that does not parse is retried like a 5xx: a proxy's error page is not the
+    // operator's mistake (DISCORD_API_URL pointing elsewhere keeps failing, and says so).
     spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {:.1f} s", cfg_.discord_api_url,
-                 r.status ? fmt::format("HTTP {}", r.status) : r.error, delay.count() / 1000.0);
+                 r.status == 200 ? error + " (is DISCORD_API_URL right?)" : r.status ? fmt::format("HTTP {}", r.status) : r.error,
+                 delay.count() / 1000.0);
     retry.expires_after(delay);
     co_await retry.async_wait(use_tuple);
     if (shutting_down_) co_return;

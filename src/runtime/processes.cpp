@@ -178,9 +178,12 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
     });
     link->start();
   };
-  if (!shards) {
-    start_link(lo);
-  } else {
+  // With SHARD_COUNT and SHARD_IDS set (as `shardline launch` sets them) the shards are known
+  // before Discord answers: the link comes up at once, so the cluster is seen alive (and gets
+  // IDENTIFY slots) even while GET /gateway/bot is retried through a Discord incident.
+  const bool layout_known = shards && cfg.shard_count && !cfg.shard_ids.empty();
+  if (!shards || layout_known) start_link(lo);
+  if (shards) {
     // The link announces the shards this process runs, which with SHARD_COUNT=auto or no
     // SHARD_IDS are only known once /gateway/bot has answered: the hub routes shard: and
     // guild: targets by them.
@@ -191,7 +194,7 @@ int run_cluster(const Config& cfg, const ProcessOptions& opt) {
           co_await sc->plan();
           options.shard_ids = sc->shard_ids();
           options.shard_count = sc->shard_count();
-          link_up(std::move(options));
+          if (!*link) link_up(std::move(options));
           sc->set_link(link->get());
           // Owners and command registration go on beside the shards' start, never before it.
           if (oc) ipc::spawn_owned(co_await asio::this_coro::executor, oc->start(), "operator commands start");

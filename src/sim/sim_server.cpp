@@ -348,6 +348,11 @@ void on_resume(Sim& sim, const ConnPtr& c, const std::string& d_json) {
     count_violation(sim, "authentication_failed", *c);
     return request_close(*c, close_code::authentication_failed, "Authentication failed.");
   }
+  // A session whose connection we are closing with a code that ends it (4009 session timed out,
+  // 4007...) is over already, even while that close is still under way.
+  if (auto held = sim.conn_of.find(r->session_id); held != sim.conn_of.end())
+    if (auto h = held->second.lock(); h && h != c && h->closing && invalidates_session(h->close_code))
+      if (auto* s = sim.sessions.find(r->session_id)) s->invalidated = true;
   auto res = sim.sessions.resume(r->session_id, r->seq);
   if (!res) {
     ++sim.resumes_refused;

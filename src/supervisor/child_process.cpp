@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <pthread.h>
 #include <cstring>
 #include <system_error>
 
@@ -25,18 +26,37 @@ pid_t spawn_child(const ChildSpec& spec) {
   envp.push_back(nullptr);
   const pid_t parent = getpid();
 
+  // Signals stay blocked from before fork until the child has reset them: the parent's
+  // handlers (Asio's, for SIGCHLD, SIGTERM...) must never run in the child, and a SIGTERM from
+  // PR_SET_PDEATHSIG must not be swallowed by one.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid < 0) {
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    throw std::system_error(err, std::generic_category(), "fork");
+  }
   if (pid == 0) {
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
     // SIGTERM (not SIGKILL): a cluster whose supervisor died still saves its sessions.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(1); // the supervisor died before prctl took effect
+    // Its own process group: a terminal's Ctrl-C or hangup reaches the supervisor, which
+    // stops its clusters in order, not every process at once.
+    setpgid(0, 0);
+    // The hub's sockets (listening and accepted) and the supervisor's link stay with the
+    // supervisor: a child holding them would keep the port busy and connections half-open.
+    close_range(3, ~0U, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    execve(spec.exe.c_str(), argv.data(), envp.data());
+    // execvpe: a bare program name (SHARD_CLUSTER_COMMAND="node bot.js") is found in PATH.
+    execvpe(spec.exe.c_str(), argv.data(), envp.data());
     _exit(127);
   }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return pid;
 }
 

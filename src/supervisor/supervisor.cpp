@@ -39,9 +39,6 @@ constexpr auto kHubStatusTimeout = std::chrono::seconds(2);
 // On SIGTERM/SIGINT the clusters close their shards resumably and exit within 3 s; past this
 // the leftovers are killed.
 constexpr auto kStopDeadline = std::chrono::seconds(10);
-// A replaced process that is still running this long after its replacement started is
-// killed: the hub fences it, but a process cut off from the hub must not keep its shards.
-constexpr auto kFencedGrace = std::chrono::seconds(10);
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 millis to_millis(double seconds) { return millis(static_cast<std::int64_t>(seconds * 1000)); }
@@ -71,8 +68,22 @@ public:
         monitor_(io), stop_timer_(io) {}
 
   int run() {
+    // Resolved once: after an upgrade that replaces the binary, /proc/self/exe names a deleted
+    // file, and every respawn would fail.
+    try {
+      if (cfg_.launch.command.empty()) exe_ = self_exe();
+    } catch (const ConfigError& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
     if (!cfg_.enable_shard_manager) {
       spdlog::error("ENABLE_SHARD_MANAGER is false: set ENABLE_SHARD_MANAGER=true to launch clusters");
+      return 2;
+    }
+    if (cfg_.launch.dead_after_s <= cfg_.heartbeat_s) {
+      spdlog::error("SHARD_DEAD_AFTER_S ({} s) is not above SHARD_IPC_HEARTBEAT_S ({} s): a healthy cluster would look "
+                    "dead between two heartbeats; raise SHARD_DEAD_AFTER_S (3 heartbeats or more)",
+                    cfg_.launch.dead_after_s, cfg_.heartbeat_s);
       return 2;
     }
     std::uint16_t port = cfg_.ipc_port;
@@ -161,13 +172,22 @@ private:
       asio::ssl::context tls(asio::ssl::context::tls_client);
       tls.set_default_verify_paths();
       tls.set_verify_mode(asio::ssl::verify_peer);
-      auto r = co_await gateway::rest_get(io_, tls, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token,
-                                          std::chrono::seconds(15));
       gateway::GatewayBot bot;
       std::string error;
-      if (r.status != 200 || !gateway::parse_gateway_bot(r.body, bot, error))
-        throw ConfigError(fmt::format("SHARD_COUNT=auto: GET /gateway/bot failed ({}); set SHARD_COUNT",
-                                      r.status ? fmt::format("HTTP {}", r.status) : r.error));
+      // Discord down or busy: retried for about two minutes; a refused token is not.
+      for (int attempt = 1;; ++attempt) {
+        auto r = co_await gateway::rest_get(io_, tls, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token,
+                                            std::chrono::seconds(15));
+        if (r.status == 200 && gateway::parse_gateway_bot(r.body, bot, error)) break;
+        auto why = r.status ? fmt::format("HTTP {}", r.status) : r.error;
+        if (r.status == 401 || r.status == 403 || attempt == 8)
+          throw ConfigError(fmt::format("SHARD_COUNT=auto: GET /gateway/bot failed ({}); check DISCORD_TOKEN or set "
+                                        "SHARD_COUNT", why));
+        auto wait = std::chrono::seconds(std::min(30, 1 << attempt));
+        spdlog::warn("launch: GET /gateway/bot failed ({}); retrying in {} s", why, wait.count());
+        co_await sleep(wait);
+        if (stopping_) co_return;
+      }
       shard_count = bot.shards;
       spdlog::info("GET /gateway/bot recommends {} shards", shard_count);
     }
@@ -230,7 +250,7 @@ private:
     ChildSpec child;
     auto words = split_words(cfg_.launch.command);
     if (words.empty()) {
-      child.exe = self_exe();
+      child.exe = exe_;
       if (!opt_.env_file.empty()) child.args.insert(child.args.end(), {"--env-file", opt_.env_file});
       if (!opt_.config_file.empty()) child.args.insert(child.args.end(), {"--config", opt_.config_file});
       child.args.push_back("run");
@@ -266,7 +286,7 @@ private:
 
   void on_exit(pid_t pid, int status) {
     if (auto it = fenced_.find(pid); it != fenced_.end()) {
-      spdlog::info("launch: replaced process of {} (pid {}) exited: {}", it->second, pid, describe_exit(status));
+      spdlog::info("launch: retired process of {} (pid {}) exited: {}", it->second, pid, describe_exit(status));
       fenced_.erase(it);
       maybe_finish_stop();
       return;
@@ -275,6 +295,12 @@ private:
       if (s->pid != pid) continue;
       s->pid = 0;
       auto how = describe_exit(status);
+      if (stopping_) {
+        spdlog::info("launch: {} stopped ({})", s->spec.name, how);
+        s->replacing = false;
+        maybe_finish_stop();
+        return;
+      }
       if (s->replacing) {
         spdlog::info("launch: {} stopped for the rolling restart ({})", s->spec.name, how);
         s->replacing = false;
@@ -380,7 +406,7 @@ private:
     for (auto* s : watched()) {
       if (!s->pid || s->restart_pending || s->given_up || s->replacing) continue;
       if (!s->last_alive) {
-        if (now - s->spawned_at > to_millis(cfg_.launch.start_timeout_s)) {
+        if (now - s->spawned_at > to_millis(cfg_.launch.start_timeout_s) && judge_heartbeats) {
           spdlog::warn("launch: {} (pid {}) did not join the hub within {:.0f} s: killing it", s->spec.name, s->pid,
                        cfg_.launch.start_timeout_s);
           ::kill(s->pid, SIGKILL); // reaped, then restarted like any death
@@ -389,18 +415,13 @@ private:
       }
       auto silent = std::chrono::duration<double>(now - *s->last_alive).count();
       if (silent <= cfg_.launch.dead_after_s || !judge_heartbeats) continue;
-      // Frozen or cut off: a new generation takes the shards over (the hub fences this one).
-      spdlog::warn("launch: {} (pid {}) sent no heartbeat for {:.1f} s: replacing it", s->spec.name, s->pid, silent);
-      auto old = s->pid;
-      fenced_[old] = s->spec.name;
-      s->pid = 0;
-      auto kill_timer = std::make_shared<asio::steady_timer>(io_, kFencedGrace);
-      kill_timer->async_wait([this, old, kill_timer](const boost::system::error_code& ec) {
-        if (ec || !fenced_.count(old)) return;
-        spdlog::warn("launch: replaced process {} still runs: killing it", old);
-        ::kill(old, SIGKILL);
-      });
-      on_death(*s, fmt::format("no heartbeat for {:.1f} s", silent));
+      // Frozen or wedged: it is killed and started again like any death (its replacement
+      // resumes the sessions). A process the supervisor cannot kill (another machine's) is
+      // fenced at the hub by the replacement's higher generation.
+      spdlog::warn("launch: {} (pid {}) sent no heartbeat for {:.1f} s: killing it", s->spec.name, s->pid, silent);
+      ::kill(s->pid, SIGKILL);
+      s->last_alive.reset();
+      s->spawned_at = now; // no start-timeout kill on top while it is reaped
     }
   }
 
@@ -444,6 +465,7 @@ private:
       if (stopping_) return json::object{{"error", "the supervisor is stopping"}};
       if (rolling_running_) return json::object{{"error", "a rolling restart is already under way"}};
       if (reshard_running_) return json::object{{"error", "a reshard is under way"}};
+      if (slots_.empty()) return json::object{{"error", "no cluster is planned yet"}};
       start_rolling();
       return json::object{{"started", true}, {"clusters", slots_.size()}};
     }
@@ -524,14 +546,15 @@ private:
         for (auto deadline = steady::now() + std::chrono::seconds(5); s.pid && steady::now() < deadline;)
           co_await sleep(std::chrono::milliseconds(20));
       }
-      if (stopping_) break;
       if (s.pid) {
+        s.replacing = false; // its exit, whenever it comes, is a death again
         rolling_error_ = s.spec.name + " did not exit";
         break;
       }
+      if (stopping_) break;
       spawn(s);
-      if (!co_await wait_ready(s, std::chrono::seconds(60))) {
-        rolling_error_ = fmt::format("{}'s shards were not all READY within 60 s", s.spec.name);
+      if (!co_await wait_ready(s, std::chrono::minutes(10))) {
+        rolling_error_ = fmt::format("{}'s shards were not all READY within 10 minutes", s.spec.name);
         spdlog::error("launch: rolling restart stopped: {}", rolling_error_);
         break;
       }
@@ -539,7 +562,8 @@ private:
       spdlog::info("launch: rolling restart: {} replaced in {:.2f} s ({}/{})", s.spec.name,
                    std::chrono::duration<double>(steady::now() - t0).count(), rolling_done_, slots_.size());
     }
-    if (rolling_error_.empty() && !stopping_)
+    if (stopping_ && rolling_error_.empty()) rolling_error_ = "the supervisor is stopping";
+    if (rolling_error_.empty())
       spdlog::info("launch: rolling restart done: {} clusters in {:.1f} s", slots_.size(),
                    std::chrono::duration<double>(steady::now() - began).count());
     rolling_current_.clear();
@@ -769,6 +793,7 @@ private:
   std::unique_ptr<asio::ssl::context> server_tls_, client_tls_;
   std::unique_ptr<ipc::Hub> hub_;
   std::shared_ptr<ipc::ClusterLink> link_;
+  std::string exe_; // this binary, for `run` children
   std::string hub_host_;
   std::uint16_t hub_port_ = 0;
   std::uint32_t shard_count_ = 0;
@@ -776,7 +801,7 @@ private:
   std::vector<Slot*> starting_;                  // a reshard's new layout, until it takes over
   std::vector<std::unique_ptr<Slot>> retired_;   // layouts that left; kept for their handlers
   RestartLimits limits_;
-  std::map<pid_t, std::string> fenced_; // replaced processes not yet exited, by pid
+  std::map<pid_t, std::string> fenced_; // processes of a retired layout not yet exited, by pid
   std::int64_t last_generation_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
