@@ -228,6 +228,18 @@ class Launch(unittest.TestCase):
         self.assertEqual(stats["identifies"]["total"], SHARDS + 16, stats["identifies"])
         self.assertEqual(stats["violations"], {}, stats["violations"])
 
+    def test_reshard_starts_on_its_own_past_the_guilds_per_shard_threshold(self):
+        # 400 guilds on 8 shards is 50 per shard: past a threshold of 40, the supervisor moves
+        # the bot to one more shard (about 1,000 per shard would be fewer: never fewer than now + 1).
+        self.launch(SHARD_CLUSTERS=2, SHARD_RESHARD_GUILDS_PER_SHARD=40)
+        self.sup.wait_for_log(r"launch: 400 guilds on 8 shards is past 40 per shard: resharding to 9", timeout=30)
+        self.sup.wait_for_log(r"launch: reshard done: 8 -> 9 shards", timeout=60)
+        st = self.wait_ready(shards=9, what="9 ready shards")
+        self.assertEqual({s["cluster"] for s in st.values()}, {"cluster-9s-0", "cluster-9s-1"})
+        self.assertEqual(self.sim_stats()["violations"], {})
+        # At most once every 10 minutes: 400 / 9 is still past 40, and nothing more happens.
+        self.assertEqual(len(re.findall("resharding to", self.sup.log())), 1)
+
     def test_sigterm_stops_every_cluster_with_sessions_saved(self):
         self.launch()
         self.wait_ready()
