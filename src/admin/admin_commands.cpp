@@ -142,22 +142,32 @@ asio::awaitable<int> broadcast_body(std::shared_ptr<ipc::ClusterLink> link, Conf
     co_return hub.ok ? 0 : 1;
 }
 
-asio::awaitable<int> restart_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, int timeout_s) {
+// A job the supervisor runs (rolling restart, reshard): how to start it, and how to read its
+// progress out of the supervisor's status.
+struct SupervisorJob {
+  std::string what;        // "restart", "reshard": the prefix of error messages
+  std::string status_key;  // its entry in the status: "rolling", "reshard"
+  // Prints what changed since the last call; `shown` is the job's own memory between calls.
+  std::function<void(const json::object& job, const json::object& status, std::string& shown)> progress;
+  std::function<std::string(const json::object& status)> done_line;
+};
+
+// Sends `start` to the supervisor, then follows the job's status every 250 ms until it ends or
+// `timeout_s` passes. 0 when it ended without an error.
+asio::awaitable<int> run_supervisor_job(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, json::object start,
+                                        SupervisorJob job, int timeout_s) {
   auto timeout = std::chrono::milliseconds(opt.timeout_ms);
-  json::object start;
-  start["action"] = "restart";
-  start["rolling"] = true;
   auto r = co_await link->request("launch_request", std::move(start), link->server_name(), timeout);
   if (!r.ok || r.data.contains("error")) {
-    auto why = r.ok ? ipc::get_string(r.data, "error") : r.error + (r.data.contains("message") ? ": " + ipc::get_string(r.data, "message") : "");
-    std::cerr << "restart: " << why << "\n";
+    auto why = r.ok ? ipc::get_string(r.data, "error")
+                    : r.error + (r.data.contains("message") ? ": " + ipc::get_string(r.data, "message") : "");
+    std::cerr << job.what << ": " << why << "\n";
     co_return 1;
   }
-  std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", ipc::get_number(r.data, "clusters"));
-  // Follow it: one line per cluster replaced.
+  std::string shown;
+  job.progress(json::object{}, r.data, shown); // the start's own answer
   asio::steady_timer wait(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  double shown = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     wait.expires_after(std::chrono::milliseconds(250));
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -165,26 +175,22 @@ asio::awaitable<int> restart_body(std::shared_ptr<ipc::ClusterLink> link, AdminO
     q["action"] = "status";
     auto st = co_await link->request("launch_request", std::move(q), link->server_name(), timeout);
     if (!st.ok) continue;
-    auto* rolling = st.data.if_contains("rolling");
-    if (!rolling || !rolling->is_object()) continue;
-    auto& ro = rolling->get_object();
-    double done = ipc::get_number(ro, "done");
-    if (done > shown) {
-      shown = done;
-      std::cout << fmt::format("  {}/{} cluster(s) replaced\n", done, ipc::get_number(ro, "total"));
-    }
-    auto* running = ro.if_contains("running");
+    auto* entry = st.data.if_contains(job.status_key);
+    if (!entry || !entry->is_object()) continue;
+    auto& jo = entry->get_object();
+    job.progress(jo, st.data, shown);
+    auto* running = jo.if_contains("running");
     if (running && running->is_bool() && !running->get_bool()) {
-      auto error = ipc::get_string(ro, "error");
+      auto error = ipc::get_string(jo, "error");
       if (!error.empty()) {
-        std::cerr << "restart: stopped: " << error << "\n";
+        std::cerr << job.what << ": stopped: " << error << "\n";
         co_return 1;
       }
-      std::cout << "Rolling restart done\n";
+      std::cout << job.done_line(st.data) << "\n";
       co_return 0;
     }
   }
-  std::cerr << fmt::format("restart: not done within {} s (it goes on in the supervisor)\n", timeout_s);
+  std::cerr << fmt::format("{}: not done within {} s (it goes on in the supervisor)\n", job.what, timeout_s);
   co_return 1;
 }
 
@@ -193,54 +199,49 @@ int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, in
     std::cerr << "restart: only --rolling is offered (one cluster at a time, sessions resumed)\n";
     return 2;
   }
-  return run_admin(cfg, [opt, timeout_s](auto link) { return restart_body(std::move(link), opt, timeout_s); });
-}
-
-asio::awaitable<int> reshard_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::uint32_t shards,
-                                  int timeout_s) {
-  auto timeout = std::chrono::milliseconds(opt.timeout_ms);
-  json::object start;
-  start["action"] = "reshard";
-  start["shards"] = shards;
-  auto r = co_await link->request("launch_request", std::move(start), link->server_name(), timeout);
-  if (!r.ok || r.data.contains("error")) {
-    auto why = r.ok ? ipc::get_string(r.data, "error") : r.error + (r.data.contains("message") ? ": " + ipc::get_string(r.data, "message") : "");
-    std::cerr << "reshard: " << why << "\n";
-    co_return 1;
-  }
-  std::cout << fmt::format("Resharding from {} to {} shards\n", ipc::get_number(r.data, "from"), shards);
-  asio::steady_timer wait(co_await asio::this_coro::executor);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  std::string shown;
-  while (std::chrono::steady_clock::now() < deadline) {
-    wait.expires_after(std::chrono::milliseconds(250));
-    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-    json::object q;
-    q["action"] = "status";
-    auto st = co_await link->request("launch_request", std::move(q), link->server_name(), timeout);
-    if (!st.ok) continue;
-    auto* rs = st.data.if_contains("reshard");
-    if (!rs || !rs->is_object()) continue;
-    auto& ro = rs->get_object();
-    auto phase = ipc::get_string(ro, "phase");
-    if (!phase.empty() && phase != shown && phase != "done") std::cout << "  " << (shown = phase) << "\n";
-    auto* running = ro.if_contains("running");
-    if (running && running->is_bool() && !running->get_bool()) {
-      auto error = ipc::get_string(ro, "error");
-      if (!error.empty()) {
-        std::cerr << "reshard: abandoned: " << error << "\n";
-        co_return 1;
-      }
-      std::cout << fmt::format("Reshard done: {} shards\n", ipc::get_number(st.data, "shard_count"));
-      co_return 0;
+  json::object start{{"action", "restart"}, {"rolling", true}};
+  SupervisorJob job;
+  job.what = "restart";
+  job.status_key = "rolling";
+  // One line per cluster replaced.
+  job.progress = [](const json::object& jo, const json::object& status, std::string& shown) {
+    if (jo.empty()) {
+      std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", ipc::get_number(status, "clusters"));
+      shown = "0";
+      return;
     }
-  }
-  std::cerr << fmt::format("reshard: not done within {} s (it goes on in the supervisor)\n", timeout_s);
-  co_return 1;
+    auto done = ipc::get_number(jo, "done");
+    if (done > std::stod(shown)) {
+      shown = fmt::format("{}", done);
+      std::cout << fmt::format("  {}/{} cluster(s) replaced\n", done, ipc::get_number(jo, "total"));
+    }
+  };
+  job.done_line = [](const json::object&) { return std::string("Rolling restart done"); };
+  return run_admin(cfg, [opt, start, job, timeout_s](auto link) {
+    return run_supervisor_job(std::move(link), opt, start, job, timeout_s);
+  });
 }
 
 int reshard_command(const Config& cfg, const AdminOptions& opt, std::uint32_t shards, int timeout_s) {
-  return run_admin(cfg, [opt, shards, timeout_s](auto link) { return reshard_body(std::move(link), opt, shards, timeout_s); });
+  json::object start{{"action", "reshard"}, {"shards", shards}};
+  SupervisorJob job;
+  job.what = "reshard";
+  job.status_key = "reshard";
+  // One line per phase.
+  job.progress = [shards](const json::object& jo, const json::object& status, std::string& shown) {
+    if (jo.empty()) {
+      std::cout << fmt::format("Resharding from {} to {} shards\n", ipc::get_number(status, "from"), shards);
+      return;
+    }
+    auto phase = ipc::get_string(jo, "phase");
+    if (!phase.empty() && phase != shown && phase != "done") std::cout << "  " << (shown = phase) << "\n";
+  };
+  job.done_line = [](const json::object& status) {
+    return fmt::format("Reshard done: {} shards", ipc::get_number(status, "shard_count"));
+  };
+  return run_admin(cfg, [opt, start, job, timeout_s](auto link) {
+    return run_supervisor_job(std::move(link), opt, start, job, timeout_s);
+  });
 }
 
 asio::awaitable<int> query_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::string preset,
