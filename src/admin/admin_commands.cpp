@@ -216,7 +216,12 @@ int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, in
       std::cout << fmt::format("  {}/{} cluster(s) replaced\n", done, ipc::get_number(jo, "total"));
     }
   };
-  job.done_line = [](const json::object&) { return std::string("Rolling restart done"); };
+  job.done_line = [](const json::object& status) {
+    double skipped = 0;
+    if (auto* r = status.if_contains("rolling"); r && r->is_object()) skipped = ipc::get_number(r->get_object(), "skipped");
+    return skipped > 0 ? fmt::format("Rolling restart done ({} cluster(s) not running were skipped)", skipped)
+                       : std::string("Rolling restart done");
+  };
   return run_admin(cfg, [opt, start, job, timeout_s](auto link) {
     return run_supervisor_job(std::move(link), opt, start, job, timeout_s);
   });

@@ -41,6 +41,13 @@ constexpr auto kHubStatusTimeout = std::chrono::seconds(2);
 constexpr auto kStopDeadline = std::chrono::seconds(10);
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+// A cluster leads its own process group (child_process.cpp): signalling the group reaches a
+// wrapper's own children too (SHARD_CLUSTER_COMMAND="sh -c ..."). Falls back to the process.
+void signal_group(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  if (::kill(-pid, sig) != 0) ::kill(pid, sig);
+}
+
 millis to_millis(double seconds) { return millis(static_cast<std::int64_t>(seconds * 1000)); }
 
 std::int64_t wall_ms() {
@@ -402,14 +409,19 @@ private:
       hub_back_at_ = now;
       spdlog::info("launch: the hub answers again; heartbeats are judged again in {:.0f} s", cfg_.reconnect_max_s);
     }
-    const bool judge_heartbeats = now - hub_back_at_ > to_millis(cfg_.reconnect_max_s);
+    // A supervisor that was itself stalled (swapped out, suspended) reads ages that grew while
+    // it slept: no cluster is judged on the first look after such a gap.
+    const bool stalled = last_check_ != steady::time_point{} && now - last_check_ > to_millis(cfg_.launch.dead_after_s / 2);
+    last_check_ = now;
+    if (stalled) spdlog::warn("launch: the supervisor itself was stalled; heartbeats are judged from the next look");
+    const bool judge_heartbeats = !stalled && now - hub_back_at_ > to_millis(cfg_.reconnect_max_s);
     for (auto* s : watched()) {
       if (!s->pid || s->restart_pending || s->given_up || s->replacing) continue;
       if (!s->last_alive) {
         if (now - s->spawned_at > to_millis(cfg_.launch.start_timeout_s) && judge_heartbeats) {
           spdlog::warn("launch: {} (pid {}) did not join the hub within {:.0f} s: killing it", s->spec.name, s->pid,
                        cfg_.launch.start_timeout_s);
-          ::kill(s->pid, SIGKILL); // reaped, then restarted like any death
+          signal_group(s->pid, SIGKILL); // reaped, then restarted like any death
         }
         continue;
       }
@@ -419,7 +431,7 @@ private:
       // resumes the sessions). A process the supervisor cannot kill (another machine's) is
       // fenced at the hub by the replacement's higher generation.
       spdlog::warn("launch: {} (pid {}) sent no heartbeat for {:.1f} s: killing it", s->spec.name, s->pid, silent);
-      ::kill(s->pid, SIGKILL);
+      signal_group(s->pid, SIGKILL);
       s->last_alive.reset();
       s->spawned_at = now; // no start-timeout kill on top while it is reaped
     }
@@ -503,6 +515,7 @@ private:
                                                  {"error", reshard_error_}}},
                         {"rolling", json::object{{"running", rolling_running_},
                                                  {"done", rolling_done_},
+                                                 {"skipped", rolling_skipped_},
                                                  {"total", slots_.size()},
                                                  {"current", rolling_current_},
                                                  {"error", rolling_error_}}}};
@@ -512,6 +525,7 @@ private:
     if (rolling_running_ || reshard_running_ || stopping_ || slots_.empty()) return;
     rolling_running_ = true;
     rolling_done_ = 0;
+    rolling_skipped_ = 0;
     rolling_error_.clear();
     ipc::spawn_owned(io_, rolling_restart(), "rolling restart");
   }
@@ -532,17 +546,17 @@ private:
       rolling_current_ = s.spec.name;
       if (s.given_up || !s.pid || s.restart_pending) {
         spdlog::warn("launch: rolling restart skips {} (not running)", s.spec.name);
-        ++rolling_done_;
+        ++rolling_skipped_;
         continue;
       }
       const auto t0 = steady::now();
       s.replacing = true;
-      ::kill(s.pid, SIGTERM);
+      signal_group(s.pid, SIGTERM);
       // The cluster closes its shards resumably and exits within 3 s; then it is killed.
       for (auto deadline = steady::now() + std::chrono::seconds(5); s.pid && steady::now() < deadline;)
         co_await sleep(std::chrono::milliseconds(20));
       if (s.pid) {
-        ::kill(s.pid, SIGKILL);
+        signal_group(s.pid, SIGKILL);
         for (auto deadline = steady::now() + std::chrono::seconds(5); s.pid && steady::now() < deadline;)
           co_await sleep(std::chrono::milliseconds(20));
       }
@@ -636,11 +650,11 @@ private:
       s->given_up = true;
       if (s->pid) {
         fenced_[s->pid] = s->spec.name;
-        ::kill(s->pid, SIGTERM);
+        signal_group(s->pid, SIGTERM);
         auto pid = s->pid;
         auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
         t->async_wait([this, pid, t](const boost::system::error_code& ec) {
-          if (!ec && fenced_.count(pid)) ::kill(pid, SIGKILL);
+          if (!ec && fenced_.count(pid)) signal_group(pid, SIGKILL);
         });
         s->pid = 0;
       }
@@ -745,16 +759,16 @@ private:
     monitor_.cancel();
     for (auto* s : watched()) {
       s->restart.cancel();
-      if (s->pid) ::kill(s->pid, SIGTERM); // each saves its sessions and exits within 3 s
+      if (s->pid) signal_group(s->pid, SIGTERM); // each saves its sessions and exits within 3 s
     }
-    for (auto& [pid, name] : fenced_) ::kill(pid, SIGKILL);
+    for (auto& [pid, name] : fenced_) signal_group(pid, SIGKILL);
     stop_timer_.expires_after(kStopDeadline);
     stop_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       for (auto* s : watched())
         if (s->pid) {
           spdlog::warn("launch: {} (pid {}) did not stop in time: killing it", s->spec.name, s->pid);
-          ::kill(s->pid, SIGKILL);
+          signal_group(s->pid, SIGKILL);
         }
       finish();
     });
@@ -805,6 +819,7 @@ private:
   std::int64_t last_generation_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
+  steady::time_point last_check_{}; // the previous health check with the hub's view
   bool hub_seen_ = false;           // the hub has answered a hub_status request
   bool hub_lost_ = false;           // it answered once, then the last request got no answer
   steady::time_point hub_back_at_{}; // when it answered again after that
@@ -813,7 +828,7 @@ private:
   std::string reshard_phase_, reshard_error_;
   steady::time_point last_reshard_{};
   bool rolling_running_ = false;
-  std::size_t rolling_done_ = 0;
+  std::size_t rolling_done_ = 0, rolling_skipped_ = 0;
   std::string rolling_current_, rolling_error_;
   int exit_code_ = 0;
 };
