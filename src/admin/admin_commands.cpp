@@ -81,13 +81,10 @@ json::value result_of(const ipc::RequestResult& r) {
 // The command bodies are free coroutines taking their arguments by value: GCC 12 miscompiles
 // coroutine lambdas with captures.
 asio::awaitable<int> clusters_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt) {
-    auto timeout = std::chrono::milliseconds(opt.timeout_ms);
-    auto [hub, stats] = co_await (link->request("hub_status_request", {}, link->server_name(), timeout) &&
-                                  link->request_all("stats_request", {}, timeout));
-    auto report = build_report(hub.ok ? hub.data : json::object{}, stats, opt.timeout_ms);
-    if (opt.json) print_json(to_json(report));
-    else std::cout << render_text(report);
-    co_return 0;
+  auto report = co_await gather_report(link.get(), std::chrono::milliseconds(opt.timeout_ms), std::nullopt);
+  if (opt.json) print_json(to_json(report));
+  else std::cout << render_text(report);
+  co_return 0;
 }
 
 int clusters_command(const Config& cfg, const AdminOptions& opt) {
@@ -131,11 +128,7 @@ asio::awaitable<int> broadcast_body(std::shared_ptr<ipc::ClusterLink> link, Conf
     // has been routed to every cluster.
     auto hub = co_await link->request("hub_status_request", {}, link->server_name(),
                                       std::chrono::milliseconds(opt.timeout_ms));
-    std::size_t clusters = 0;
-    if (hub.ok)
-      if (auto* cs = hub.data.if_contains("clients"); cs && cs->is_array())
-        for (auto& c : cs->get_array())
-          if (c.is_object() && ipc::get_string(c.get_object(), "role") == "cluster") ++clusters;
+    std::size_t clusters = hub.ok ? cluster_names(hub.data).size() : 0;
     if (opt.json) print_json(json::object{{"sent", hub.ok}, {"clusters", clusters}});
     else if (hub.ok) std::cout << fmt::format("Broadcast sent to {} cluster(s)\n", clusters);
     else std::cout << "Broadcast sent; the hub did not confirm it in time\n";

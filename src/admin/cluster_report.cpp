@@ -3,6 +3,7 @@
 #include "ipc/health.hpp"
 #include "ipc/messages.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -120,6 +121,31 @@ ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResu
     r.rows.push_back(std::move(row));
   }
   return r;
+}
+
+boost::asio::awaitable<ClusterReport> gather_report(ipc::ClusterLink* link, std::chrono::milliseconds timeout,
+                                             std::optional<ipc::RequestResult> self) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  json::object hub;
+  ipc::FanoutResult stats;
+  if (link && link->linked()) {
+    auto [h, s] = co_await (link->request("hub_status_request", {}, link->server_name(), timeout) &&
+                            link->request_all("stats_request", {}, timeout));
+    if (h.ok) hub = std::move(h.data);
+    stats = std::move(s);
+  }
+  if (self) stats.replies[self->from] = std::move(*self);
+  co_return build_report(hub, stats, static_cast<int>(timeout.count()));
+}
+
+std::vector<std::string> cluster_names(const json::object& hub_status) {
+  std::vector<std::string> names;
+  if (auto* clients = clients_of(hub_status))
+    for (auto& c : *clients)
+      if (c.is_object() && ipc::get_string(c.get_object(), "role") == "cluster")
+        names.push_back(ipc::get_string(c.get_object(), "name"));
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::string render_text(const ClusterReport& r) {

@@ -39,6 +39,16 @@ struct ClusterReport {
 };
 
 ClusterReport build_report(const boost::json::object& hub_status, const ipc::FanoutResult& stats, int timeout_ms);
+
+// Asks the hub for its status and every cluster for its stats, at once, each within `timeout`,
+// and builds the report. `self`: the asking cluster's own stats (the hub sends "all" to every
+// cluster but the asker); none for an admin tool. `link` (null: not linked) must outlive the
+// wait. Used by `shardline clusters` and /clusters.
+boost::asio::awaitable<ClusterReport> gather_report(ipc::ClusterLink* link, std::chrono::milliseconds timeout,
+                                             std::optional<ipc::RequestResult> self);
+
+// The names of the clusters (role cluster) in a hub_status_response, sorted.
+std::vector<std::string> cluster_names(const boost::json::object& hub_status);
 std::string render_text(const ClusterReport& r);
 boost::json::object to_json(const ClusterReport& r);
 

@@ -261,23 +261,12 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
 }
 
 asio::awaitable<json::object> OperatorCommands::clusters_message() {
-  const auto timeout = std::chrono::milliseconds(cfg_.command_timeout_ms);
-  json::object hub;
-  ipc::FanoutResult stats;
-  if (link_ && link_->linked()) {
-    auto [h, s] = co_await (link_->request("hub_status_request", {}, link_->server_name(), timeout) &&
-                            link_->request_all("stats_request", {}, timeout));
-    if (h.ok) hub = std::move(h.data);
-    stats = std::move(s);
-  }
-  // The hub sends "all" to every cluster but the asker: this cluster's own row comes from here.
   ipc::RequestResult self;
   self.ok = true;
   self.from = cfg_.cluster_name;
   self.op = "stats_broadcast";
   self.data = cluster_.stats();
-  stats.replies[cfg_.cluster_name] = std::move(self);
-  auto report = admin::build_report(hub, stats, static_cast<int>(cfg_.command_timeout_ms));
+  auto report = co_await admin::gather_report(link_, std::chrono::milliseconds(cfg_.command_timeout_ms), std::move(self));
   co_return embed_message(admin::clusters_embed(report));
 }
 
@@ -306,13 +295,7 @@ asio::awaitable<json::object> OperatorCommands::broadcast_message(Invocation in)
   // been routed to every cluster.
   auto h = co_await link_->request("hub_status_request", {}, link_->server_name(),
                                    std::chrono::milliseconds(cfg_.command_timeout_ms));
-  std::vector<std::string> names;
-  if (h.ok)
-    if (auto* cs = h.data.if_contains("clients"); cs && cs->is_array())
-      for (auto& c : cs->get_array())
-        if (c.is_object() && ipc::get_string(c.get_object(), "role") == "cluster")
-          names.push_back(ipc::get_string(c.get_object(), "name"));
-  std::sort(names.begin(), names.end());
+  auto names = h.ok ? admin::cluster_names(h.data) : std::vector<std::string>{};
   std::string list;
   for (auto& n : names) list += (list.empty() ? "" : ", ") + n;
   if (!h.ok) co_return text_message("📣 Broadcast sent; the hub did not confirm it in time.", false);

@@ -4,6 +4,7 @@
 // ManualClock and check a 5-second identify window or a 60-second send window without waiting.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 
 namespace shardline {
@@ -11,6 +12,13 @@ namespace shardline {
 using steady = std::chrono::steady_clock;
 using Clock = std::function<steady::time_point()>;
 using millis = std::chrono::milliseconds;
+
+// Milliseconds since the Unix epoch: for what must compare across processes and restarts
+// (generations, cached answers), never for intervals inside a process.
+inline std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 inline Clock real_clock() {
   return [] { return steady::now(); };

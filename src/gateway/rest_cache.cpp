@@ -1,5 +1,6 @@
 #include "gateway/rest_cache.hpp"
 
+#include "core/clock.hpp"
 #include "core/crypto.hpp"
 
 #include <boost/json.hpp>
@@ -16,11 +17,6 @@ namespace json = boost::json;
 
 namespace {
 constexpr std::size_t kMaxBytes = 1u << 20;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 } // namespace
 
 RestCache::RestCache(std::filesystem::path dir, const std::string& api_url, const std::string& token)
@@ -44,7 +40,7 @@ std::optional<RestCache::Entry> RestCache::load(const std::string& name, std::ch
   auto* at = v.as_object().if_contains("saved_at_ms");
   auto* body = v.as_object().if_contains("body");
   if (!at || !at->is_int64() || !body || !body->is_string()) return std::nullopt;
-  auto age = std::chrono::milliseconds(wall_ms() - at->as_int64());
+  auto age = std::chrono::milliseconds(wall_clock_ms() - at->as_int64());
   // A clock that went back makes a negative age: not to be trusted either.
   if (age.count() < 0 || age > max_age) return std::nullopt;
   return Entry{std::string(body->as_string()), age};
@@ -58,7 +54,7 @@ void RestCache::save(const std::string& name, const std::string& body) const {
   tmp += ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << json::serialize(json::object{{"saved_at_ms", wall_ms()}, {"body", body}});
+    out << json::serialize(json::object{{"saved_at_ms", wall_clock_ms()}, {"body", body}});
     if (!out) {
       spdlog::debug("cannot write {}", tmp.string());
       return;

@@ -50,10 +50,6 @@ void signal_group(pid_t pid, int sig) {
 
 millis to_millis(double seconds) { return millis(static_cast<std::int64_t>(seconds * 1000)); }
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<millis>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string self_exe() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -252,7 +248,7 @@ private:
     if (stopping_) return;
     // Higher than any earlier generation of the name, also across supervisor restarts: the hub
     // lets the newest take the name over and fences the others.
-    s.generation = std::max(last_generation_ + 1, wall_ms());
+    s.generation = std::max(last_generation_ + 1, wall_clock_ms());
     last_generation_ = s.generation;
     ChildSpec child;
     auto words = split_words(cfg_.launch.command);
