@@ -11,7 +11,7 @@
 # Prints one JSON line per start and a summary; needs node >= 18 and npm for the peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${SHARDLINE_BIN:-build/bin/shardline}
+BIN=$(realpath "${SHARDLINE_BIN:-build/bin/shardline}")
 RUNS=${RUNS:-3}
 PEER_RUNS=${PEER_RUNS:-1}
 SHARDS=64
@@ -25,21 +25,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_sim() {
-  rm -f "$work/sim.port"
-  "$BIN" sim --port 0 --port-file "$work/sim.port" --guilds "$GUILDS" --shards $SHARDS --max-concurrency 16 \
-    --identify-window-ms 5000 --heartbeat-ms 41250 --outage-ms 0 --session-budget 5000 >"$work/sim.log" 2>&1 &
-  SIM_PID=$!
+BENCH_TAG=bench-cold-start
+SHARDLINE=$BIN
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+# A fresh simulator for each start: 64 shards, 16 buckets, Discord's real 5 s window.
+start_cold_sim() {
+  start_sim "$1" --guilds "$GUILDS" --shards $SHARDS --max-concurrency 16 --identify-window-ms 5000 \
+    --heartbeat-ms 41250 --outage-ms 0 --session-budget 5000
   pids+=($SIM_PID)
-  for _ in $(seq 200); do [ -s "$work/sim.port" ] && break; sleep 0.05; done
-  SIM_PORT=$(cat "$work/sim.port")
 }
-stop_pid() { kill -TERM "$1" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -KILL "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 violations() { python3 -c "import json,urllib.request; s=json.load(urllib.request.urlopen('http://127.0.0.1:$SIM_PORT/_sim/stats')); print(s['violations_total'], s['identifies']['total'])"; }
 now() { date +%s.%N; }
 
 shardline_run() {
-  start_sim
+  start_cold_sim "shardline-$1"
   export ENABLE_SHARD_MANAGER=true SHARD_IPC_SECRET="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   export SHARD_IPC_HOST=127.0.0.1 SHARD_IPC_PORT=0 SHARD_COUNT=$SHARDS SHARD_CLUSTERS=4
   export DISCORD_TOKEN=sim-token DISCORD_API_URL="http://127.0.0.1:$SIM_PORT/api/v10" SHARD_DATA_DIR="$work/data-$1"
@@ -63,12 +64,12 @@ sys.exit(0 if len(s) == $SHARDS and all(x['status'] == 'ready' and x['unavailabl
   read -r v ids < <(violations)
   echo "{\"tool\":\"shardline\",\"run\":$1,\"all_ready_s\":${ready:-null},\"violations\":$v,\"identifies\":$ids}" | tee -a "$results"
   stop_pid $lp
-  stop_pid $SIM_PID
+  stop_sim
   unset SHARD_IPC_PORT
 }
 
 peer_run() {
-  start_sim
+  start_cold_sim "peer-$1"
   local out
   out=$(cd bench/cold_start && SIM_PORT=$SIM_PORT DISCORD_TOKEN=sim-token TOTAL_SHARDS=$SHARDS SHARDS_PER_CLUSTER=16 \
         DEADLINE_S=900 timeout 960 node manager.js 2>"$work/peer-$1.log" | tail -n 1) || true
@@ -76,7 +77,7 @@ peer_run() {
   local ms
   ms=$(python3 -c "import json,sys; d=json.loads(sys.argv[1] or '{}'); print(round(d['all_ready_ms']/1000, 2) if 'all_ready_ms' in d else 'null')" "$out")
   echo "{\"tool\":\"discord-hybrid-sharding\",\"run\":$1,\"all_ready_s\":$ms,\"violations\":$v,\"identifies\":$ids}" | tee -a "$results"
-  stop_pid $SIM_PID
+  stop_sim
 }
 
 if [ "$PEER_RUNS" -gt 0 ] && [ ! -d bench/cold_start/node_modules ]; then

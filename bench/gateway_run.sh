@@ -82,19 +82,12 @@ fi
 work=$(mktemp -d -t shardline-bench-gateway.XXXXXX)
 results=$work/results.jsonl
 : >"$results"
-SIM_PID=0
 CL_PID=0
 failed=0
 
 BENCH_TAG=bench-gateway
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-
-stop_sim() {
-  [ "$SIM_PID" != 0 ] || return 0
-  stop_pid "$SIM_PID"
-  SIM_PID=0
-}
 cleanup() {
   [ "$CL_PID" = 0 ] || stop_pid "$CL_PID"
   CL_PID=0
@@ -109,17 +102,10 @@ SHARDLINE=$work/shardline
 cp "$BUILD_ABS/bin/shardline" "$SHARDLINE"
 binary="built $(date -u -r "$BUILD_ABS/bin/shardline" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum "$SHARDLINE" | cut -c1-12)"
 
-SIM_PORT=0
-start_sim() { # TAG GUILDS RATE
-  local tag=$1 guilds=$2 rate=$3
-  rm -f "$work/$tag.port"
-  (cd "$work" && exec "$SHARDLINE" sim --port 0 --port-file "$work/$tag.port" --guilds "$guilds" --shards $SHARDS \
-     --max-concurrency 16 --identify-window-ms $WINDOW_MS --heartbeat-ms 41250 --outage-ms 1000 \
-     --events-per-sec "$rate" --deflate "$DEFLATE" >"$work/$tag.sim.log" 2>&1) &
-  SIM_PID=$!
-  for _ in $(seq 300); do [ -s "$work/$tag.port" ] && break; sleep 0.1; done
-  [ -s "$work/$tag.port" ] || { echo "bench-gateway: the simulator did not start:" >&2; cat "$work/$tag.sim.log" >&2; exit 1; }
-  SIM_PORT=$(cat "$work/$tag.port")
+# One simulator per client and run, with the same flags: TAG GUILDS RATE.
+start_gateway_sim() {
+  start_sim "$1" --guilds "$2" --shards $SHARDS --max-concurrency 16 --identify-window-ms $WINDOW_MS \
+    --heartbeat-ms 41250 --outage-ms 1000 --events-per-sec "$3" --deflate "$DEFLATE"
 }
 
 # "guilds events_sent violations identifies resumes" of the simulator (all -1 if it does not answer).
@@ -285,7 +271,7 @@ scenario() {
   for run in $(seq "$RUNS"); do
     for client in $CLIENTS; do
       [ "$client" != discordjs ] || [ "$run" -le "$djs_runs" ] || continue
-      start_sim "$name-$client-$run" "$guilds" "$rate"
+      start_gateway_sim "$name-$client-$run" "$guilds" "$rate"
       if ! "${client}_client" "${name}_${client}_$run" "$guilds" "$rate" "$measure"; then
         [ "$client" = discordjs ] && [ "$djs_may_fail" = 1 ] || failed=1
       fi

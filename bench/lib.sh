@@ -31,3 +31,24 @@ record_driver() {
     tail -n 3 "$work/drivers.log" >&2
   fi
 }
+
+# start_sim TAG FLAGS...: starts `$SHARDLINE sim` on a free loopback port with FLAGS (its log in
+# $work/TAG.sim.log); sets SIM_PID and SIM_PORT, or stops the benchmark if it does not start.
+SIM_PID=0
+SIM_PORT=0
+start_sim() {
+  local tag=$1
+  shift
+  rm -f "$work/$tag.port"
+  (cd "$work" && exec "$SHARDLINE" sim --port 0 --port-file "$work/$tag.port" "$@" >"$work/$tag.sim.log" 2>&1) &
+  SIM_PID=$!
+  for _ in $(seq 300); do [ -s "$work/$tag.port" ] && break; sleep 0.1; done
+  [ -s "$work/$tag.port" ] || { echo "$BENCH_TAG: the simulator did not start:" >&2; cat "$work/$tag.sim.log" >&2; exit 1; }
+  SIM_PORT=$(cat "$work/$tag.port")
+}
+
+stop_sim() {
+  [ "$SIM_PID" != 0 ] || return 0
+  stop_pid "$SIM_PID"
+  SIM_PID=0
+}

@@ -48,18 +48,11 @@ WINDOW_MS=100
 work=$(mktemp -d -t shardline-bench-sim.XXXXXX)
 results=$work/results.jsonl
 : >"$results"
-SIM_PID=0
 failed=0
 
 BENCH_TAG=bench-sim
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-
-stop_sim() {
-  [ "$SIM_PID" != 0 ] || return 0
-  stop_pid "$SIM_PID"
-  SIM_PID=0
-}
 cleanup() {
   stop_sim
   if [ "${BENCH_KEEP_LOGS:-0}" = "1" ]; then echo "bench-sim: logs kept in $work"; else rm -rf "$work"; fi
@@ -67,17 +60,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-SIM_PORT=0
-start_sim() {
+# Every simulator of this benchmark: 16 buckets, short windows, a 1 s outage, then FLAGS.
+start_bench_sim() {
   local tag=$1
   shift
-  rm -f "$work/$tag.port"
-  (cd "$work" && exec "$SHARDLINE" sim --port 0 --port-file "$work/$tag.port" --max-concurrency 16 \
-     --identify-window-ms $WINDOW_MS --outage-ms 1000 "$@" >"$work/$tag.sim.log" 2>&1) &
-  SIM_PID=$!
-  for _ in $(seq 300); do [ -s "$work/$tag.port" ] && break; sleep 0.1; done
-  [ -s "$work/$tag.port" ] || { echo "bench-sim: the simulator did not start:"; cat "$work/$tag.sim.log"; exit 1; }
-  SIM_PORT=$(cat "$work/$tag.port")
+  start_sim "$tag" --max-concurrency 16 --identify-window-ms $WINDOW_MS --outage-ms 1000 "$@"
 }
 
 # run_driver LABEL SWEEP CMD...: runs one driver; its JSON line goes to the results. With
@@ -107,7 +94,7 @@ for mode in isal zlib plain; do
   esac
   best=0 best_line=
   for rate in $rates; do
-    start_sim "stream-$mode-$rate" --guilds "$STREAM_GUILDS" --events-per-sec "$rate" --heartbeat-ms 5000 \
+    start_bench_sim "stream-$mode-$rate" --guilds "$STREAM_GUILDS" --events-per-sec "$rate" --heartbeat-ms 5000 \
       --deflate $engine
     run_driver "sim_stream_${mode}_$rate" 1 "$SIM_BENCH" stream --port "$SIM_PORT" --sim-pid "$SIM_PID" --shards 16 \
       --zlib $z --warmup "$WARMUP" --duration "$DURATION" "${common[@]}"
@@ -120,7 +107,7 @@ for mode in isal zlib plain; do
   [ "$best" != 0 ] || failed=1
 done
 
-start_sim scale --guilds "$SCALE_GUILDS" --shards 64
+start_bench_sim scale --guilds "$SCALE_GUILDS" --shards 64
 run_driver sim_scale 0 "$SIM_BENCH" scale --port "$SIM_PORT" --sim-pid "$SIM_PID" --shards 64 --zlib 1 "${common[@]}"
 summary+=("scale: ${LAST_LINE:-failed}")
 stop_sim
