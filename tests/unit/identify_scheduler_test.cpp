@@ -364,24 +364,35 @@ TEST(IdentifySchedulerParse, ReadsFieldsAndRefusesWrongTypes) {
   }
 }
 
-// The client API against a real hub on loopback: a grant, then a link that drops while a
-// request waits must answer not_linked at once, not after its timeout.
-TEST(IdentifySchedulerClusterLink, GrantThenNotLinkedWhenTheHubGoesAway) {
-  asio::io_context io;
+// A hub on a free loopback port, and the options of a link named c1 to it (no reconnects).
+HubOptions loopback_hub_options() {
   HubOptions ho;
   ho.port = 0;
   ho.secret = "unit-test-secret-0123456789abcdef";
-  Hub hub(io, ho);
-  auto port = hub.listen();
-  hub.start();
+  return ho;
+}
 
+LinkOptions link_options_to(std::uint16_t port, const HubOptions& ho) {
   LinkOptions lo;
   lo.port = port;
   lo.secret = ho.secret;
   lo.name = "c1";
+  lo.reconnect = false;
+  return lo;
+}
+
+// The client API against a real hub on loopback: a grant, then a link that drops while a
+// request waits must answer not_linked at once, not after its timeout.
+TEST(IdentifySchedulerClusterLink, GrantThenNotLinkedWhenTheHubGoesAway) {
+  asio::io_context io;
+  auto ho = loopback_hub_options();
+  Hub hub(io, ho);
+  auto port = hub.listen();
+  hub.start();
+
+  auto lo = link_options_to(port, ho);
   lo.shard_ids = {0, 1};
   lo.shard_count = 2;
-  lo.reconnect = false;
   auto link = ClusterLink::create(io, lo, nullptr);
 
   std::vector<IdentifySlotResult> results;
@@ -421,19 +432,12 @@ TEST(IdentifySchedulerClusterLink, GrantThenNotLinkedWhenTheHubGoesAway) {
 
 TEST(IdentifySchedulerClusterLink, BudgetRefusalAndBadRequestReachTheCaller) {
   asio::io_context io;
-  HubOptions ho;
-  ho.port = 0;
-  ho.secret = "unit-test-secret-0123456789abcdef";
+  auto ho = loopback_hub_options();
   ho.identify_reserve = 10;
   Hub hub(io, ho);
   auto port = hub.listen();
   hub.start();
-  LinkOptions lo;
-  lo.port = port;
-  lo.secret = ho.secret;
-  lo.name = "c1";
-  lo.reconnect = false;
-  auto link = ClusterLink::create(io, lo, nullptr);
+  auto link = ClusterLink::create(io, link_options_to(port, ho), nullptr);
   std::vector<IdentifySlotResult> results;
   asio::co_spawn(
       io,
