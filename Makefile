@@ -35,12 +35,12 @@ bench: build
 bench-sim: build
 	@bash bench/sim_run.sh
 
-# Gateway ingest against @discordjs/ws (npm, pinned by bench/discordjs_ws/package-lock.json).
+# Gateway ingest against @discordjs/ws (npm, pinned by bench/compare/peers/package-lock.json).
 bench-gateway: build
 	@bash bench/gateway_run.sh
 
 # Cold start of 64 shards under the supervisor against discord-hybrid-sharding (npm, pinned by
-# bench/cold_start/package-lock.json).
+# bench/compare/peers/package-lock.json).
 bench-cold-start: build
 	@bash bench/cold_start.sh
 

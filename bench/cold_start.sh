@@ -2,7 +2,7 @@
 # Cold start (issue 6, acceptance 4): 64 shards, max_concurrency 16, Discord's real 5 s IDENTIFY
 # window, on `shardline sim`. Shardline: `shardline launch` with 4 clusters of 16 shards, timed
 # from the supervisor's start until every shard is READY with all its guilds. The peer:
-# discord-hybrid-sharding 3.0.1 with discord.js 14.28.1 (bench/cold_start/package-lock.json),
+# discord-hybrid-sharding 3.0.1 with discord.js 14.28.1 (bench/compare/peers/package-lock.json),
 # 4 clusters of 16 shards, its defaults, timed until every cluster's client is ready. A fresh
 # simulator for each start; the simulator's IDENTIFY violations are recorded with each figure.
 #
@@ -71,8 +71,8 @@ sys.exit(0 if len(s) == $SHARDS and all(x['status'] == 'ready' and x['unavailabl
 peer_run() {
   start_cold_sim "peer-$1"
   local out
-  out=$(cd bench/cold_start && SIM_PORT=$SIM_PORT DISCORD_TOKEN=sim-token TOTAL_SHARDS=$SHARDS SHARDS_PER_CLUSTER=16 \
-        DEADLINE_S=900 timeout 960 node manager.js 2>"$work/peer-$1.log" | tail -n 1) || true
+  out=$(cd bench/compare/peers && SIM_PORT=$SIM_PORT DISCORD_TOKEN=sim-token TOTAL_SHARDS=$SHARDS SHARDS_PER_CLUSTER=16 \
+        DEADLINE_S=900 timeout 960 node hybrid_cold_start.js 2>"$work/peer-$1.log" | tail -n 1) || true
   read -r v ids < <(violations)
   local ms
   ms=$(python3 -c "import json,sys; d=json.loads(sys.argv[1] or '{}'); print(round(d['all_ready_ms']/1000, 2) if 'all_ready_ms' in d else 'null')" "$out")
@@ -80,8 +80,8 @@ peer_run() {
   stop_sim
 }
 
-if [ "$PEER_RUNS" -gt 0 ] && [ ! -d bench/cold_start/node_modules ]; then
-  (cd bench/cold_start && npm ci --no-audit --no-fund >/dev/null)
+if [ "$PEER_RUNS" -gt 0 ] && [ ! -d bench/compare/peers/node_modules ]; then
+  (cd bench/compare/peers && npm ci --no-audit --no-fund >/dev/null)
 fi
 echo "cold start: $SHARDS shards, max_concurrency 16, 5 s windows, $GUILDS guilds; target: all READY within 4 windows + 2 s = 22 s" >&2
 for i in $(seq "$RUNS"); do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gateway ingest and cluster memory (docs/benchmarks.md): `shardline run` against @discordjs/ws
-# 2.0.4 (bench/discordjs_ws/ingest.js), each fed by its own `shardline sim` with the same flags.
+# 2.0.4 (bench/compare/peers/ws_ingest.js), each fed by its own `shardline sim` with the same flags.
 # Builds nothing (make bench-gateway builds first): it copies $SHARDLINE_BUILD_DIR/bin/shardline
 # as it is. The two clients take turns, run after run (shardline, discordjs, shardline, ...), so
 # a change in the machine's load hits both alike.
@@ -18,7 +18,7 @@
 #           client once every GUILD_CREATE has arrived.
 #
 # Shardline's figures come from `shardline query shard_status --json` (the sum of "events" per
-# shard, through the cluster's own hub) and /proc; @discordjs/ws measures itself (ingest.js).
+# shard, through the cluster's own hub) and /proc; @discordjs/ws measures itself (ws_ingest.js).
 #
 # Environment (all optional):
 #   SHARDLINE_BUILD_DIR   build tree holding bin/shardline (build)
@@ -47,7 +47,7 @@ if ! command -v node >/dev/null || ! command -v python3 >/dev/null; then
   exit 2
 fi
 BUILD_ABS=$(cd "$BUILD" && pwd)
-DJS_DIR=$(pwd)/bench/discordjs_ws
+DJS_DIR=$(pwd)/bench/compare/peers
 OUT=${BENCH_RESULTS:-$BUILD_ABS/bench-gateway-results.json}
 RUNS=${GATEWAY_RUNS:-3}
 RATE=${GATEWAY_RATE:-15000}
@@ -75,7 +75,7 @@ STARTUP_S=60 # bound on start-up: every guild arrived and caught up with the str
 CLK_TCK=$(getconf CLK_TCK)
 
 if [ ! -d "$DJS_DIR/node_modules/@discordjs/ws" ]; then
-  echo "bench-gateway: installing @discordjs/ws into bench/discordjs_ws (npm ci)" >&2
+  echo "bench-gateway: installing @discordjs/ws into bench/compare/peers (npm ci)" >&2
   (cd "$DJS_DIR" && timeout 300 npm ci --no-audit --no-fund >&2)
 fi
 
@@ -251,11 +251,11 @@ shardline_client() {
   fi
 }
 
-# discordjs_client LABEL GUILDS RATE MEASURE(0/1): ingest.js against the running simulator.
+# discordjs_client LABEL GUILDS RATE MEASURE(0/1): ws_ingest.js against the running simulator.
 discordjs_client() {
   local label=$1 guilds=$2 rate=$3 measure=$4 duration=0
   [ "$measure" = 0 ] || duration=$DURATION
-  record_driver "$label" node "$DJS_DIR/ingest.js" --port "$SIM_PORT" --rate "$rate" --shards $SHARDS \
+  record_driver "$label" node "$DJS_DIR/ws_ingest.js" --port "$SIM_PORT" --rate "$rate" --shards $SHARDS \
     --intents $INTENTS --compress $DJS_COMPRESS --warmup "$WARMUP" --duration "$duration" --slack $((rate / 1000)) \
     --sim-pid "$SIM_PID" --clk-tck "$CLK_TCK" --startup $STARTUP_S --deadline $((STARTUP_S + WARMUP + DURATION + 30))
   # The load at the end of the run, as for Shardline's rows.

@@ -4,7 +4,7 @@
 // shard on the main thread, as one Shardline cluster runs them), zlib-stream inflated by node's own
 // zlib (CompressionMethod.ZlibNative), a no-op dispatch handler that only counts.
 //
-//   node ingest.js --port SIMPORT [--rate 0] [--shards 16] [--intents 2819] [--compress zlib|none]
+//   node ws_ingest.js --port SIMPORT [--rate 0] [--shards 16] [--intents 2819] [--compress zlib|none]
 //                  [--warmup 2] [--duration 10] [--slack 0] [--sim-pid PID] [--clk-tck 100]
 //                  [--startup 60] [--deadline 120] [--token sim-token]
 //
@@ -50,7 +50,7 @@ function parseArgs(argv) {
 const opts = parseArgs(process.argv);
 const started = process.hrtime.bigint();
 const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
-const log = (msg) => process.stderr.write(`ingest.js ${elapsed().toFixed(2)}s: ${msg}\n`);
+const log = (msg) => process.stderr.write(`ws_ingest.js ${elapsed().toFixed(2)}s: ${msg}\n`);
 
 // The deadline: whatever happens, the process ends.
 const deadline = setTimeout(() => {

@@ -9,7 +9,7 @@ const started = Date.now();
 const total = Number(process.env.TOTAL_SHARDS || 64);
 const perCluster = Number(process.env.SHARDS_PER_CLUSTER || 16);
 const clusters = Math.ceil(total / perCluster);
-const manager = new ClusterManager(`${__dirname}/bot.js`, {
+const manager = new ClusterManager(`${__dirname}/hybrid_cluster.js`, {
   totalShards: total,
   shardsPerClusters: perCluster,
   mode: 'process',
