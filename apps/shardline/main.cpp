@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
                     "guild_count, user_count, shard_count, latency, uptime, memory_rss, shard_status, cluster_info")
       ->required();
   query->add_option("--target", target, "all, a cluster name, shard:<id> or guild:<id>")->capture_default_str();
+  int query_repeat = 1;
+  query->add_option("--repeat", query_repeat, "Run it N times in a row on one connection and print latency percentiles")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   add_admin(query);
 
   try {
@@ -182,7 +186,7 @@ int main(int argc, char** argv) {
     if (clusters->parsed()) return admin::clusters_command(cfg, adm);
     if (status->parsed()) return admin::ipc_status_command(cfg, adm);
     if (broadcast->parsed()) return admin::broadcast_command(cfg, adm, message);
-    if (query->parsed()) return admin::query_command(cfg, adm, preset, target);
+    if (query->parsed()) return admin::query_command(cfg, adm, preset, target, query_repeat);
     if (restart->parsed()) return admin::restart_command(cfg, adm, rolling, restart_timeout_s);
     if (reshard->parsed()) return admin::reshard_command(cfg, adm, reshard_to, reshard_timeout_s);
   } catch (const ConfigError& e) {

@@ -10,9 +10,12 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <vector>
 
 namespace shardline::admin {
 
@@ -242,31 +245,72 @@ int reshard_command(const Config& cfg, const AdminOptions& opt, std::uint32_t sh
   });
 }
 
-asio::awaitable<int> query_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::string preset,
-                                std::string target) {
-    auto timeout = std::chrono::milliseconds(opt.timeout_ms);
-    json::object results, errors;
-    json::array missing;
-    // Built outside the co_await: GCC 12 rejects initializer lists inside co_await operands.
-    json::object request;
-    request["query"] = preset;
-    if (target == "all") {
-      auto r = co_await link->request_all("eval_request", std::move(request), timeout);
-      for (auto& [name, reply] : r.replies) {
-        if (reply.ok) results[name] = result_of(reply);
-        else errors[name] = reply.error;
-      }
-      for (auto& m : r.missing) missing.emplace_back(m);
-    } else {
-      auto r = co_await link->request("eval_request", std::move(request), target, timeout);
-      if (r.ok) results[r.from] = result_of(r);
-      else if (r.error == "timeout") missing.emplace_back(target);
-      else errors[r.from.empty() ? target : r.from] = r.error;
+namespace {
+
+// One preset query's answers, by cluster.
+struct QueryAnswers {
+  json::object results, errors;
+  json::array missing;
+};
+
+asio::awaitable<QueryAnswers> run_query_once(std::shared_ptr<ipc::ClusterLink> link, std::string preset,
+                                             std::string target, std::chrono::milliseconds timeout) {
+  QueryAnswers a;
+  // Built outside the co_await: GCC 12 rejects initializer lists inside co_await operands.
+  json::object request;
+  request["query"] = preset;
+  if (target == "all") {
+    auto r = co_await link->request_all("eval_request", std::move(request), timeout);
+    for (auto& [name, reply] : r.replies) {
+      if (reply.ok) a.results[name] = result_of(reply);
+      else a.errors[name] = reply.error;
     }
+    for (auto& m : r.missing) a.missing.emplace_back(m);
+  } else {
+    auto r = co_await link->request("eval_request", std::move(request), target, timeout);
+    if (r.ok) a.results[r.from] = result_of(r);
+    else if (r.error == "timeout") a.missing.emplace_back(target);
+    else a.errors[r.from.empty() ? target : r.from] = r.error;
+  }
+  co_return a;
+}
+
+// `--repeat N`: the same query N times, one after another on one connection, timed from the
+// request's send to the last answer (or the deadline): what a cluster-wide query costs through
+// the hub, without the tool's own start-up and authentication.
+json::object latency_summary(std::vector<double> us, std::size_t incomplete) {
+  std::sort(us.begin(), us.end());
+  auto at = [&us](double q) {
+    return us[std::min(us.size() - 1, static_cast<std::size_t>(q * static_cast<double>(us.size())))];
+  };
+  double sum = 0;
+  for (double v : us) sum += v;
+  auto round1 = [](double v) { return std::round(v * 10) / 10; };
+  return json::object{{"count", us.size()},           {"incomplete", incomplete},
+                      {"p50_us", round1(at(0.50))},  {"p99_us", round1(at(0.99))},
+                      {"min_us", round1(us.front())}, {"max_us", round1(us.back())},
+                      {"mean_us", round1(sum / static_cast<double>(us.size()))}};
+}
+
+asio::awaitable<int> query_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::string preset,
+                                std::string target, int repeat) {
+    auto timeout = std::chrono::milliseconds(opt.timeout_ms);
+    QueryAnswers a;
+    std::vector<double> latencies_us;
+    latencies_us.reserve(static_cast<std::size_t>(repeat));
+    std::size_t incomplete = 0;
+    for (int i = 0; i < repeat; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      a = co_await run_query_once(link, preset, target, timeout);
+      latencies_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      if (!a.missing.empty() || !a.errors.empty()) ++incomplete;
+    }
+    auto& [results, errors, missing] = a;
     int rc = (target != "all" && results.empty()) ? 1 : 0;
     if (opt.json) {
       json::object out{{"query", preset}, {"target", target}, {"results", results}, {"missing", missing}};
       if (!errors.empty()) out["errors"] = errors;
+      if (repeat > 1) out["latency"] = latency_summary(std::move(latencies_us), incomplete);
       print_json(out);
       co_return rc;
     }
@@ -275,11 +319,22 @@ asio::awaitable<int> query_body(std::shared_ptr<ipc::ClusterLink> link, AdminOpt
       std::cout << fmt::format("{}: error {}\n", std::string(name), json::serialize(v));
     for (auto& m : missing)
       std::cout << fmt::format("{}: no answer within {} ms\n", std::string(m.get_string()), opt.timeout_ms);
+    if (repeat > 1) {
+      auto l = latency_summary(std::move(latencies_us), incomplete);
+      std::cout << fmt::format("{} queries: p50 {:.1f} µs, p99 {:.1f} µs, min {:.1f} µs, max {:.1f} µs, {} incomplete\n",
+                               repeat, l["p50_us"].to_number<double>(), l["p99_us"].to_number<double>(),
+                               l["min_us"].to_number<double>(), l["max_us"].to_number<double>(), incomplete);
+    }
     co_return rc;
 }
 
-int query_command(const Config& cfg, const AdminOptions& opt, const std::string& preset, const std::string& target) {
-  return run_admin(cfg, [opt, preset, target](auto link) { return query_body(std::move(link), opt, preset, target); });
+} // namespace
+
+int query_command(const Config& cfg, const AdminOptions& opt, const std::string& preset, const std::string& target,
+                  int repeat) {
+  return run_admin(cfg, [opt, preset, target, repeat](auto link) {
+    return query_body(std::move(link), opt, preset, target, repeat);
+  });
 }
 
 } // namespace shardline::admin

@@ -22,6 +22,8 @@ int restart_command(const Config& cfg, const AdminOptions& o, bool rolling, int 
 // `shardline reshard --shards N`: asks the supervisor hosting the hub to move the bot to N
 // shards without downtime and follows it until done (or `timeout_s`).
 int reshard_command(const Config& cfg, const AdminOptions& o, std::uint32_t shards, int timeout_s);
-int query_command(const Config& cfg, const AdminOptions& o, const std::string& preset, const std::string& target);
+// `repeat` > 1 runs the query that many times in a row and adds latency percentiles.
+int query_command(const Config& cfg, const AdminOptions& o, const std::string& preset, const std::string& target,
+                  int repeat = 1);
 
 } // namespace shardline::admin
