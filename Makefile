@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start clean
+.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start compare clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -43,6 +43,12 @@ bench-gateway: build
 # bench/compare/peers/package-lock.json).
 bench-cold-start: build
 	@bash bench/cold_start.sh
+
+# Shardline against discord-hybrid-sharding, discord.js, @discordjs/ws, NATS and Redis in one run
+# (bench/compare/run.sh): installs the peers, builds what it needs, and rewrites
+# docs/benchmarks.md and docs/benchmarks/*.png. About 25 minutes on 2 cores.
+compare:
+	@bash bench/compare/run.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -14,8 +14,11 @@
 #           core = events/s / (CPU s / wall s), its VmRSS/VmHWM, and the simulator's CPU.
 #   high:   the same at GATEWAY_HIGH_RATE (0 skips it), a stream that loads Shardline; far
 #           beyond what @discordjs/ws ingests, so it is tried GATEWAY_HIGH_DISCORDJS_RUNS times only.
-#   memory: GATEWAY_MEMORY_GUILDS guilds over 16 shards, no stream: VmRSS and VmHWM of each
-#           client once every GUILD_CREATE has arrived.
+#   memory: for each count in GATEWAY_MEMORY_GUILDS, that many guilds over 16 shards, no stream:
+#           VmRSS and VmHWM of each client once every GUILD_CREATE has arrived. Besides
+#           @discordjs/ws (no cache), a discord.js Client with its default caches
+#           (peers/djs_memory.js: what a discord-hybrid-sharding cluster holds) when
+#           GATEWAY_MEMORY_CLIENTS names djsclient. Two counts give the cost per guild.
 #
 # Shardline's figures come from `shardline query shard_status --json` (the sum of "events" per
 # shard, through the cluster's own hub) and /proc; @discordjs/ws measures itself (ws_ingest.js).
@@ -24,14 +27,15 @@
 #   SHARDLINE_BUILD_DIR   build tree holding bin/shardline (build)
 #   BENCH_RESULTS         where the JSON goes ($SHARDLINE_BUILD_DIR/bench-gateway-results.json)
 #   GATEWAY_RUNS          runs of each client per scenario (3)
-#   GATEWAY_RATE          events/s of the shared stream (15000: about what @discordjs/ws sustains
+#   GATEWAY_RATE          events/s of the shared stream (0: no stream scenario; 15000: about what @discordjs/ws sustains
 #                         here; at 20000 it falls further behind every second)
 #   GATEWAY_HIGH_RATE     events/s of the high-rate stream (60000; 0: skipped). At 80000 the
 #                         simulator and the cluster each need about a core, and the cluster is
 #                         closed as a slow consumer now and then while the GUILD_CREATEs arrive
 #   GATEWAY_HIGH_DISCORDJS_RUNS  runs of @discordjs/ws at that rate (1: it cannot keep up, and
 #                         each attempt ends at its start-up bound or in a crash)
-#   GATEWAY_STREAM_GUILDS (16000)   GATEWAY_MEMORY_GUILDS (39000; 0: the memory scenario is skipped)
+#   GATEWAY_STREAM_GUILDS (16000)   GATEWAY_MEMORY_GUILDS ("39000"; a list; 0: no memory scenario)
+#   GATEWAY_MEMORY_CLIENTS ($GATEWAY_CLIENTS; "shardline discordjs djsclient" adds discord.js)
 #   GATEWAY_COMPRESS      1: zlib-stream (both clients inflate with zlib); 0: plain JSON for both
 #   GATEWAY_DEFLATE       the simulator's zlib-stream engine, --deflate: isal (default) or zlib
 #   GATEWAY_CLIENTS       ("shardline discordjs")
@@ -59,6 +63,7 @@ STREAM_GUILDS=${GATEWAY_STREAM_GUILDS:-16000}
 # IDENTIFY with 4011, as Discord would. At 39,000 the fullest shard holds 2,499.
 MEMORY_GUILDS=${GATEWAY_MEMORY_GUILDS:-39000}
 CLIENTS=${GATEWAY_CLIENTS:-shardline discordjs}
+MEMORY_CLIENTS=${GATEWAY_MEMORY_CLIENTS:-$CLIENTS}
 COMPRESS=${GATEWAY_COMPRESS:-1}
 DEFLATE=${GATEWAY_DEFLATE:-isal}
 case $COMPRESS in 1) SL_COMPRESS=true DJS_COMPRESS=zlib ;; 0) SL_COMPRESS=false DJS_COMPRESS=none ;;
@@ -263,13 +268,25 @@ discordjs_client() {
   [ "$DRIVER_RC" = 0 ]
 }
 
+# djsclient_client LABEL GUILDS RATE MEASURE: a discord.js Client with its default caches
+# (peers/djs_memory.js), memory only.
+djsclient_client() {
+  local label=$1
+  record_driver "$label" env SIM_PORT="$SIM_PORT" DISCORD_TOKEN=sim-token SHARDS=$SHARDS INTENTS=$INTENTS \
+    DEADLINE_S=$STARTUP_S node "$DJS_DIR/djs_memory.js"
+  # The same keys as the other clients' memory rows.
+  sed -i '$ s/"rss_kib":/"rss_ready_kib":/; $ s/"hwm_kib":/"hwm_ready_kib":/; $ s/,"label":/,"client":"djsclient","load1":'"$(cut -d' ' -f1 /proc/loadavg)"',"label":/' "$results"
+  [ "$DRIVER_RC" = 0 ]
+}
+
 # scenario NAME GUILDS RATE MEASURE [DJS_RUNS DJS_MAY_FAIL]: RUNS runs of every client, taking
 # turns (@discordjs/ws only in the first DJS_RUNS of them; with DJS_MAY_FAIL=1 its failures are
 # recorded but do not fail the benchmark).
 scenario() {
-  local name=$1 guilds=$2 rate=$3 measure=$4 djs_runs=${5:-$RUNS} djs_may_fail=${6:-0} run client
+  local name=$1 guilds=$2 rate=$3 measure=$4 djs_runs=${5:-$RUNS} djs_may_fail=${6:-0} run client clients=$CLIENTS
+  [ "$rate" != 0 ] || clients=$MEMORY_CLIENTS
   for run in $(seq "$RUNS"); do
-    for client in $CLIENTS; do
+    for client in $clients; do
       [ "$client" != discordjs ] || [ "$run" -le "$djs_runs" ] || continue
       start_gateway_sim "$name-$client-$run" "$guilds" "$rate"
       if ! "${client}_client" "${name}_${client}_$run" "$guilds" "$rate" "$measure"; then
@@ -282,15 +299,18 @@ scenario() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-scenario stream "$STREAM_GUILDS" "$RATE" 1
+[ "$RATE" = 0 ] || scenario stream "$STREAM_GUILDS" "$RATE" 1
 [ "$HIGH_RATE" = 0 ] || scenario high "$STREAM_GUILDS" "$HIGH_RATE" 1 "$HIGH_DJS_RUNS" 1
-[ "$MEMORY_GUILDS" = 0 ] || scenario memory "$MEMORY_GUILDS" 0 0
+for g in $MEMORY_GUILDS; do
+  # One scenario name per count ("memory" for the first, as before; then "memory39000"...).
+  [ "$g" = 0 ] || scenario "$([ "$g" = "${MEMORY_GUILDS%% *}" ] && echo memory || echo "memory$g")" "$g" 0 0
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 {
-  echo "{\"started\":\"$started\",\"load_before\":\"$load_before\",\"load_after\":\"$load_after\",\"commit\":\"$commit\",\"uncommitted_changes\":$dirty,\"shardline_binary\":\"$binary\",\"runs\":$RUNS,\"rate\":$RATE,\"high_rate\":$HIGH_RATE,\"stream_guilds\":$STREAM_GUILDS,\"memory_guilds\":$MEMORY_GUILDS,\"shards\":$SHARDS,\"intents\":$INTENTS,\"zlib_stream\":$SL_COMPRESS,\"deflate\":\"$DEFLATE\",\"duration_s\":$DURATION,\"warmup_s\":$WARMUP,\"node\":\"$(node --version)\"}"
+  echo "{\"started\":\"$started\",\"load_before\":\"$load_before\",\"load_after\":\"$load_after\",\"commit\":\"$commit\",\"uncommitted_changes\":$dirty,\"shardline_binary\":\"$binary\",\"runs\":$RUNS,\"rate\":$RATE,\"high_rate\":$HIGH_RATE,\"stream_guilds\":$STREAM_GUILDS,\"memory_guilds\":[${MEMORY_GUILDS// /,}],\"shards\":$SHARDS,\"intents\":$INTENTS,\"zlib_stream\":$SL_COMPRESS,\"deflate\":\"$DEFLATE\",\"duration_s\":$DURATION,\"warmup_s\":$WARMUP,\"node\":\"$(node --version)\"}"
   cat "$results"
 } >"$OUT"
 cat "$OUT"
@@ -304,6 +324,10 @@ figures = {
     "high": ["events_per_sec", "cpu_cores", "events_per_core", "sim_cpu_cores", "rss_ready_kib", "rss_stream_kib", "hwm_kib"],
     "memory": ["rss_ready_kib", "hwm_ready_kib", "ready_s"],
 }
+for r in rows:
+    scen = r["label"].rsplit("_", 2)[0]
+    if scen.startswith("memory") and scen != "memory":
+        figures[scen] = figures["memory"]
 def fmt(v):
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}"
 for scen, figs in figures.items():

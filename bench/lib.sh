@@ -52,3 +52,40 @@ stop_sim() {
   stop_pid "$SIM_PID"
   SIM_PID=0
 }
+
+# start_launch TAG: `$SHARDLINE launch` hosting its hub on a free loopback port, against the
+# running simulator, with the caller's SHARD_* settings exported beforehand (SHARD_COUNT,
+# SHARD_CLUSTERS, ...); its log in $work/TAG.launch.log. Sets LAUNCH_PID and exports
+# SHARD_IPC_PORT and the rest the admin tools need, or stops the benchmark if it does not start.
+LAUNCH_PID=0
+start_launch() {
+  local tag=$1
+  export ENABLE_SHARD_MANAGER=true SHARD_IPC_HOST=127.0.0.1 SHARD_IPC_PORT=0
+  export SHARD_IPC_SECRET="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export DISCORD_TOKEN=sim-token DISCORD_API_URL="http://127.0.0.1:$SIM_PORT/api/v10" SHARD_DATA_DIR="$work/$tag.data"
+  rm -f "$work/$tag.port"
+  (cd "$work" && exec "$SHARDLINE" launch --port-file "$work/$tag.port" >"$work/$tag.launch.log" 2>&1) &
+  LAUNCH_PID=$!
+  for _ in $(seq 100); do [ -s "$work/$tag.port" ] && break; sleep 0.05; done
+  [ -s "$work/$tag.port" ] || { echo "$BENCH_TAG: shardline launch did not start:" >&2; cat "$work/$tag.launch.log" >&2; exit 1; }
+  SHARD_IPC_PORT=$(cat "$work/$tag.port")
+}
+
+# wait_shards_ready N BOUND_S: true once `shardline query shard_status` shows N shards, every one
+# ready with no unavailable guild; false after BOUND_S seconds. Polls every quarter second.
+wait_shards_ready() {
+  local n=$1 bound=$2 t0=$SECONDS
+  while [ $((SECONDS - t0)) -lt "$bound" ]; do
+    if "$SHARDLINE" query shard_status --json --timeout-ms 2000 2>/dev/null | python3 -c "import json,sys
+r = json.load(sys.stdin)['results'].values()
+s = [x for v in r if isinstance(v, list) for x in v]
+sys.exit(0 if len(s) == $n and all(x['status'] == 'ready' and x['unavailable_guilds'] == 0 for x in s) else 1)"; then
+      return 0
+    fi
+    sleep 0.25
+  done
+  return 1
+}
+
+# sim_get PATH: the simulator's JSON answer to GET PATH (its control API).
+sim_get() { python3 -c "import sys,urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$SIM_PORT' + sys.argv[1], timeout=10).read().decode())" "$1"; }

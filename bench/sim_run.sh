@@ -21,6 +21,8 @@
 #   SIM_ZLIB_RATES ("20000 30000 40000 50000 60000 70000 80000")
 #   SIM_PLAIN_RATES ("80000 110000 140000 170000 200000 230000")
 #   SIM_STREAM_GUILDS (16000)  SIM_SCALE_GUILDS (150000)
+#   SIM_MODES ("isal zlib plain")  the streams swept, in that order
+#   SIM_RUNS (1)         repeat every sweep and the scale run; each row gets its "run" (1-based)
 #   BENCH_KEEP_LOGS=1    keep the simulator logs (their directory is printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +46,8 @@ STREAM_GUILDS=${SIM_STREAM_GUILDS:-16000}
 # under 2,500 (about 2,450 at most).
 SCALE_GUILDS=${SIM_SCALE_GUILDS:-150000}
 WINDOW_MS=100
+MODES=${SIM_MODES:-isal zlib plain}
+RUNS=${SIM_RUNS:-1}
 
 work=$(mktemp -d -t shardline-bench-sim.XXXXXX)
 results=$work/results.jsonl
@@ -74,6 +78,7 @@ run_driver() {
   local label=$1 sweep=$2
   shift 2
   record_driver "$label" "$@"
+  sed -i '$ s/}$/,"run":'"$run"'}/' "$results"
   LAST_LINE=$DRIVER_LINE
   [ "$DRIVER_RC" = 0 ] || [ "$sweep" = 1 ] || failed=1
 }
@@ -86,7 +91,8 @@ common=(--max-concurrency 16 --identify-window-ms $WINDOW_MS)
 eps_of() { sed -n 's/.*"events_per_sec":\([0-9.]*\).*/\1/p' <<<"$1"; }
 
 summary=()
-for mode in isal zlib plain; do
+for run in $(seq "$RUNS"); do
+for mode in $MODES; do
   case $mode in
   isal) z=1 rates=$ISAL_RATES engine=isal ;;
   zlib) z=1 rates=$ZLIB_RATES engine=zlib ;;
@@ -103,14 +109,15 @@ for mode in isal zlib plain; do
     if [ -z "$got" ] || ! awk -v g="$got" -v r="$rate" 'BEGIN { exit !(g >= 0.97 * r) }'; then break; fi
     best=$rate best_line=$LAST_LINE
   done
-  summary+=("stream $mode: highest rate sustained $best events/s: ${best_line:-none}")
+  summary+=("run $run: stream $mode: highest rate sustained $best events/s: ${best_line:-none}")
   [ "$best" != 0 ] || failed=1
 done
 
 start_bench_sim scale --guilds "$SCALE_GUILDS" --shards 64
 run_driver sim_scale 0 "$SIM_BENCH" scale --port "$SIM_PORT" --sim-pid "$SIM_PID" --shards 64 --zlib 1 "${common[@]}"
-summary+=("scale: ${LAST_LINE:-failed}")
+summary+=("run $run: scale: ${LAST_LINE:-failed}")
 stop_sim
+done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Shardline builds, tests and benchmarks with.
+# Installs the Debian 12 packages Shardline builds, tests and benchmarks with, and any extra
+# packages named as arguments (make compare adds its peers: redis-server, python3-matplotlib).
 # Idempotent: does nothing when every package is already there.
 set -euo pipefail
 packages=(
@@ -8,6 +9,7 @@ packages=(
   libssl-dev zlib1g-dev libisal-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nats-server libnats-dev openssl procps
+  "$@"
 )
 # node and npm run the discord.js acceptance test (tests/integration/test_sim_discordjs.py).
 # Debian 12's nodejs (v18) and npm, but only when the commands are missing: a machine with
