@@ -6,13 +6,17 @@
 //   nats_bench responder  --url U [--subject bench.echo --seconds 600]   (a separate process)
 //   nats_bench rtt        --url U [--subject bench.echo --count 20000 --warmup 1000 --request-bytes 180]
 //   nats_bench throughput-raw | responder-raw | rtt-raw   (same options)
+//   nats_bench idle       --url U --server-pid PID [--count 2000 --role client|subscriber]
 //
 // The -raw modes speak the NATS text protocol over plain non-blocking sockets from one thread,
 // exactly like shardline_ipc_bench's clients, so that the broker can be compared with the hub
 // without the difference between nats.c's client threads and the Shardline driver.
 //
 // Throughput uses the same flow control as the Shardline driver (at most `window` messages in
-// flight per receiver), so neither side ever drops or overflows. One JSON object on stdout.
+// flight per receiver), so neither side ever drops or overflows. Idle opens N raw connections
+// (CONNECT, then PING/PONG; with --role subscriber also a SUB to its own subject) and reports
+// the growth of the server's RSS per connection like `shardline_ipc_bench idle`. One JSON
+// object on stdout.
 
 #include "bench_common.hpp"
 
@@ -259,7 +263,7 @@ int rtt(const bench::Args& a) {
 // sockets), so the broker is compared with the hub and not nats.c's threads with Asio.
 
 struct RawNats {
-  RawNats() = default;
+  explicit RawNats(std::size_t buffer_bytes = 1 << 20) : buf(buffer_bytes) {}
   RawNats(RawNats&& o) noexcept
       : fd(std::exchange(o.fd, -1)), buf(std::move(o.buf)), b(o.b), e(o.e), out(std::move(o.out)), out_off(o.out_off) {}
   RawNats(const RawNats&) = delete;
@@ -268,7 +272,7 @@ struct RawNats {
   }
 
   int fd = -1;
-  std::vector<char> buf = std::vector<char>(1 << 20);
+  std::vector<char> buf;
   std::size_t b = 0, e = 0;
   std::string out;
   std::size_t out_off = 0;
@@ -295,11 +299,13 @@ struct RawNats {
   // One non-blocking read: bytes read, 0 if none, -1 on close.
   long read_once() {
     if (b == e) b = e = 0;
-    if (buf.size() - e < 64 * 1024) {
+    // Room for a 64 KiB read, or a quarter of a small buffer: idle connections' stay small.
+    const std::size_t room = std::min<std::size_t>(64 * 1024, buf.size() / 4);
+    if (buf.size() - e < room) {
       std::memmove(buf.data(), buf.data() + b, e - b);
       e -= b;
       b = 0;
-      if (buf.size() - e < 64 * 1024) buf.resize(buf.size() * 2);
+      if (buf.size() - e < room) buf.resize(buf.size() * 2);
     }
     for (;;) {
       ssize_t n = ::recv(fd, buf.data() + e, buf.size() - e, 0);
@@ -615,12 +621,79 @@ int rtt_raw(const bench::Args& a) {
   return failures == 0 && us.size() == static_cast<std::size_t>(count) ? 0 : 1;
 }
 
+// Memory per idle connection, measured like `shardline_ipc_bench idle`.
+int idle_raw(const bench::Args& a) {
+  std::string host;
+  int port = 0;
+  split_url(a.get("url", ""), host, port);
+  const long count = a.num("count", 2000);
+  const long server_pid = a.num("server-pid", 0);
+  const std::string role = a.get("role", "client");
+  const double settle = a.real("settle", 1.5);
+  if (server_pid <= 0) throw std::runtime_error("idle needs --server-pid");
+  if (role != "client" && role != "subscriber") throw std::runtime_error("--role client|subscriber");
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const long rss0 = bench::proc_status_kib(server_pid, "VmRSS");
+  std::vector<RawNats> conns;
+  conns.reserve(static_cast<std::size_t>(count));
+  std::string first_failure;
+  const auto t0 = steady::now();
+  for (long i = 0; i < count && bench::since_s(t0) < 120; ++i) {
+    try {
+      auto& c = conns.emplace_back(1024); // small buffers: the driver holds thousands of these
+      c.open(host, port);                 // INFO, CONNECT, PING -> PONG
+      if (role == "subscriber") {
+        c.out += "SUB idle." + std::to_string(i) + " 1\r\n";
+        c.sync(10);
+      }
+    } catch (const std::exception& e) {
+      // Most likely a server limit (max_connections, descriptors): the rest would fail too.
+      first_failure = e.what();
+      conns.pop_back();
+      break;
+    }
+  }
+  const double connect_s = bench::since_s(t0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(settle * 1000)));
+  // Still connected? Answer a server PING if one came, so that no connection is dropped.
+  long live = 0;
+  for (auto& c : conns) {
+    if (c.read_once() < 0) continue;
+    c.parse([](auto, auto, auto) {}, [] {});
+    if (c.flush()) ++live;
+  }
+  const long rss1 = bench::proc_status_kib(server_pid, "VmRSS");
+  const long hwm = bench::proc_status_kib(server_pid, "VmHWM");
+  conns.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const long rss2 = bench::proc_status_kib(server_pid, "VmRSS");
+
+  const double per_conn = live > 0 ? static_cast<double>(rss1 - rss0) * 1024.0 / static_cast<double>(live) : 0;
+  bench::Result res;
+  res.str("scenario", "idle_memory")
+      .str("system", "nats")
+      .str("role", role)
+      .num("connections", static_cast<double>(live))
+      .num("hub_connections_seen", -1) // unknown: the server's count needs its monitoring port
+      .num("connect_seconds", connect_s)
+      .num("rss_before_kib", static_cast<double>(rss0))
+      .num("rss_after_kib", static_cast<double>(rss1))
+      .num("rss_hwm_kib", static_cast<double>(hwm))
+      .num("rss_after_close_kib", static_cast<double>(rss2))
+      .num("bytes_per_connection", per_conn)
+      .num("kib_per_connection", per_conn / 1024.0);
+  if (!first_failure.empty()) res.str("first_failure", first_failure);
+  res.print();
+  return live == count ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s throughput|responder|rtt|throughput-raw|responder-raw|rtt-raw --url nats://HOST:PORT [options]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s throughput|responder|rtt|throughput-raw|responder-raw|rtt-raw|idle --url nats://HOST:PORT [options]\n", argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
@@ -638,6 +711,7 @@ int main(int argc, char** argv) {
     else if (mode == "throughput-raw") rc = throughput_raw(a);
     else if (mode == "responder-raw") rc = responder_raw(a);
     else if (mode == "rtt-raw") rc = rtt_raw(a);
+    else if (mode == "idle") rc = idle_raw(a);
     else std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nats_bench %s: %s\n", mode.c_str(), e.what());
