@@ -12,10 +12,19 @@ void RestartPolicy::started() { started_at_ = clock_(); }
 std::optional<millis> RestartPolicy::died() {
   const auto now = clock_();
   // A spawn that ran long enough was healthy: its death starts a fresh backoff.
-  if (started_at_ != steady::time_point{} && now - started_at_ >= limits_.stable_after) next_backoff_ = limits_.backoff_min;
+  const bool healthy = started_at_ != steady::time_point{} && now - started_at_ >= limits_.stable_after;
   while (!restarts_.empty() && now - restarts_.front() >= limits_.window) restarts_.pop_front();
   if (restarts_.size() >= limits_.max_restarts) return std::nullopt;
+  // The first death (none in the window, or after a healthy run) restarts at once: a cluster
+  // killed by the OOM killer or by hand is back within its start-up and its shards RESUME,
+  // while Discord still buffers their events. Only a second death in a row, the start of a
+  // crash loop, waits, and each further one waits twice as long.
+  const bool first = restarts_.empty() || healthy;
   restarts_.push_back(now);
+  if (first) {
+    next_backoff_ = limits_.backoff_min;
+    return millis(0);
+  }
   auto wait = next_backoff_;
   next_backoff_ = std::min(limits_.backoff_max, next_backoff_ * 2);
   return wait;

@@ -1,8 +1,9 @@
 #pragma once
-// When a dead cluster may be started again: exponential backoff between attempts, and a cap
-// on restarts within a window, past which the supervisor gives up on that cluster (a crash
-// loop must not burn the IDENTIFY budget or the machine). A spawn that stays up for
-// `stable_after` resets the backoff. Reads time through a Clock so tests drive it.
+// When a dead cluster may be started again: at once after a first death, then exponential
+// backoff between attempts, and a cap on restarts within a window, past which the supervisor
+// gives up on that cluster (a crash loop must not burn the IDENTIFY budget or the machine). A
+// spawn that stays up for `stable_after` counts as healthy: its death is a first death again.
+// Reads time through a Clock so tests drive it.
 
 #include "core/clock.hpp"
 

@@ -69,7 +69,8 @@ TEST(RestartPolicy, BacksOffExponentiallyUpToTheMaximum) {
     clock.advance(millis(100));
     waits.push_back(p.died()->count());
   }
-  EXPECT_EQ(waits, (std::vector<long>{1000, 2000, 4000, 5000, 5000}));
+  // The first death restarts at once; a crash loop then backs off.
+  EXPECT_EQ(waits, (std::vector<long>{0, 1000, 2000, 4000, 5000}));
 }
 
 TEST(RestartPolicy, GivesUpAtTheCapWithinTheWindowAndForgetsOldRestarts) {
@@ -90,11 +91,15 @@ TEST(RestartPolicy, AStableRunResetsTheBackoff) {
   ManualClock clock;
   RestartPolicy p({millis(1000), millis(60'000), 100, millis(3'600'000), millis(60'000)}, clock.clock());
   p.started();
+  EXPECT_EQ(p.died()->count(), 0);
+  p.started();
   EXPECT_EQ(p.died()->count(), 1000);
   p.started();
   EXPECT_EQ(p.died()->count(), 2000);
   p.started();
-  clock.advance(millis(60'000)); // up for a minute: healthy
+  clock.advance(millis(60'000)); // up for a minute: healthy, so its death is a first death
+  EXPECT_EQ(p.died()->count(), 0);
+  p.started();
   EXPECT_EQ(p.died()->count(), 1000);
 }
 
