@@ -14,7 +14,7 @@
 #
 # Environment (all optional): SHARDLINE_BUILD_DIR (build), BENCH_RESULTS (JSON lines; default
 # $SHARDLINE_BUILD_DIR/compare-query.jsonl), QUERY_RUNS (3), QUERY_COUNT (2000),
-# QUERY_WARMUP (100), QUERY_GUILDS (16000), PEER_SPAWN_DELAY_MS (100), BENCH_KEEP_LOGS=1.
+# QUERY_WARMUP (100), QUERY_GUILDS (16000), PEER_SPAWN_DELAY_MS (300), BENCH_KEEP_LOGS=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,7 +26,10 @@ RUNS=${QUERY_RUNS:-3}
 COUNT=${QUERY_COUNT:-2000}
 WARMUP=${QUERY_WARMUP:-100}
 GUILDS=${QUERY_GUILDS:-16000}
-PEER_DELAY_MS=${PEER_SPAWN_DELAY_MS:-100}
+# Each of the peer's clusters asks GET /gateway/bot once, a route that allows 5 per 5 s: its
+# clusters must start more than a second apart (over 250 ms per shard) or the simulator counts
+# rate-limit violations (with 100 ms: 29).
+PEER_DELAY_MS=${PEER_SPAWN_DELAY_MS:-300}
 SHARDS=64
 CLUSTERS=16
 PEERS=$(pwd)/bench/compare/peers

@@ -8,12 +8,14 @@
 #   The peer:  discord-hybrid-sharding 3.0.1 (peers/hybrid_recovery.js), 4 clusters of 4 shards,
 #              its default respawn.
 #
-# Once every shard is ready, the process of the cluster holding shards 4-7 gets SIGKILL, and the
+# Six seconds after every shard is ready (past the start's IDENTIFY window, so that a tool that
+# IDENTIFYs again is not held back by its own start), the process holding shards 4-7 gets SIGKILL, and the
 # simulator (the same observer for both) is polled every 20 ms until each of those shards has a
 # connection again that took its session back (RESUME) or started a new one (IDENTIFY). Recovery
 # time is from the kill to the last of the four. Also recorded: IDENTIFYs spent by the recovery,
-# and events the bot never got: sequences of the shards' sessions that were never delivered (a
-# resumed session replays what it missed; an abandoned one keeps its gap forever).
+# and events the bot never got: a resumed session replays what it missed (its gaps are counted a
+# second later); a session abandoned for a new IDENTIFY keeps what it was given while nobody read
+# it (counted when the new session is attached).
 #
 # Before the kill, Shardline's run also times a rolling restart of its 4 clusters (see
 # rolling_restart). Each run gets a fresh simulator; Shardline and the peer take turns, run after run.
@@ -32,6 +34,8 @@ RATE=${RECOVERY_RATE:-200}
 PEER_DELAY_MS=${PEER_SPAWN_DELAY_MS:-100}
 SHARDS=16
 VICTIM_SHARDS="4 5 6 7"
+# Every event kind of the simulator's stream, for both (the stream is per intent).
+INTENTS=2819
 PEERS=$(pwd)/bench/compare/peers
 
 work=$(mktemp -d -t shardline-compare-recovery.XXXXXX)
@@ -64,19 +68,28 @@ def get(path):
     return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5))
 def sessions(shard):
     return get(f"/_sim/sessions?shard={shard}")["sessions"]
+time.sleep(6)  # past the start's IDENTIFY window (5 s), so a new IDENTIFY may go out at once
 before = {s: {x["session_id"]: x["resumes"] for x in sessions(s)} for s in shards}
 ids_before = get("/_sim/stats")["identifies"]["total"]
 t0 = time.monotonic()
 os.kill(pid, signal.SIGKILL)
-back = {}
+def abandoned_gap(x):
+    """Sequences an old session was given after the last it delivered, while nobody read them."""
+    return max(0, x["last_seq"] - max((r[1] for r in x["delivered"]), default=0))
+back, abandoned = {}, 0
 while len(back) < len(shards) and time.monotonic() - t0 < 120:
     for s in shards:
         if s in back:
             continue
-        for x in sessions(s):
+        now = sessions(s)
+        for x in now:
             new = x["session_id"] not in before[s]
             if x["attached"] and (new or x["resumes"] > before[s][x["session_id"]]):
                 back[s] = (time.monotonic() - t0, "identify" if new else "resume")
+                # Events of the down time that a new session will never get: what the old
+                # session (resumable, but never resumed) holds beyond what it delivered.
+                if new:
+                    abandoned += sum(abandoned_gap(y) for y in now if y["session_id"] in before[s])
     time.sleep(0.02)
 row = {"tool": tool, "run": run, "shards": len(shards)}
 if len(back) < len(shards):
@@ -85,13 +98,10 @@ else:
     row["recovery_s"] = round(max(t for t, _ in back.values()), 3)
     row["first_back_s"] = round(min(t for t, _ in back.values()), 3)
     row["how"] = sorted({h for _, h in back.values()})
-time.sleep(1)  # let a resumed session's replay finish before counting what was never delivered
-lost = 0
-for s in shards:
-    for x in sessions(s):
-        if x["session_id"] in before[s]:
-            delivered = max((r[1] for r in x["delivered"]), default=0)
-            lost += sum(r[1] - r[0] + 1 for r in x["undelivered"]) + max(0, x["last_seq"] - delivered) * (not x["attached"])
+time.sleep(1)  # let a resumed session's replay finish before looking for gaps
+gaps = sum(sum(r[1] - r[0] + 1 for r in x["undelivered"]) for s in shards for x in sessions(s)
+           if x["session_id"] in before[s] and x["attached"])
+lost = abandoned + gaps
 stats = get("/_sim/stats")
 row.update({"identifies": stats["identifies"]["total"] - ids_before, "events_never_delivered": lost,
             "violations": stats["violations_total"]})
@@ -128,7 +138,7 @@ PY
 shardline_run() {
   local run=$1 victim
   start_recovery_sim "shardline-$run"
-  export SHARD_COUNT=$SHARDS SHARD_CLUSTERS=4
+  export SHARD_COUNT=$SHARDS SHARD_CLUSTERS=4 DISCORD_INTENTS=$INTENTS
   start_launch "shardline-$run"
   pids+=("$LAUNCH_PID")
   if ! wait_shards_ready $SHARDS 60; then
@@ -147,7 +157,7 @@ peer_run() {
   start_recovery_sim "peer-$run"
   # stdin from a pipe that stays open until we stop it: the script ends on EOF or SIGTERM.
   (cd "$PEERS" && exec env SIM_PORT=$SIM_PORT DISCORD_TOKEN=sim-token TOTAL_SHARDS=$SHARDS SHARDS_PER_CLUSTER=4 \
-     SPAWN_DELAY_MS="$PEER_DELAY_MS" DEADLINE_S=300 node hybrid_recovery.js >"$work/peer-$run.out" 2>"$work/peer-$run.log" \
+     SPAWN_DELAY_MS="$PEER_DELAY_MS" INTENTS=$INTENTS DEADLINE_S=300 node hybrid_recovery.js >"$work/peer-$run.out" 2>"$work/peer-$run.log" \
      < <(sleep 400)) &
   peer=$!
   pids+=("$peer")
