@@ -535,6 +535,25 @@ class CliTest(HubCase):
         self.assertEqual(out["results"], {"alpha": 0, "beta": 0})
         self.assertEqual(out["missing"], [])
 
+    def test_query_repeat_reports_latency_of_every_query(self):
+        out = self.json_of(self.cli("query", "guild_count", "--repeat", "50", "--json"))
+        self.assertEqual(out["results"], {"alpha": 0, "beta": 0})
+        lat = out["latency"]
+        self.assertEqual((lat["count"], lat["incomplete"]), (50, 0))
+        self.assertTrue(0 < lat["min_us"] <= lat["p50_us"] <= lat["p99_us"] <= lat["max_us"], lat)
+        self.assertLessEqual(lat["min_us"], lat["mean_us"])
+        self.assertLessEqual(lat["mean_us"], lat["max_us"])
+        # Queries that miss an answer are counted, not hidden in the percentiles.
+        self.beta.signal(signal.SIGSTOP)
+        self.addCleanup(self.beta.signal, signal.SIGCONT)
+        res = self.cli("query", "guild_count", "--repeat", "2", "--json", "--timeout-ms", "300", timeout=10)
+        lat = json.loads(res.stdout)["latency"]
+        self.assertEqual((lat["count"], lat["incomplete"]), (2, 2))
+        self.assertGreaterEqual(lat["min_us"], 300_000)
+        # Without --json: one line of percentiles after the answers.
+        res = self.cli("query", "guild_count", "--repeat", "3", "--timeout-ms", "300", timeout=10)
+        self.assertRegex(res.stdout, r"3 queries: p50 [0-9.]+ µs, p99 [0-9.]+ µs, min [0-9.]+ µs, max [0-9.]+ µs, 3 incomplete")
+
     def test_query_target(self):
         out = self.json_of(self.cli("query", "cluster_info", "--target", "beta", "--json"))
         self.assertEqual(list(out["results"]), ["beta"])
