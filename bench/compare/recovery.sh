@@ -155,12 +155,14 @@ shardline_run() {
 peer_run() {
   local run=$1 peer victim=''
   start_recovery_sim "peer-$run"
-  # stdin from a pipe that stays open until we stop it: the script ends on EOF or SIGTERM.
+  # The script ends on EOF of its stdin (or SIGTERM): a fifo we hold open until we stop it.
+  rm -f "$work/peer.in" && mkfifo "$work/peer.in"
   (cd "$PEERS" && exec env SIM_PORT=$SIM_PORT DISCORD_TOKEN=sim-token TOTAL_SHARDS=$SHARDS SHARDS_PER_CLUSTER=4 \
-     SPAWN_DELAY_MS="$PEER_DELAY_MS" INTENTS=$INTENTS DEADLINE_S=300 node hybrid_recovery.js >"$work/peer-$run.out" 2>"$work/peer-$run.log" \
-     < <(sleep 400)) &
+     SPAWN_DELAY_MS="$PEER_DELAY_MS" INTENTS=$INTENTS DEADLINE_S=300 node hybrid_recovery.js <"$work/peer.in" \
+     >"$work/peer-$run.out" 2>"$work/peer-$run.log") &
   peer=$!
   pids+=("$peer")
+  exec 9>"$work/peer.in"
   for _ in $(seq 1200); do  # at most 60 s
     victim=$(python3 -c 'import json,sys
 for l in open(sys.argv[1]):
@@ -171,9 +173,10 @@ for l in open(sys.argv[1]):
   done
   if [ -z "$victim" ]; then
     echo "{\"tool\":\"discord-hybrid-sharding\",\"run\":$run,\"error\":\"not every cluster ready within 60 s\"}" >>"$results"
-    stop_pid "$peer"; stop_sim; return 1
+    exec 9>&-; stop_pid "$peer"; stop_sim; return 1
   fi
   kill_and_watch discord-hybrid-sharding "$run" "$victim"
+  exec 9>&-
   stop_pid "$peer"
   stop_sim
 }
