@@ -110,7 +110,8 @@ for mode in $MODES; do
     best=$rate best_line=$LAST_LINE
   done
   summary+=("run $run: stream $mode: highest rate sustained $best events/s: ${best_line:-none}")
-  [ "$best" != 0 ] || failed=1
+  # Not even the lowest rate sustained is a result (the summary says so), not a failure of the run.
+  [ "$best" != 0 ] || echo "bench-sim: run $run: stream $mode: not even ${rates%% *} events/s sustained" >&2
 done
 
 start_bench_sim scale --guilds "$SCALE_GUILDS" --shards 64

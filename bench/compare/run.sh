@@ -36,6 +36,8 @@ RUNS=${COMPARE_RUNS:-3}
 SCENARIOS=${COMPARE_SCENARIOS:-coldstart memory ipc sim ingest query recovery}
 RES=${COMPARE_RESULTS:-$ROOT/build/compare}
 T0=$SECONDS
+COMPARE_STARTED=$(date -u "+%Y-%m-%d %H:%M UTC")
+export COMPARE_STARTED
 
 say() { echo "compare [$(date -u +%H:%M:%S), $((SECONDS - T0)) s]: $*" >&2; }
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
@@ -68,7 +70,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
 lock = json.load(open("bench/compare/peers/package-lock.json"))["packages"]
 meta = {
-    "started": out("date", "-u", "+%Y-%m-%d %H:%M UTC"), "commit": out("git", "rev-parse", "--short", "HEAD"),
+    "started": os.environ["COMPARE_STARTED"], "commit": out("git", "rev-parse", "--short", "HEAD"),
     "uncommitted_changes": bool(out("git", "status", "--porcelain", "--untracked-files=no")),
     "runs": int(sys.argv[2]), "setup_s": int(sys.argv[3]),
     "cpu": cpu, "nproc": os.cpu_count(), "mem_gib": round(mem / 1048576), "kernel": platform.release(),
@@ -77,7 +79,7 @@ meta = {
     "nats_server": out("nats-server", "--version"), "redis_server": (out("redis-server", "--version") or "?").split(" sha=")[0],
     "peers": {k.split("node_modules/")[-1]: v["version"] for k, v in lock.items()
               if k in ("node_modules/discord.js", "node_modules/discord-hybrid-sharding", "node_modules/@discordjs/ws")},
-    "load_before": open("/proc/loadavg").read().split()[:3],
+    "load_after_setup": open("/proc/loadavg").read().split()[:3],
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
 PY
@@ -118,7 +120,7 @@ fi
 want ipc && step ipc env BENCH_RUNS="$RUNS" BENCH_RESULTS="$RES/ipc.json" bash bench/run.sh
 want sim && step sim env SIM_RUNS="$RUNS" SIM_MODES=isal SIM_ISAL_RATES="100000 120000 140000" \
   BENCH_RESULTS="$RES/sim.json" bash bench/sim_run.sh
-want ingest && step ingest env GATEWAY_RUNS="$RUNS" GATEWAY_HIGH_RATE=0 GATEWAY_MEMORY_GUILDS=0 BENCH_DURATION=8 \
+want ingest && step ingest env GATEWAY_RUNS="$RUNS" GATEWAY_HIGH_RATE=0 GATEWAY_MEMORY_GUILDS=0 \
   BENCH_RESULTS="$RES/ingest.json" bash bench/gateway_run.sh
 want query && step query env QUERY_RUNS="$RUNS" BENCH_RESULTS="$RES/query.jsonl" bash bench/compare/query.sh
 want recovery && step recovery env RECOVERY_RUNS="$RUNS" BENCH_RESULTS="$RES/recovery.jsonl" bash bench/compare/recovery.sh
