@@ -316,10 +316,17 @@ w(f"Shardline side by side with the tools bot operators use today, every figure 
   f"Earlier runs, profiles and the reasoning behind each benchmark's set-up are in "
   f"[benchmark-notes.md](benchmark-notes.md).\n")
 w("```sh\nmake compare      # installs the peers, builds, runs every scenario, rewrites this file and docs/benchmarks/*.png\n```\n")
+try:
+    import subprocess
+    report_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                   timeout=10).stdout.strip()
+except Exception:
+    report_commit = None
 w("| | |\n|---|---|")
 w(f"| run | {meta.get('started', '?')}, commit `{meta.get('commit', '?')}`"
   f"{' with uncommitted changes' if meta.get('uncommitted_changes') else ''}, {total_min} min in all "
-  f"(set-up and build {meta.get('setup_s', '?')} s) |")
+  f"(set-up and build {meta.get('setup_s', '?')} s)"
+  f"{f'; this text written from its raw results by report.py at `{report_commit}`' if report_commit and report_commit != meta.get('commit') else ''} |")
 w(f"| machine | {meta.get('nproc', '?')} × {meta.get('cpu', '?')}, {meta.get('mem_gib', '?')} GiB, "
   f"{meta.get('os', '?')}, Linux {meta.get('kernel', '?')}; load average {' '.join(meta.get('load_after_setup', []))} "
   f"after the build, {' '.join(meta.get('load_after', []))} at the end |")
@@ -402,6 +409,13 @@ if sim_rate and sim_rate.med < 100000:
 # way). A peer is ahead when the median of the run-by-run ratios is below 1.
 HUB_ONE_THREAD = ("The hub routes on one thread (one `io_context`), where nats-server spreads over both cores; a "
                   "bot's IPC traffic is far below either figure, so more hub threads have not been worth their cost yet.")
+hub_cpu = "–".join(sorted({f"{r['hub_cpu_pct']:.0f}" for r in labelled(ipc, "shardline_throughput").values()
+                            if isinstance(r.get("hub_cpu_pct"), (int, float))}))
+if thr["shardline"] and thr["shardline"].hi > 1.3 * thr["shardline"].lo:
+    HUB_ONE_THREAD += (f" Its runs spread from {thr['shardline'].num(thr['shardline'].lo)} to "
+                       f"{thr['shardline'].num(thr['shardline'].hi)} msg/s with the hub at {hub_cpu} % of a core: one "
+                       "thread gets what one core of the machine gives it at that moment "
+                       "(benchmark-notes.md lists other runs of the same code).")
 head_to_head = [
     ("Routed throughput against NATS with raw clients", thr["shardline"], thr["nats_raw"], True, HUB_ONE_THREAD),
     ("Routed throughput against NATS with the nats.c client", thr["shardline"], thr["nats"], True, HUB_ONE_THREAD),
