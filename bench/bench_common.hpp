@@ -14,6 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include <cerrno>
+
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,5 +168,51 @@ struct ThroughputOptions {
     return o;
   }
 };
+
+// Writes what `out` holds past `off` to a non-blocking socket, as far as it takes it; the
+// buffer empties once all is written. False on a dead socket. Every raw driver's flush().
+inline bool send_queued(int fd, std::string& out, std::size_t& off) {
+  while (off < out.size()) {
+    ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+  out.clear();
+  off = 0;
+  return true;
+}
+
+// The row every idle-memory driver prints: the server's RSS growth per idle connection that
+// was still open when it was measured.
+struct IdleMemory {
+  long live = 0;        // connections open at the measurement
+  double seen = -1;     // connections the server counted (-1: it cannot tell)
+  double connect_s = 0; // time to open them all
+  long rss_before_kib = 0, rss_after_kib = 0, hwm_kib = 0, rss_after_close_kib = 0;
+};
+
+inline Result idle_memory_result(const std::string& system, const std::string& role, const IdleMemory& m) {
+  const double per_conn =
+      m.live > 0 ? static_cast<double>(m.rss_after_kib - m.rss_before_kib) * 1024.0 / static_cast<double>(m.live) : 0;
+  Result res;
+  res.str("scenario", "idle_memory")
+      .str("system", system)
+      .str("role", role)
+      .num("connections", static_cast<double>(m.live))
+      .num("hub_connections_seen", m.seen)
+      .num("connect_seconds", m.connect_s)
+      .num("rss_before_kib", static_cast<double>(m.rss_before_kib))
+      .num("rss_after_kib", static_cast<double>(m.rss_after_kib))
+      .num("rss_hwm_kib", static_cast<double>(m.hwm_kib))
+      .num("rss_after_close_kib", static_cast<double>(m.rss_after_close_kib))
+      .num("bytes_per_connection", per_conn)
+      .num("kib_per_connection", per_conn / 1024.0);
+  return res;
+}
 
 } // namespace bench

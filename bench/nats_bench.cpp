@@ -280,21 +280,8 @@ struct RawNats {
 
   bool has_output() const { return out_off < out.size(); }
 
-  bool flush() {
-    while (out_off < out.size()) {
-      ssize_t n = ::send(fd, out.data() + out_off, out.size() - out_off, MSG_NOSIGNAL);
-      if (n > 0) {
-        out_off += static_cast<std::size_t>(n);
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-      if (n < 0 && errno == EINTR) continue;
-      return false;
-    }
-    out.clear();
-    out_off = 0;
-    return true;
-  }
+  // Non-blocking write of what is queued; false on a dead socket.
+  bool flush() { return bench::send_queued(fd, out, out_off); }
 
   // One non-blocking read: bytes read, 0 if none, -1 on close.
   long read_once() {
@@ -669,20 +656,8 @@ int idle_raw(const bench::Args& a) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   const long rss2 = bench::proc_status_kib(server_pid, "VmRSS");
 
-  const double per_conn = live > 0 ? static_cast<double>(rss1 - rss0) * 1024.0 / static_cast<double>(live) : 0;
-  bench::Result res;
-  res.str("scenario", "idle_memory")
-      .str("system", "nats")
-      .str("role", role)
-      .num("connections", static_cast<double>(live))
-      .num("hub_connections_seen", -1) // unknown: the server's count needs its monitoring port
-      .num("connect_seconds", connect_s)
-      .num("rss_before_kib", static_cast<double>(rss0))
-      .num("rss_after_kib", static_cast<double>(rss1))
-      .num("rss_hwm_kib", static_cast<double>(hwm))
-      .num("rss_after_close_kib", static_cast<double>(rss2))
-      .num("bytes_per_connection", per_conn)
-      .num("kib_per_connection", per_conn / 1024.0);
+  // -1: the server's count of connections needs its monitoring port.
+  auto res = bench::idle_memory_result("nats", role, {live, -1.0, connect_s, rss0, rss1, hwm, rss2});
   if (!first_failure.empty()) res.str("first_failure", first_failure);
   res.print();
   return live == count ? 0 : 1;

@@ -78,21 +78,7 @@ struct Conn {
   bool has_output() const { return out_off < out.size(); }
 
   // Non-blocking write of what is queued; false on a dead socket.
-  bool flush() {
-    while (out_off < out.size()) {
-      ssize_t n = ::send(fd, out.data() + out_off, out.size() - out_off, MSG_NOSIGNAL);
-      if (n > 0) {
-        out_off += static_cast<std::size_t>(n);
-        continue;
-      }
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-      if (n < 0 && errno == EINTR) continue;
-      return false;
-    }
-    out.clear();
-    out_off = 0;
-    return true;
-  }
+  bool flush() { return bench::send_queued(fd, out, out_off); }
 
   // One non-blocking read into the decoder: bytes read, 0 when nothing is there, -1 on close.
   long read_once(std::size_t want = 256 * 1024) {
@@ -741,20 +727,8 @@ int idle(const Target& t, const bench::Args& a) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   const long rss2 = bench::proc_status_kib(hub_pid, "VmRSS");
 
-  const double per_conn = live > 0 ? static_cast<double>(rss1 - rss0) * 1024.0 / static_cast<double>(live) : 0;
-  bench::Result res;
-  res.str("scenario", "idle_memory")
-      .str("system", "shardline")
-      .str("role", role)
-      .num("connections", static_cast<double>(live))
-      .num("hub_connections_seen", authenticated)
-      .num("connect_seconds", connect_s)
-      .num("rss_before_kib", static_cast<double>(rss0))
-      .num("rss_after_kib", static_cast<double>(rss1))
-      .num("rss_hwm_kib", static_cast<double>(hwm))
-      .num("rss_after_close_kib", static_cast<double>(rss2))
-      .num("bytes_per_connection", per_conn)
-      .num("kib_per_connection", per_conn / 1024.0);
+  auto res = bench::idle_memory_result(
+      "shardline", role, {live, static_cast<double>(authenticated), connect_s, rss0, rss1, hwm, rss2});
   if (frames_each > 0) {
     const double per_active = live > 0 ? static_cast<double>(rss_active - rss1) * 1024.0 / static_cast<double>(live) : 0;
     res.num("frames_each", static_cast<double>(frames_each))
