@@ -46,7 +46,7 @@ bench-cold-start: build
 
 # Shardline against discord-hybrid-sharding, discord.js, @discordjs/ws, NATS and Redis in one run
 # (bench/compare/run.sh): installs the peers, builds what it needs, and rewrites
-# docs/benchmarks.md and docs/benchmarks/*.png. About 25 minutes on 2 cores.
+# docs/benchmarks.md and docs/benchmarks/*.png. 20-23 minutes on 2 cores, 5-7 of them a cold build.
 compare:
 	@bash bench/compare/run.sh
 
