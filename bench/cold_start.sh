@@ -32,6 +32,7 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 BENCH_TAG=bench-cold-start
 SHARDLINE=$BIN
@@ -44,7 +45,14 @@ start_cold_sim() {
     --heartbeat-ms 41250 --outage-ms 0 --session-budget 5000
   pids+=($SIM_PID)
 }
-violations() { python3 -c "import json,urllib.request; s=json.load(urllib.request.urlopen('http://127.0.0.1:$SIM_PORT/_sim/stats')); print(s['violations_total'], s['identifies']['total'])"; }
+# "violations identifies" of the simulator, "null null" if it does not answer.
+violations() {
+  python3 -c "import json,urllib.request
+try:
+    s = json.load(urllib.request.urlopen('http://127.0.0.1:$SIM_PORT/_sim/stats', timeout=10)); print(s['violations_total'], s['identifies']['total'])
+except Exception:
+    print('null null')"
+}
 now() { date +%s.%N; }
 
 shardline_run() {

@@ -57,6 +57,14 @@ if [ "${COMPARE_SKIP_SETUP:-0}" != 1 ]; then
 fi
 mkdir -p "$RES"
 setup_s=$((SECONDS - T0))
+# Results of an earlier run must not pass for this run's: drop those of the scenarios run now.
+for s in $SCENARIOS; do
+  case $s in
+  coldstart) rm -f "$RES/coldstart.jsonl" "$RES/coldstart-defaults.jsonl" ;;
+  ipc | sim | ingest | memory) rm -f "$RES/$s.json" ;;
+  *) rm -f "$RES/$s.jsonl" ;;
+  esac
+done
 
 # The machine and the versions, for the report.
 python3 - "$RES/meta.json" "$RUNS" "$setup_s" <<'PY'
@@ -98,6 +106,9 @@ step() {
 : >"$RES/steps.jsonl"
 
 defaults_pid=0
+# An interrupted run stops the background cold start too (its own EXIT trap stops its processes).
+trap '[ "$defaults_pid" = 0 ] || kill -TERM "$defaults_pid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
 if want coldstart; then
   (exec env RUNS=0 PEER_RUNS=0 PEER_DEFAULT_RUNS=1 BENCH_RESULTS="$RES/coldstart-defaults.jsonl" \
      bash bench/cold_start.sh >"$RES/coldstart-defaults.log" 2>&1) &
@@ -114,6 +125,7 @@ if [ "$defaults_pid" != 0 ]; then
   say "waiting for coldstart-defaults"
   rc=0
   wait "$defaults_pid" || rc=$?
+  defaults_pid=0
   echo "{\"step\":\"coldstart-defaults\",\"exit\":$rc}" >>"$RES/steps.jsonl"
   [ "$rc" = 0 ] || failed+=(coldstart-defaults)
 fi
@@ -133,7 +145,7 @@ m["load_after"] = open("/proc/loadavg").read().split()[:3]
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
 say "writing docs/benchmarks.md and docs/benchmarks/*.png"
-/usr/bin/python3 bench/compare/report.py "$RES" docs/benchmarks.md docs/benchmarks
+/usr/bin/python3 bench/compare/report.py "$RES" docs/benchmarks.md docs/benchmarks || failed+=(report)
 say "done in $((SECONDS - T0)) s"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "make compare: these scenarios failed (their logs are in $RES): ${failed[*]}" >&2
