@@ -89,3 +89,14 @@ sys.exit(0 if len(s) == $n and all(x['status'] == 'ready' and x['unavailable_gui
 
 # sim_get PATH: the simulator's JSON answer to GET PATH (its control API).
 sim_get() { python3 -c "import sys,urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$SIM_PORT' + sys.argv[1], timeout=10).read().decode())" "$1"; }
+
+# row_of TOOL RUN FN: runs FN RUN (a scenario's run of one tool); a run that wrote no row of its
+# own to $results gets an error row, so a failure is never silent.
+row_of() {
+  local tool=$1 run=$2 before
+  before=$(wc -l <"$results")
+  "$3" "$run" || true
+  if [ "$(wc -l <"$results")" = "$before" ]; then
+    echo "{\"tool\":\"$tool\",\"run\":$run,\"error\":\"the run failed before it wrote a result (see its logs)\"}" >>"$results"
+  fi
+}

@@ -187,15 +187,6 @@ for l in open(sys.argv[1]):
 if [ ! -d "$PEERS/node_modules/discord-hybrid-sharding" ]; then (cd "$PEERS" && npm ci --no-audit --no-fund >&2); fi
 echo "$BENCH_TAG: $RUNS run(s) each: kill -9 of the cluster holding shards $VICTIM_SHARDS of $SHARDS" >&2
 failed=0
-# row_of TOOL RUN FN: runs FN RUN; a run that wrote no row of its own gets an error row.
-row_of() {
-  local tool=$1 run=$2 before
-  before=$(wc -l <"$results")
-  "$3" "$run" || true
-  if [ "$(wc -l <"$results")" = "$before" ]; then
-    echo "{\"tool\":\"$tool\",\"run\":$run,\"error\":\"the run failed before it wrote a result (see its logs)\"}" >>"$results"
-  fi
-}
 for run in $(seq "$RUNS"); do
   row_of shardline "$run" shardline_run
   row_of discord-hybrid-sharding "$run" peer_run
