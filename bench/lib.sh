@@ -100,3 +100,22 @@ row_of() {
     echo "{\"tool\":\"$tool\",\"run\":$run,\"error\":\"the run failed before it wrote a result (see its logs)\"}" >>"$results"
   fi
 }
+
+# scenario_workspace TAG: the set-up of a scenario script (bench/compare/query.sh, recovery.sh):
+# a scratch folder $work with an empty $results, $BENCH_TAG, and an exit trap that stops every
+# process in $pids and the simulator, then removes $work (kept with BENCH_KEEP_LOGS=1).
+scenario_workspace() {
+  BENCH_TAG=$1
+  work=$(mktemp -d -t "shardline-$1.XXXXXX")
+  results=$work/results.jsonl
+  : >"$results"
+  pids=()
+  trap scenario_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+scenario_cleanup() {
+  local p
+  for p in "${pids[@]}"; do stop_pid "$p"; done
+  stop_sim
+  if [ "${BENCH_KEEP_LOGS:-0}" = "1" ]; then echo "$BENCH_TAG: logs kept in $work" >&2; else rm -rf "$work"; fi
+}

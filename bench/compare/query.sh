@@ -34,20 +34,9 @@ SHARDS=64
 CLUSTERS=16
 PEERS=$(pwd)/bench/compare/peers
 
-work=$(mktemp -d -t shardline-compare-query.XXXXXX)
-results=$work/results.jsonl
-: >"$results"
-pids=()
-BENCH_TAG=compare-query
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-cleanup() {
-  for p in "${pids[@]}"; do stop_pid "$p"; done
-  stop_sim
-  if [ "${BENCH_KEEP_LOGS:-0}" = "1" ]; then echo "$BENCH_TAG: logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scenario_workspace compare-query
 
 # Short IDENTIFY windows: this scenario measures the query, not the start.
 start_query_sim() {

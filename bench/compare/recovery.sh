@@ -38,20 +38,9 @@ VICTIM_SHARDS="4 5 6 7"
 INTENTS=2819
 PEERS=$(pwd)/bench/compare/peers
 
-work=$(mktemp -d -t shardline-compare-recovery.XXXXXX)
-results=$work/results.jsonl
-: >"$results"
-pids=()
-BENCH_TAG=compare-recovery
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-cleanup() {
-  for p in "${pids[@]}"; do stop_pid "$p"; done
-  stop_sim
-  if [ "${BENCH_KEEP_LOGS:-0}" = "1" ]; then echo "$BENCH_TAG: logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scenario_workspace compare-recovery
 
 start_recovery_sim() {
   start_sim "$1" --guilds 4000 --shards $SHARDS --max-concurrency 16 --identify-window-ms 5000 \

@@ -14,6 +14,7 @@ computed run by run (Shardline's run i against the peer's run i) and the documen
 import json
 import os
 import statistics
+import subprocess
 import sys
 
 import matplotlib
@@ -202,7 +203,6 @@ sim_rate = Fig({n: sim_best.get(n, 0) for n in {r.get("run", 1) for r in sim if 
 sim_at_target_rows = {r.get("run", 1): r for r in sim if r["label"] == "sim_stream_isal_100000"}
 sim_at_target = Fig({n: r["events_per_sec"] for n, r in sim_at_target_rows.items() if "events_per_sec" in r}, "events/s")
 sim_at_target_failed = sorted(n for n, r in sim_at_target_rows.items() if "events_per_sec" not in r)
-sim_rate_top = max((int(r["label"].rsplit("_", 1)[1]) for r in sim if r["label"].startswith("sim_stream_isal_")), default=0)
 scale_rows = {r.get("run", 1): r for r in sim if r["label"] == "sim_scale" and ok(r)}
 sim_hwm = fig(scale_rows, "sim_hwm_kib", "MiB", 0, 1 / 1024)
 sim_scale_s = fig(scale_rows, "seconds_to_all_guilds", "s", 1)
@@ -323,7 +323,6 @@ w(f"Shardline side by side with the tools bot operators use today, every figure 
   f"[benchmark-notes.md](benchmark-notes.md).\n")
 w("```sh\nmake compare      # installs the peers, builds, runs every scenario, rewrites this file and docs/benchmarks/*.png\n```\n")
 try:
-    import subprocess
     report_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                    timeout=10).stdout.strip()
 except Exception:
