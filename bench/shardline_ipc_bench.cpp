@@ -19,9 +19,9 @@
 #include "bench_common.hpp"
 
 #include "core/crypto.hpp"
-#include "ipc/envelope.hpp"
-#include "ipc/frame_codec.hpp"
-#include "ipc/messages.hpp"
+#include "protocol/envelope.hpp"
+#include "protocol/frame_codec.hpp"
+#include "protocol/messages.hpp"
 
 #include <boost/json.hpp>
 
@@ -44,7 +44,7 @@
 #include <thread>
 #include <vector>
 
-namespace ipc = shardline::ipc;
+namespace protocol = shardline::protocol;
 namespace json = boost::json;
 using bench::steady;
 
@@ -59,7 +59,7 @@ struct Target {
 // ---- one raw v2 connection ------------------------------------------------------------
 
 struct Conn {
-  explicit Conn(std::size_t decoder_capacity = 64 * 1024) : dec(ipc::kMaxFrameBytes, decoder_capacity) {}
+  explicit Conn(std::size_t decoder_capacity = 64 * 1024) : dec(protocol::kMaxFrameBytes, decoder_capacity) {}
   Conn(Conn&& o) noexcept
       : fd(std::exchange(o.fd, -1)), name(std::move(o.name)), dec(std::move(o.dec)), out(std::move(o.out)),
         out_off(o.out_off), nonces(std::move(o.nonces)) {}
@@ -70,10 +70,10 @@ struct Conn {
 
   int fd = -1;
   std::string name;
-  ipc::FrameDecoder dec;
+  protocol::FrameDecoder dec;
   std::string out;        // bytes queued for the socket
   std::size_t out_off = 0;
-  ipc::NonceSource nonces;
+  protocol::NonceSource nonces;
 
   bool has_output() const { return out_off < out.size(); }
 
@@ -96,7 +96,7 @@ struct Conn {
     }
   }
 
-  void queue_body(const ipc::OutFrame& f) { ipc::append_frame(out, ipc::build_body(f, nonces)); }
+  void queue_body(const protocol::OutFrame& f) { protocol::append_frame(out, protocol::build_body(f, nonces)); }
 };
 
 bool wait_fd(int fd, short events, steady::time_point deadline) {
@@ -122,11 +122,11 @@ ReadResult read_frame(Conn& c, std::string& body, steady::time_point deadline) {
   for (;;) {
     std::string_view b, wire;
     auto st = c.dec.next(b, wire);
-    if (st == ipc::DecodeStatus::frame) {
+    if (st == protocol::DecodeStatus::frame) {
       body.assign(b);
       return ReadResult::frame;
     }
-    if (st != ipc::DecodeStatus::need_more) return ReadResult::closed;
+    if (st != protocol::DecodeStatus::need_more) return ReadResult::closed;
     long n = c.read_once(4096);
     if (n < 0) return ReadResult::closed;
     if (n == 0) {
@@ -166,7 +166,7 @@ void handshake(Conn& c, const Target& t, const std::string& name, const char* ro
   json::object auth{{"proto", 2},        {"cluster_name", name},  {"role", role},
                     {"shard_ids", json::array{}}, {"shard_count", 0}, {"guild_count", 0},
                     {"instance", shardline::random_hex(8)}, {"generation", 0}, {"client_nonce", client_nonce}};
-  c.queue_body(ipc::OutFrame{"auth", std::move(auth), name, "all", "", ""});
+  c.queue_body(protocol::OutFrame{"auth", std::move(auth), name, "all", "", ""});
   if (!flush_blocking(c, deadline)) throw std::runtime_error(name + ": cannot send auth");
 
   auto expect = [&](std::string_view op) {
@@ -174,24 +174,24 @@ void handshake(Conn& c, const Target& t, const std::string& name, const char* ro
     if (read_frame(c, body, deadline) != ReadResult::frame)
       throw std::runtime_error(name + ": no " + std::string(op) + " from the hub");
     json::value doc;
-    if (!ipc::parse_body(body, false, doc) || !doc.is_object()) throw std::runtime_error(name + ": bad frame");
+    if (!protocol::parse_body(body, false, doc) || !doc.is_object()) throw std::runtime_error(name + ": bad frame");
     auto& o = doc.get_object();
     auto* d = o.if_contains("data");
-    if (ipc::get_string(o, "op") != op || !d || !d->is_object())
+    if (protocol::get_string(o, "op") != op || !d || !d->is_object())
       throw std::runtime_error(name + ": expected " + std::string(op) + ", got " + body);
     return d->get_object();
   };
   auto challenge = expect("auth_challenge");
-  auto server_nonce = ipc::get_string(challenge, "server_nonce");
-  json::object proof{{"mac", ipc::client_mac(t.secret, name, client_nonce, server_nonce)}};
-  c.queue_body(ipc::OutFrame{"auth_proof", std::move(proof), name, "all", "", ""});
+  auto server_nonce = protocol::get_string(challenge, "server_nonce");
+  json::object proof{{"mac", protocol::client_mac(t.secret, name, client_nonce, server_nonce)}};
+  c.queue_body(protocol::OutFrame{"auth_proof", std::move(proof), name, "all", "", ""});
   if (!flush_blocking(c, deadline)) throw std::runtime_error(name + ": cannot send auth_proof");
   auto resp = expect("auth_response");
   auto* ok = resp.if_contains("success");
   if (!ok || !ok->is_bool() || !ok->get_bool())
-    throw std::runtime_error(name + ": auth refused: " + ipc::get_string(resp, "error"));
-  if (!shardline::constant_time_equal(ipc::get_string(resp, "server_mac"),
-                                      ipc::server_mac(t.secret, name, client_nonce, server_nonce)))
+    throw std::runtime_error(name + ": auth refused: " + protocol::get_string(resp, "error"));
+  if (!shardline::constant_time_equal(protocol::get_string(resp, "server_mac"),
+                                      protocol::server_mac(t.secret, name, client_nonce, server_nonce)))
     throw std::runtime_error(name + ": the hub's server_mac is wrong");
 }
 
@@ -201,14 +201,14 @@ void handshake(Conn& c, const Target& t, const std::string& name, const char* ro
 constexpr std::size_t kTsWidth = 17;
 void wall_ts(char* out) {
   char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%.6f", ipc::wall_seconds());
+  int n = std::snprintf(buf, sizeof buf, "%.6f", protocol::wall_seconds());
   if (n != static_cast<int>(kTsWidth)) std::abort();
   std::memcpy(out, buf, kTsWidth);
 }
 
 // A frame built once and re-stamped per message: the fields that change (timestamp, the
 // counter in nonce and id) have fixed widths, so stamping is two memcpy and 16 hex digits.
-// The body is what ipc::build_body would produce (op, data, source, target, timestamp, nonce, id).
+// The body is what protocol::build_body would produce (op, data, source, target, timestamp, nonce, id).
 class StampedFrame {
 public:
   StampedFrame(std::string_view op, std::string_view data_json, std::string_view source, std::string_view target,
@@ -230,12 +230,12 @@ public:
       body += "\"";
     }
     body += "}";
-    wire_ = ipc::encode_frame(body);
-    ts_off_ += ipc::kHeaderBytes;
-    nonce_off_ += ipc::kHeaderBytes;
+    wire_ = protocol::encode_frame(body);
+    ts_off_ += protocol::kHeaderBytes;
+    nonce_off_ += protocol::kHeaderBytes;
     if (with_id) {
-      id_off_ += ipc::kHeaderBytes;
-      id_begin_ += ipc::kHeaderBytes;
+      id_off_ += protocol::kHeaderBytes;
+      id_begin_ += protocol::kHeaderBytes;
     }
   }
 
@@ -260,20 +260,20 @@ private:
 // ---- hub_status, to read the hub's own counters ----------------------------------------------
 
 json::object hub_status(Conn& c, steady::time_point deadline) {
-  c.queue_body(ipc::OutFrame{"hub_status_request", json::object{}, c.name, "hub", "bench-status", ""});
+  c.queue_body(protocol::OutFrame{"hub_status_request", json::object{}, c.name, "hub", "bench-status", ""});
   if (!flush_blocking(c, deadline)) return {};
   std::string body;
   while (read_frame(c, body, deadline) == ReadResult::frame) {
     json::value doc;
-    if (!ipc::parse_body(body, false, doc) || !doc.is_object()) continue;
+    if (!protocol::parse_body(body, false, doc) || !doc.is_object()) continue;
     auto& o = doc.get_object();
-    if (ipc::get_string(o, "op") != "hub_status_response") continue;
+    if (protocol::get_string(o, "op") != "hub_status_response") continue;
     if (auto* d = o.if_contains("data"); d && d->is_object()) return d->get_object();
   }
   return {};
 }
 
-double jnum(const json::object& o, std::string_view k) { return ipc::get_number(o, k, -1); }
+double jnum(const json::object& o, std::string_view k) { return protocol::get_number(o, k, -1); }
 
 // ---- throughput: S senders -> R receivers --------------------------------------------------
 
@@ -325,7 +325,7 @@ int throughput(const Target& t, const bench::Args& a) {
       if (n < 0) throw std::runtime_error(rx[r].name + ": the hub closed the connection");
       if (n == 0) break;
       std::string_view body, wire;
-      while (rx[r].dec.next(body, wire) == ipc::DecodeStatus::frame) {
+      while (rx[r].dec.next(body, wire) == protocol::DecodeStatus::frame) {
         if (body.substr(0, marker.size()) == marker) ++got[r];
         else ++other_frames;
       }
@@ -335,7 +335,7 @@ int throughput(const Target& t, const bench::Args& a) {
     long n = tx[i].read_once(4096);
     if (n < 0) throw std::runtime_error(tx[i].name + ": the hub closed the connection");
     std::string_view body, wire;
-    while (tx[i].dec.next(body, wire) == ipc::DecodeStatus::frame) {
+    while (tx[i].dec.next(body, wire) == protocol::DecodeStatus::frame) {
       if (body.substr(0, 12) == "{\"op\":\"error") {
         if (error_frames++ == 0) first_error = std::string(body.substr(0, 300));
       } else {
@@ -438,7 +438,7 @@ struct Exchange {
 // Sends `req` (already stamped) and reads frames until `on_frame` returns true (done) or the
 // deadline passes. `on_frame(env, parser)` sees every frame answering this request's id.
 template <class F>
-Exchange exchange(Conn& c, StampedFrame& req, ipc::EnvelopeParser& parser, double timeout_s, F&& on_frame) {
+Exchange exchange(Conn& c, StampedFrame& req, protocol::EnvelopeParser& parser, double timeout_s, F&& on_frame) {
   Exchange ex;
   const auto deadline = steady::now() + std::chrono::microseconds(static_cast<long>(timeout_s * 1e6));
   c.out.append(req.wire());
@@ -450,9 +450,9 @@ Exchange exchange(Conn& c, StampedFrame& req, ipc::EnvelopeParser& parser, doubl
   for (;;) {
     std::string_view body, wire;
     auto st = c.dec.next(body, wire);
-    if (st == ipc::DecodeStatus::frame) {
-      ipc::Envelope env;
-      if (parser.parse(body, false, env) != ipc::EnvelopeStatus::ok || env.reply_to != id) continue;
+    if (st == protocol::DecodeStatus::frame) {
+      protocol::Envelope env;
+      if (parser.parse(body, false, env) != protocol::EnvelopeStatus::ok || env.reply_to != id) continue;
       if (env.op == "error") {
         simdjson::dom::element code;
         std::string_view s;
@@ -466,7 +466,7 @@ Exchange exchange(Conn& c, StampedFrame& req, ipc::EnvelopeParser& parser, doubl
       }
       continue;
     }
-    if (st != ipc::DecodeStatus::need_more) {
+    if (st != protocol::DecodeStatus::need_more) {
       ex.error = "bad_frame";
       return ex;
     }
@@ -486,15 +486,15 @@ Exchange exchange(Conn& c, StampedFrame& req, ipc::EnvelopeParser& parser, doubl
 }
 
 // Retries until the target answers (the cluster processes may still be linking).
-bool wait_ready(Conn& c, StampedFrame& req, ipc::EnvelopeParser& parser, std::uint64_t& counter, double seconds,
-                const std::function<bool(const ipc::Envelope&, ipc::EnvelopeParser&)>& check) {
+bool wait_ready(Conn& c, StampedFrame& req, protocol::EnvelopeParser& parser, std::uint64_t& counter, double seconds,
+                const std::function<bool(const protocol::Envelope&, protocol::EnvelopeParser&)>& check) {
   const auto deadline = steady::now() + std::chrono::milliseconds(static_cast<long>(seconds * 1000));
   char ts[kTsWidth];
   while (steady::now() < deadline) {
     wall_ts(ts);
     req.stamp(ts, ++counter);
     bool ready = false;
-    auto ex = exchange(c, req, parser, 1.0, [&](const ipc::Envelope& env, ipc::EnvelopeParser& p) {
+    auto ex = exchange(c, req, parser, 1.0, [&](const protocol::Envelope& env, protocol::EnvelopeParser& p) {
       ready = check(env, p);
       return true;
     });
@@ -511,10 +511,10 @@ int rtt(const Target& t, const bench::Args& a) {
   const double max_seconds = a.real("max-seconds", 60);
   Conn c;
   handshake(c, t, "bench-rtt", "admin");
-  ipc::EnvelopeParser parser;
+  protocol::EnvelopeParser parser;
   StampedFrame req("eval_request", "{\"query\":\"" + query + "\"}", c.name, target, shardline::random_hex(8), true);
   std::uint64_t counter = 0;
-  auto is_eval = [](const ipc::Envelope& env, ipc::EnvelopeParser&) { return env.op == "eval_response"; };
+  auto is_eval = [](const protocol::Envelope& env, protocol::EnvelopeParser&) { return env.op == "eval_response"; };
   if (!wait_ready(c, req, parser, counter, 20, is_eval)) throw std::runtime_error("target " + target + " never answered");
 
   std::vector<double> us;
@@ -554,13 +554,13 @@ int fanout(const Target& t, const bench::Args& a) {
   const double max_seconds = a.real("max-seconds", 60);
   Conn c;
   handshake(c, t, "bench-fanout", "admin");
-  ipc::EnvelopeParser parser;
+  protocol::EnvelopeParser parser;
   StampedFrame req("eval_request", "{\"query\":\"" + query + "\"}", c.name, "all", shardline::random_hex(8), true);
 
   // Per request: the `fanout` frame's targets and the clusters that answered so far.
   std::set<std::string> targets, answered;
   bool have_fanout = false;
-  auto on_frame = [&](const ipc::Envelope& env, ipc::EnvelopeParser& p) {
+  auto on_frame = [&](const protocol::Envelope& env, protocol::EnvelopeParser& p) {
     if (env.op == "fanout") {
       have_fanout = true;
       simdjson::dom::array arr;
@@ -683,7 +683,7 @@ int idle(const Target& t, const bench::Args& a) {
   Conn probe;
   handshake(probe, t, "bench-probe", "admin");
   auto status = hub_status(probe, steady::now() + std::chrono::seconds(10));
-  const double authenticated = static_cast<double>(ipc::get_number(status, "connections", -1)) - 1; // minus the probe
+  const double authenticated = static_cast<double>(protocol::get_number(status, "connections", -1)) - 1; // minus the probe
   const long live = count - dead;
 
   // Optionally make every connection active: each sends `frames_each` frames to itself (so
@@ -712,7 +712,7 @@ int idle(const Target& t, const bench::Args& a) {
         long n = c.read_once(64 * 1024);
         if (n < 0) break;
         std::string_view body, wire;
-        while (c.dec.next(body, wire) == ipc::DecodeStatus::frame)
+        while (c.dec.next(body, wire) == protocol::DecodeStatus::frame)
           if (body.substr(0, marker.size()) == marker) ++back;
         if (n == 0) wait_fd(c.fd, POLLIN | (c.has_output() ? POLLOUT : 0), deadline);
       }
@@ -747,7 +747,7 @@ int echo(const Target& t, const bench::Args& a) {
   const double seconds = a.real("seconds", 600);
   Conn c;
   handshake(c, t, name, "cluster");
-  ipc::EnvelopeParser parser;
+  protocol::EnvelopeParser parser;
   const std::string prefix = shardline::random_hex(8);
   std::uint64_t counter = 0;
   char ts[kTsWidth];
@@ -756,9 +756,9 @@ int echo(const Target& t, const bench::Args& a) {
   while (bench::since_s(t0) < seconds) {
     std::string_view body, wire;
     auto st = c.dec.next(body, wire);
-    if (st == ipc::DecodeStatus::frame) {
-      ipc::Envelope env;
-      if (parser.parse(body, false, env) != ipc::EnvelopeStatus::ok || env.op != "eval_request" || env.id.empty())
+    if (st == protocol::DecodeStatus::frame) {
+      protocol::Envelope env;
+      if (parser.parse(body, false, env) != protocol::EnvelopeStatus::ok || env.op != "eval_request" || env.id.empty())
         continue;
       // The reply a cluster would send: eval_response to the requester with reply_to = id.
       std::string reply = "{\"op\":\"eval_response\",\"data\":{\"query\":\"guild_count\",\"result\":0},\"source\":\"" +
@@ -770,10 +770,10 @@ int echo(const Target& t, const bench::Args& a) {
                     static_cast<unsigned long long>(++counter));
       reply += nonce;
       reply += std::string(env.id) + "\"}";
-      ipc::append_frame(c.out, reply);
+      protocol::append_frame(c.out, reply);
       continue;
     }
-    if (st != ipc::DecodeStatus::need_more) return 1;
+    if (st != protocol::DecodeStatus::need_more) return 1;
     if (c.has_output() && !flush_blocking(c, steady::now() + std::chrono::seconds(5))) return 1;
     long n = c.read_once(64 * 1024);
     if (n < 0) return 0; // the hub went away: done

@@ -18,8 +18,8 @@
 //
 // A broken invariant calls abort() after printing which one, so libFuzzer saves the input.
 
-#include "ipc/envelope.hpp"
-#include "ipc/frame_codec.hpp"
+#include "protocol/envelope.hpp"
+#include "protocol/frame_codec.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-using namespace shardline::ipc;
+using namespace shardline::protocol;
 
 #define CHECK(cond)                                                                              \
   do {                                                                                           \

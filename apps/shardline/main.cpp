@@ -2,9 +2,10 @@
 // configuration, and hands over to the runtime and admin modules.
 
 #include "admin/admin_commands.hpp"
+#include "cluster/cluster_process.hpp"
 #include "core/config.hpp"
 #include "core/logging.hpp"
-#include "runtime/processes.hpp"
+#include "hub/hub_process.hpp"
 #include "sim/sim_server.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -23,16 +24,17 @@ int main(int argc, char** argv) {
   app.add_option("--env-file", env_file, ".env file to read (default: ./.env if present)");
   app.add_option("--config", config_file, "config.json to read (default: ./config.json if present)");
 
-  runtime::ProcessOptions proc;
+  hub::HubProcessOptions hub_opt;
+  cluster::ClusterProcessOptions cluster_opt;
   admin::AdminOptions adm;
   std::string message, preset, target = "all";
 
   auto* hub = app.add_subcommand("hub", "Run a standalone IPC hub (no shards)");
-  hub->add_option("--port-file", proc.port_file, "Write the listening port to this file");
-  hub->add_option("--name", proc.hub_name, "The hub's name on the network")->capture_default_str();
+  hub->add_option("--port-file", hub_opt.port_file, "Write the listening port to this file");
+  hub->add_option("--name", hub_opt.name, "The hub's name on the network")->capture_default_str();
 
   auto* run = app.add_subcommand("run", "Run a cluster (server mode also hosts the hub)");
-  run->add_option("--port-file", proc.port_file, "Server mode: write the listening port to this file");
+  run->add_option("--port-file", cluster_opt.port_file, "Server mode: write the listening port to this file");
 
   supervisor::LaunchOptions launch_opt;
   auto* launch = app.add_subcommand("launch", "Run the supervisor: plan shards, start and heal every cluster");
@@ -176,8 +178,8 @@ int main(int argc, char** argv) {
   for (auto& w : cfg.warnings) spdlog::warn("{}", w);
 
   try {
-    if (hub->parsed()) return runtime::run_hub(cfg, proc);
-    if (run->parsed()) return runtime::run_cluster(cfg, proc);
+    if (hub->parsed()) return hub::run_hub(cfg, hub_opt);
+    if (run->parsed()) return cluster::run_cluster(cfg, cluster_opt);
     if (launch->parsed()) {
       launch_opt.env_file = env_file;
       launch_opt.config_file = config_file;

@@ -3,9 +3,9 @@
 #include "admin/cluster_report.hpp"
 #include "core/crypto.hpp"
 #include "core/text.hpp"
-#include "ipc/cluster_link.hpp"
-#include "ipc/messages.hpp"
-#include "ipc/tls_context.hpp"
+#include "link/hub_link.hpp"
+#include "net/tls_context.hpp"
+#include "protocol/messages.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
@@ -25,9 +25,9 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-using Body = std::function<asio::awaitable<int>(std::shared_ptr<ipc::ClusterLink>)>;
+using Body = std::function<asio::awaitable<int>(std::shared_ptr<link::HubLink>)>;
 
-asio::awaitable<int> with_link(std::shared_ptr<ipc::ClusterLink> link, Body body) {
+asio::awaitable<int> with_link(std::shared_ptr<link::HubLink> link, Body body) {
   auto err = co_await link->connect_once();
   if (!err.empty()) {
     std::cerr << err << "\n";
@@ -42,8 +42,8 @@ asio::awaitable<int> with_link(std::shared_ptr<ipc::ClusterLink> link, Body body
 // Connects as an admin, runs `body`, returns its exit code.
 int run_admin(const Config& cfg, Body body) {
   asio::io_context io;
-  auto tls = ipc::make_client_tls(cfg);
-  ipc::LinkOptions o;
+  auto tls = net::make_client_tls(cfg);
+  link::LinkOptions o;
   // A hub listening on every interface is reached on loopback from the same machine.
   o.host = cfg.ipc_host == "0.0.0.0" ? "127.0.0.1" : cfg.ipc_host == "::" ? "::1" : cfg.ipc_host;
   o.port = cfg.ipc_port;
@@ -53,7 +53,7 @@ int run_admin(const Config& cfg, Body body) {
   o.reconnect = false;
   o.connect_timeout = std::chrono::seconds(5);
   o.tls = tls.get();
-  auto link = ipc::ClusterLink::create(io, o, nullptr);
+  auto link = link::HubLink::create(io, o, nullptr);
   int rc = 1;
   asio::co_spawn(io, with_link(link, std::move(body)), [&rc](std::exception_ptr e, int r) {
     if (e) {
@@ -73,7 +73,7 @@ int run_admin(const Config& cfg, Body body) {
 
 void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
 
-json::value result_of(const ipc::RequestResult& r) {
+json::value result_of(const link::RequestResult& r) {
   if (!r.ok) return json::object{{"error", r.error}};
   if (auto* v = r.data.if_contains("result")) return *v;
   return r.data;
@@ -83,7 +83,7 @@ json::value result_of(const ipc::RequestResult& r) {
 
 // The command bodies are free coroutines taking their arguments by value: GCC 12 miscompiles
 // coroutine lambdas with captures.
-asio::awaitable<int> clusters_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt) {
+asio::awaitable<int> clusters_body(std::shared_ptr<link::HubLink> link, AdminOptions opt) {
   auto report = co_await gather_report(link.get(), std::chrono::milliseconds(opt.timeout_ms), std::nullopt);
   if (opt.json) print_json(to_json(report));
   else std::cout << render_text(report);
@@ -94,7 +94,7 @@ int clusters_command(const Config& cfg, const AdminOptions& opt) {
   return run_admin(cfg, [opt](auto link) { return clusters_body(std::move(link), opt); });
 }
 
-asio::awaitable<int> ipc_status_body(std::shared_ptr<ipc::ClusterLink> link, Config cfg, AdminOptions opt) {
+asio::awaitable<int> ipc_status_body(std::shared_ptr<link::HubLink> link, Config cfg, AdminOptions opt) {
     auto hub = co_await link->request("hub_status_request", {}, link->server_name(),
                                       std::chrono::milliseconds(opt.timeout_ms));
     auto data = hub.ok ? hub.data : json::object{};
@@ -107,7 +107,7 @@ int ipc_status_command(const Config& cfg, const AdminOptions& opt) {
   return run_admin(cfg, [cfg, opt](auto link) { return ipc_status_body(std::move(link), cfg, opt); });
 }
 
-asio::awaitable<int> broadcast_body(std::shared_ptr<ipc::ClusterLink> link, Config cfg, AdminOptions opt,
+asio::awaitable<int> broadcast_body(std::shared_ptr<link::HubLink> link, Config cfg, AdminOptions opt,
                                     std::string message);
 
 int broadcast_command(const Config& cfg, const AdminOptions& opt, const std::string& message) {
@@ -119,7 +119,7 @@ int broadcast_command(const Config& cfg, const AdminOptions& opt, const std::str
   return run_admin(cfg, [cfg, opt, message](auto link) { return broadcast_body(std::move(link), cfg, opt, message); });
 }
 
-asio::awaitable<int> broadcast_body(std::shared_ptr<ipc::ClusterLink> link, Config cfg, AdminOptions opt,
+asio::awaitable<int> broadcast_body(std::shared_ptr<link::HubLink> link, Config cfg, AdminOptions opt,
                                     std::string message) {
     const char* user = std::getenv("USER");
     json::object data{{"message", message}, {"author", fmt::format("{} (shardline cli)", user ? user : "operator")}};
@@ -150,13 +150,13 @@ struct SupervisorJob {
 
 // Sends `start` to the supervisor, then follows the job's status every 250 ms until it ends or
 // `timeout_s` passes. 0 when it ended without an error.
-asio::awaitable<int> run_supervisor_job(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, json::object start,
+asio::awaitable<int> run_supervisor_job(std::shared_ptr<link::HubLink> link, AdminOptions opt, json::object start,
                                         SupervisorJob job, int timeout_s) {
   auto timeout = std::chrono::milliseconds(opt.timeout_ms);
   auto r = co_await link->request("launch_request", std::move(start), link->server_name(), timeout);
   if (!r.ok || r.data.contains("error")) {
-    auto why = r.ok ? ipc::get_string(r.data, "error")
-                    : r.error + (r.data.contains("message") ? ": " + ipc::get_string(r.data, "message") : "");
+    auto why = r.ok ? protocol::get_string(r.data, "error")
+                    : r.error + (r.data.contains("message") ? ": " + protocol::get_string(r.data, "message") : "");
     std::cerr << job.what << ": " << why << "\n";
     co_return 1;
   }
@@ -177,7 +177,7 @@ asio::awaitable<int> run_supervisor_job(std::shared_ptr<ipc::ClusterLink> link, 
     job.progress(jo, st.data, shown);
     auto* running = jo.if_contains("running");
     if (running && running->is_bool() && !running->get_bool()) {
-      auto error = ipc::get_string(jo, "error");
+      auto error = protocol::get_string(jo, "error");
       if (!error.empty()) {
         std::cerr << job.what << ": stopped: " << error << "\n";
         co_return 1;
@@ -202,19 +202,19 @@ int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, in
   // One line per cluster replaced.
   job.progress = [](const json::object& jo, const json::object& status, std::string& shown) {
     if (jo.empty()) {
-      std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", ipc::get_number(status, "clusters"));
+      std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", protocol::get_number(status, "clusters"));
       shown = "0";
       return;
     }
-    auto done = ipc::get_number(jo, "done");
+    auto done = protocol::get_number(jo, "done");
     if (done > std::stod(shown)) {
       shown = fmt::format("{}", done);
-      std::cout << fmt::format("  {}/{} cluster(s) replaced\n", done, ipc::get_number(jo, "total"));
+      std::cout << fmt::format("  {}/{} cluster(s) replaced\n", done, protocol::get_number(jo, "total"));
     }
   };
   job.done_line = [](const json::object& status) {
     double skipped = 0;
-    if (auto* r = status.if_contains("rolling"); r && r->is_object()) skipped = ipc::get_number(r->get_object(), "skipped");
+    if (auto* r = status.if_contains("rolling"); r && r->is_object()) skipped = protocol::get_number(r->get_object(), "skipped");
     return skipped > 0 ? fmt::format("Rolling restart done ({} cluster(s) not running were skipped)", skipped)
                        : std::string("Rolling restart done");
   };
@@ -231,14 +231,14 @@ int reshard_command(const Config& cfg, const AdminOptions& opt, std::uint32_t sh
   // One line per phase.
   job.progress = [shards](const json::object& jo, const json::object& status, std::string& shown) {
     if (jo.empty()) {
-      std::cout << fmt::format("Resharding from {} to {} shards\n", ipc::get_number(status, "from"), shards);
+      std::cout << fmt::format("Resharding from {} to {} shards\n", protocol::get_number(status, "from"), shards);
       return;
     }
-    auto phase = ipc::get_string(jo, "phase");
+    auto phase = protocol::get_string(jo, "phase");
     if (!phase.empty() && phase != shown && phase != "done") std::cout << "  " << (shown = phase) << "\n";
   };
   job.done_line = [](const json::object& status) {
-    return fmt::format("Reshard done: {} shards", ipc::get_number(status, "shard_count"));
+    return fmt::format("Reshard done: {} shards", protocol::get_number(status, "shard_count"));
   };
   return run_admin(cfg, [opt, start, job, timeout_s](auto link) {
     return run_supervisor_job(std::move(link), opt, start, job, timeout_s);
@@ -253,7 +253,7 @@ struct QueryAnswers {
   json::array missing;
 };
 
-asio::awaitable<QueryAnswers> run_query_once(std::shared_ptr<ipc::ClusterLink> link, std::string preset,
+asio::awaitable<QueryAnswers> run_query_once(std::shared_ptr<link::HubLink> link, std::string preset,
                                              std::string target, std::chrono::milliseconds timeout) {
   QueryAnswers a;
   // Built outside the co_await: GCC 12 rejects initializer lists inside co_await operands.
@@ -292,7 +292,7 @@ json::object latency_summary(std::vector<double> us, std::size_t incomplete) {
                       {"mean_us", round1(sum / static_cast<double>(us.size()))}};
 }
 
-asio::awaitable<int> query_body(std::shared_ptr<ipc::ClusterLink> link, AdminOptions opt, std::string preset,
+asio::awaitable<int> query_body(std::shared_ptr<link::HubLink> link, AdminOptions opt, std::string preset,
                                 std::string target, int repeat) {
     auto timeout = std::chrono::milliseconds(opt.timeout_ms);
     QueryAnswers a;

@@ -1,8 +1,8 @@
 #include "admin/cluster_embed.hpp"
 
 #include "core/text.hpp"
-#include "ipc/health.hpp"
-#include "ipc/messages.hpp"
+#include "protocol/health.hpp"
+#include "protocol/messages.hpp"
 
 #include <fmt/format.h>
 
@@ -15,9 +15,9 @@ namespace {
 constexpr std::size_t kMaxFields = 25, kMaxDescription = 4096, kMaxTotal = 6000;
 
 std::string_view mark(const std::string& health) {
-  if (health == "green") return ipc::to_emoji(ipc::Health::green);
-  if (health == "yellow") return ipc::to_emoji(ipc::Health::yellow);
-  return ipc::to_emoji(ipc::Health::red);
+  if (health == "green") return protocol::to_emoji(protocol::Health::green);
+  if (health == "yellow") return protocol::to_emoji(protocol::Health::yellow);
+  return protocol::to_emoji(protocol::Health::red);
 }
 
 int rank(const std::string& health) { return health == "green" ? 0 : health == "yellow" ? 1 : 2; }
@@ -30,7 +30,7 @@ bool flag(const json::object& o, std::string_view key) {
 }
 
 std::uint64_t count(const json::object& o, std::string_view key) {
-  double v = ipc::get_number(o, key, 0);
+  double v = protocol::get_number(o, key, 0);
   return v > 0 && v < 1.8e19 ? static_cast<std::uint64_t>(v) : 0;
 }
 
@@ -110,9 +110,9 @@ static json::object clusters_embed_within(const ClusterReport& r, std::size_t ma
                                 {"inline", false}});
   std::string desc;
   if (!r.hub.empty()) {
-    desc = fmt::format("Hub **{}** ({}) on {}:{} · up {} · TLS {}", ipc::get_string(r.hub, "hub"),
-                       ipc::get_string(r.hub, "mode"), ipc::get_string(r.hub, "host"), count(r.hub, "port"),
-                       format_duration(ipc::get_number(r.hub, "uptime")), flag(r.hub, "tls") ? "on" : "off");
+    desc = fmt::format("Hub **{}** ({}) on {}:{} · up {} · TLS {}", protocol::get_string(r.hub, "hub"),
+                       protocol::get_string(r.hub, "mode"), protocol::get_string(r.hub, "host"), count(r.hub, "port"),
+                       format_duration(protocol::get_number(r.hub, "uptime")), flag(r.hub, "tls") ? "on" : "off");
   } else {
     desc = "Hub: **did not answer**";
     worst = 2;
@@ -138,7 +138,7 @@ static json::object clusters_embed_within(const ClusterReport& r, std::size_t ma
   return embed;
 }
 
-json::object ipc_status_embed(const Config& cfg, const json::object& hub, const ipc::LinkStatus* link) {
+json::object ipc_status_embed(const Config& cfg, const json::object& hub, const link::LinkStatus* link) {
   std::string desc = fmt::format("Mode **{}** · Host **{}** · Port **{}**\nSecret `{}` · Legacy auth {} · TLS {}",
                                  to_string(cfg.ipc_mode), cfg.ipc_host, link && link->port ? link->port : cfg.ipc_port,
                                  mask_secret(cfg.ipc_secret), cfg.legacy_auth ? "on" : "off",
@@ -165,8 +165,8 @@ json::object ipc_status_embed(const Config& cfg, const json::object& hub, const 
       desc += "\n\nHub: **did not answer**";
       worst = 2;
     } else {
-      desc += fmt::format("\n\nHub **{}** ({}), up {}", ipc::get_string(hub, "hub"), ipc::get_string(hub, "mode"),
-                          format_duration(ipc::get_number(hub, "uptime")));
+      desc += fmt::format("\n\nHub **{}** ({}), up {}", protocol::get_string(hub, "hub"), protocol::get_string(hub, "mode"),
+                          format_duration(protocol::get_number(hub, "uptime")));
       if (auto* id = hub.if_contains("identify"); id && id->is_object()) {
         auto& o = id->get_object();
         auto* left = o.if_contains("budget_remaining");
@@ -180,11 +180,11 @@ json::object ipc_status_embed(const Config& cfg, const json::object& hub, const 
         for (auto& v : cs->get_array()) {
           if (!v.is_object()) continue;
           auto& c = v.get_object();
-          auto health = ipc::get_string(c, "health", "red");
-          if (ipc::get_string(c, "role") == "cluster") worst = std::max(worst, rank(health));
-          lines.push_back(fmt::format("{} **{}** ({}, v{}) {} · heartbeat {} ago", mark(health), ipc::get_string(c, "name"),
-                                      ipc::get_string(c, "role"), count(c, "proto"), ipc::get_string(c, "address"),
-                                      format_duration(ipc::get_number(c, "last_heartbeat_age"))));
+          auto health = protocol::get_string(c, "health", "red");
+          if (protocol::get_string(c, "role") == "cluster") worst = std::max(worst, rank(health));
+          lines.push_back(fmt::format("{} **{}** ({}, v{}) {} · heartbeat {} ago", mark(health), protocol::get_string(c, "name"),
+                                      protocol::get_string(c, "role"), count(c, "proto"), protocol::get_string(c, "address"),
+                                      format_duration(protocol::get_number(c, "last_heartbeat_age"))));
         }
       desc += fmt::format("\n\n**Connected clients ({})**\n", lines.size());
       append_lines(desc, lines, kMaxDescription);
@@ -193,7 +193,7 @@ json::object ipc_status_embed(const Config& cfg, const json::object& hub, const 
   return json::object{{"title", "IPC status"}, {"description", desc}, {"color", colour_of(worst)}, {"fields", std::move(fields)}};
 }
 
-json::object broadcast_embed(const ipc::BroadcastMessage& b) {
+json::object broadcast_embed(const link::BroadcastMessage& b) {
   return json::object{{"title", fmt::format("📣 Broadcast from {}", cap_characters(b.source, 64))},
                       {"description", cap_characters(b.message, 500)},
                       {"color", 0x5865F2},

@@ -6,7 +6,7 @@
 
 #include "admin/cluster_report.hpp"
 #include "core/config.hpp"
-#include "ipc/cluster_link.hpp"
+#include "link/hub_link.hpp"
 
 #include <boost/json.hpp>
 
@@ -22,10 +22,10 @@ boost::json::object clusters_embed(const ClusterReport& r);
 // /ipcstatus: this cluster's IPC settings (secret masked), then on the hub the connected
 // clients with their heartbeat ages, or on a client its link to the hub.
 boost::json::object ipc_status_embed(const Config& cfg, const boost::json::object& hub_status,
-                                     const ipc::LinkStatus* link);
+                                     const link::LinkStatus* link);
 
 // A broadcast posted to SHARD_BROADCAST_CHANNEL_ID.
-boost::json::object broadcast_embed(const ipc::BroadcastMessage& b);
+boost::json::object broadcast_embed(const link::BroadcastMessage& b);
 
 // 1234567 -> "1,234,567".
 std::string with_thousands(std::uint64_t n);

@@ -1,7 +1,7 @@
 #include "admin/cluster_report.hpp"
 
-#include "ipc/health.hpp"
-#include "ipc/messages.hpp"
+#include "protocol/health.hpp"
+#include "protocol/messages.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
@@ -17,7 +17,7 @@ namespace json = boost::json;
 namespace {
 std::uint64_t get_u64(const json::object& o, std::string_view k) {
   // A peer's count arrives as a JSON number; converting one at or past 2^64 is undefined.
-  double v = ipc::get_number(o, k, 0);
+  double v = protocol::get_number(o, k, 0);
   if (!(v > 0)) return 0;
   if (v >= 18446744073709551616.0) return UINT64_MAX;
   return static_cast<std::uint64_t>(v);
@@ -29,9 +29,9 @@ const json::array* clients_of(const json::object& hub) {
 }
 
 std::string_view emoji_for(const std::string& health) {
-  if (health == "green") return ipc::to_emoji(ipc::Health::green);
-  if (health == "yellow") return ipc::to_emoji(ipc::Health::yellow);
-  return ipc::to_emoji(ipc::Health::red);
+  if (health == "green") return protocol::to_emoji(protocol::Health::green);
+  if (health == "yellow") return protocol::to_emoji(protocol::Health::yellow);
+  return protocol::to_emoji(protocol::Health::red);
 }
 } // namespace
 
@@ -51,7 +51,7 @@ std::string format_latency(double seconds) {
   return ms < 10 ? fmt::format("{:.1f} ms", ms) : fmt::format("{:.0f} ms", ms);
 }
 
-ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResult& stats, int timeout_ms) {
+ClusterReport build_report(const json::object& hub_status, const link::FanoutResult& stats, int timeout_ms) {
   ClusterReport r;
   r.hub = hub_status;
   r.timeout_ms = timeout_ms;
@@ -61,11 +61,11 @@ ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResu
     for (auto& v : *clients) {
       if (!v.is_object()) continue;
       auto& c = v.get_object();
-      if (ipc::get_string(c, "role") != "cluster") continue;
-      auto& row = rows[ipc::get_string(c, "name")];
-      row.name = ipc::get_string(c, "name");
-      row.health = ipc::get_string(c, "health", "red");
-      row.heartbeat_age = ipc::get_number(c, "last_heartbeat_age", -1);
+      if (protocol::get_string(c, "role") != "cluster") continue;
+      auto& row = rows[protocol::get_string(c, "name")];
+      row.name = protocol::get_string(c, "name");
+      row.health = protocol::get_string(c, "health", "red");
+      row.heartbeat_age = protocol::get_number(c, "last_heartbeat_age", -1);
     }
   }
   auto fill = [](ClusterRow& row, const json::object& d) {
@@ -75,11 +75,11 @@ ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResu
     if (auto* ids = d.if_contains("shard_ids"); ids && ids->is_array())
       for (auto& id : ids->get_array()) {
         std::uint64_t n = 0;
-        if (ipc::get_uint64(id, n)) row.shard_ids.push_back(static_cast<std::uint32_t>(n));
+        if (protocol::get_uint64(id, n)) row.shard_ids.push_back(static_cast<std::uint32_t>(n));
       }
-    if (auto* l = d.if_contains("latency"); l && l->is_number()) row.latency = ipc::get_number(d, "latency");
-    row.uptime = ipc::get_number(d, "uptime", 0);
-    row.mode = ipc::get_string(d, "mode");
+    if (auto* l = d.if_contains("latency"); l && l->is_number()) row.latency = protocol::get_number(d, "latency");
+    row.uptime = protocol::get_number(d, "uptime", 0);
+    row.mode = protocol::get_string(d, "mode");
   };
   for (auto& [name, reply] : stats.replies) {
     if (!reply.ok) continue;
@@ -98,13 +98,13 @@ ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResu
   if (auto* clients = clients_of(hub_status)) {
     double hide_s = 300;
     if (auto* t = hub_status.if_contains("thresholds"); t && t->is_object())
-      hide_s = ipc::get_number(t->get_object(), "stats_hide_s", hide_s);
+      hide_s = protocol::get_number(t->get_object(), "stats_hide_s", hide_s);
     for (auto& v : *clients) {
       if (!v.is_object()) continue;
       auto& c = v.get_object();
-      auto it = rows.find(ipc::get_string(c, "name"));
+      auto it = rows.find(protocol::get_string(c, "name"));
       auto* kept = c.if_contains("stats");
-      double age = ipc::get_number(c, "stats_age", -1);
+      double age = protocol::get_number(c, "stats_age", -1);
       if (it == rows.end() || it->second.answered || !kept || !kept->is_object() || !(age >= 0) || age >= hide_s)
         continue;
       fill(it->second, kept->get_object());
@@ -123,11 +123,11 @@ ClusterReport build_report(const json::object& hub_status, const ipc::FanoutResu
   return r;
 }
 
-boost::asio::awaitable<ClusterReport> gather_report(ipc::ClusterLink* link, std::chrono::milliseconds timeout,
-                                             std::optional<ipc::RequestResult> self) {
+boost::asio::awaitable<ClusterReport> gather_report(link::HubLink* link, std::chrono::milliseconds timeout,
+                                             std::optional<link::RequestResult> self) {
   using namespace boost::asio::experimental::awaitable_operators;
   json::object hub;
-  ipc::FanoutResult stats;
+  link::FanoutResult stats;
   if (link && link->linked()) {
     auto [h, s] = co_await (link->request("hub_status_request", {}, link->server_name(), timeout) &&
                             link->request_all("stats_request", {}, timeout));
@@ -142,8 +142,8 @@ std::vector<std::string> cluster_names(const json::object& hub_status) {
   std::vector<std::string> names;
   if (auto* clients = clients_of(hub_status))
     for (auto& c : *clients)
-      if (c.is_object() && ipc::get_string(c.get_object(), "role") == "cluster")
-        names.push_back(ipc::get_string(c.get_object(), "name"));
+      if (c.is_object() && protocol::get_string(c.get_object(), "role") == "cluster")
+        names.push_back(protocol::get_string(c.get_object(), "name"));
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -152,8 +152,8 @@ std::string render_text(const ClusterReport& r) {
   std::string out;
   if (!r.hub.empty()) {
     out += fmt::format("Hub {} ({}) on {}:{} · up {} · {} cluster(s) · legacy auth {} · TLS {}\n\n",
-                       ipc::get_string(r.hub, "hub"), ipc::get_string(r.hub, "mode"), ipc::get_string(r.hub, "host"),
-                       get_u64(r.hub, "port"), format_duration(ipc::get_number(r.hub, "uptime")), r.rows.size(),
+                       protocol::get_string(r.hub, "hub"), protocol::get_string(r.hub, "mode"), protocol::get_string(r.hub, "host"),
+                       get_u64(r.hub, "port"), format_duration(protocol::get_number(r.hub, "uptime")), r.rows.size(),
                        r.hub.contains("legacy_auth") && r.hub.at("legacy_auth").is_bool() &&
                                r.hub.at("legacy_auth").get_bool()
                            ? "on"
@@ -229,8 +229,8 @@ std::string render_ipc_status_text(const Config& cfg, const json::object& hub) {
                                 to_string(cfg.ipc_mode), cfg.ipc_host, cfg.ipc_port, mask_secret(cfg.ipc_secret),
                                 cfg.legacy_auth ? "on" : "off", cfg.tls_enabled() ? "on" : "off");
   if (hub.empty()) return out + "Hub: did not answer\n";
-  out += fmt::format("Hub: {} ({}), up {}\n", ipc::get_string(hub, "hub"), ipc::get_string(hub, "mode"),
-                     format_duration(ipc::get_number(hub, "uptime")));
+  out += fmt::format("Hub: {} ({}), up {}\n", protocol::get_string(hub, "hub"), protocol::get_string(hub, "mode"),
+                     format_duration(protocol::get_number(hub, "uptime")));
   if (auto* id = hub.if_contains("identify"); id && id->is_object()) {
     auto& o = id->get_object();
     auto* left = o.if_contains("budget_remaining");
@@ -247,10 +247,10 @@ std::string render_ipc_status_text(const Config& cfg, const json::object& hub) {
     for (auto& v : *clients) {
       if (!v.is_object()) continue;
       auto& c = v.get_object();
-      auto health = ipc::get_string(c, "health");
-      out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {} {}\n", ipc::get_string(c, "name"),
-                         ipc::get_string(c, "role"), get_u64(c, "proto"), ipc::get_string(c, "address"),
-                         format_duration(ipc::get_number(c, "last_heartbeat_age")) + " ago", emoji_for(health), health);
+      auto health = protocol::get_string(c, "health");
+      out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {} {}\n", protocol::get_string(c, "name"),
+                         protocol::get_string(c, "role"), get_u64(c, "proto"), protocol::get_string(c, "address"),
+                         format_duration(protocol::get_number(c, "last_heartbeat_age")) + " ago", emoji_for(health), health);
     }
   return out;
 }

@@ -3,7 +3,7 @@
 // terminal table or JSON (and, later, a Discord embed), so every view shows the same numbers.
 
 #include "core/config.hpp"
-#include "ipc/cluster_link.hpp"
+#include "link/hub_link.hpp"
 
 #include <boost/json.hpp>
 
@@ -38,14 +38,14 @@ struct ClusterReport {
   int timeout_ms = 0;
 };
 
-ClusterReport build_report(const boost::json::object& hub_status, const ipc::FanoutResult& stats, int timeout_ms);
+ClusterReport build_report(const boost::json::object& hub_status, const link::FanoutResult& stats, int timeout_ms);
 
 // Asks the hub for its status and every cluster for its stats, at once, each within `timeout`,
 // and builds the report. `self`: the asking cluster's own stats (the hub sends "all" to every
 // cluster but the asker); none for an admin tool. `link` (null: not linked) must outlive the
 // wait. Used by `shardline clusters` and /clusters.
-boost::asio::awaitable<ClusterReport> gather_report(ipc::ClusterLink* link, std::chrono::milliseconds timeout,
-                                             std::optional<ipc::RequestResult> self);
+boost::asio::awaitable<ClusterReport> gather_report(link::HubLink* link, std::chrono::milliseconds timeout,
+                                             std::optional<link::RequestResult> self);
 
 // The names of the clusters (role cluster) in a hub_status_response, sorted.
 std::vector<std::string> cluster_names(const boost::json::object& hub_status);

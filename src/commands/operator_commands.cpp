@@ -4,11 +4,11 @@
 #include "admin/cluster_report.hpp"
 #include "commands/command_set.hpp"
 #include "core/text.hpp"
-#include "gateway/rest_cache.hpp"
 #include "gateway/shard_cluster.hpp"
-#include "ipc/cluster_link.hpp"
-#include "ipc/messages.hpp"
-#include "ipc/spawn.hpp"
+#include "link/hub_link.hpp"
+#include "net/spawn_owned.hpp"
+#include "protocol/messages.hpp"
+#include "rest/rest_cache.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
@@ -89,9 +89,9 @@ void OperatorCommands::attach() {
   });
 }
 
-void OperatorCommands::set_link(ipc::ClusterLink* link) {
+void OperatorCommands::set_link(link::HubLink* link) {
   link_ = link;
-  if (link_) link_->on_broadcast([this](const ipc::BroadcastMessage& b) { deliver_broadcast(b); });
+  if (link_) link_->on_broadcast([this](const link::BroadcastMessage& b) { deliver_broadcast(b); });
 }
 
 void OperatorCommands::stop() {
@@ -221,7 +221,7 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
   // sent again when the owner retries.
   const bool defer_first = !ready && in.command == Command::broadcastmsg;
   if (ready) pending->message = std::move(*ready);
-  else if (!defer_first) ipc::spawn_owned(io_, produce_into(in, pending), "operator command");
+  else if (!defer_first) net::spawn_owned(io_, produce_into(in, pending), "operator command");
   const auto callback_path = fmt::format("/interactions/{}/{}/callback", in.interaction_id, in.interaction_token);
   if (!pending->message && !defer_first) {
     pending->done.expires_at(received + kDeferAfter);
@@ -244,7 +244,7 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
     spdlog::warn("{}: deferring was refused (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
     co_return;
   }
-  if (defer_first) ipc::spawn_owned(io_, produce_into(in, pending), "operator command");
+  if (defer_first) net::spawn_owned(io_, produce_into(in, pending), "operator command");
   const auto edit_deadline = steady::now() + std::chrono::milliseconds(cfg_.command_timeout_ms) + kEditMargin;
   if (!pending->message) {
     pending->done.expires_at(edit_deadline);
@@ -261,7 +261,7 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
 }
 
 asio::awaitable<json::object> OperatorCommands::clusters_message() {
-  ipc::RequestResult self;
+  link::RequestResult self;
   self.ok = true;
   self.from = cfg_.cluster_name;
   self.op = "stats_broadcast";
@@ -272,7 +272,7 @@ asio::awaitable<json::object> OperatorCommands::clusters_message() {
 
 asio::awaitable<json::object> OperatorCommands::ipc_status_message() {
   json::object hub;
-  std::optional<ipc::LinkStatus> status;
+  std::optional<link::LinkStatus> status;
   if (link_) status = link_->status();
   if (cfg_.ipc_mode == IpcMode::server && link_ && link_->linked()) {
     auto h = co_await link_->request("hub_status_request", {}, link_->server_name(),
@@ -283,7 +283,7 @@ asio::awaitable<json::object> OperatorCommands::ipc_status_message() {
 }
 
 asio::awaitable<json::object> OperatorCommands::broadcast_message(Invocation in) {
-  ipc::BroadcastMessage b{cfg_.cluster_name, in.argument, fmt::format("{} ({})", in.user_name, in.user_id), in.user_id};
+  link::BroadcastMessage b{cfg_.cluster_name, in.argument, fmt::format("{} ({})", in.user_name, in.user_id), in.user_id};
   bool sent = link_ && link_->send("broadcast_message",
                                    json::object{{"message", b.message}, {"author", b.author}, {"author_id", b.author_id}},
                                    "all");
@@ -302,7 +302,7 @@ asio::awaitable<json::object> OperatorCommands::broadcast_message(Invocation in)
   co_return text_message(fmt::format("📣 Broadcast sent to {} cluster(s): {}", names.size(), cap_characters(list, 1500)), false);
 }
 
-void OperatorCommands::deliver_broadcast(const ipc::BroadcastMessage& b) {
+void OperatorCommands::deliver_broadcast(const link::BroadcastMessage& b) {
   if (!cfg_.broadcast_channel_id) return;
   if (to_post_.size() >= kMaxQueuedPosts) {
     spdlog::warn("broadcast from {} not posted: {} posts already wait for channel {}", b.source, to_post_.size(),
@@ -312,7 +312,7 @@ void OperatorCommands::deliver_broadcast(const ipc::BroadcastMessage& b) {
   to_post_.push_back(embed_message(admin::broadcast_embed(b)));
   if (!posting_) {
     posting_ = true;
-    ipc::spawn_owned(io_, post_broadcasts(), "broadcast posting");
+    net::spawn_owned(io_, post_broadcasts(), "broadcast posting");
   }
 }
 
@@ -344,7 +344,7 @@ asio::awaitable<void> OperatorCommands::start() {
   ApplicationInfo app;
   // Shared with the other processes of this machine for a few minutes (SHARD_DATA_DIR): a
   // respawn or a rolling restart does not spend the route's rate limit again.
-  gateway::RestCache cache(cfg_.data_dir, cfg_.discord_api_url, cfg_.discord_token);
+  rest::RestCache cache(cfg_.data_dir, cfg_.discord_api_url, cfg_.discord_token);
   if (auto cached = cache.load("application", kApplicationCacheFor)) {
     std::string ignored;
     if (!parse_application(cached->body, app, ignored)) app = {};
@@ -403,17 +403,17 @@ asio::awaitable<bool> OperatorCommands::register_commands(std::uint64_t applicat
   co_return true;
 }
 
-asio::awaitable<gateway::RestResponse> OperatorCommands::call(std::string method, std::string path, std::string body,
+asio::awaitable<rest::RestResponse> OperatorCommands::call(std::string method, std::string path, std::string body,
                                                               bool bot_auth, steady::time_point deadline) {
   for (int attempt = 0;; ++attempt) {
-    gateway::RestResponse r;
+    rest::RestResponse r;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
     if (left.count() <= 0) {
       r.error = "out of time";
       co_return r;
     }
-    gateway::RestRequest req{method, path, body, bot_auth ? cfg_.discord_token : std::string()};
-    r = co_await gateway::rest_call(io_, cluster_.discord_tls(), cfg_.discord_api_url, std::move(req),
+    rest::RestRequest req{method, path, body, bot_auth ? cfg_.discord_token : std::string()};
+    r = co_await rest::rest_call(io_, cluster_.discord_tls(), cfg_.discord_api_url, std::move(req),
                                     std::min<std::chrono::milliseconds>(left, kRestCallTimeout));
     if (r.status != 429 || attempt == 3) co_return r;
     // Clamped: a figure from a proxy or a bug must not overflow the conversion or stall for hours.

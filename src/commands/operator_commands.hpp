@@ -13,7 +13,7 @@
 #include "commands/owners.hpp"
 #include "core/clock.hpp"
 #include "core/config.hpp"
-#include "gateway/discord_rest.hpp"
+#include "rest/discord_rest.hpp"
 
 #include <boost/json.hpp>
 
@@ -25,10 +25,10 @@
 namespace shardline::gateway {
 class ShardCluster;
 }
-namespace shardline::ipc {
-class ClusterLink;
+namespace shardline::link {
+class HubLink;
 struct BroadcastMessage;
-} // namespace shardline::ipc
+} // namespace shardline::link
 
 namespace shardline::commands {
 
@@ -45,7 +45,7 @@ public:
   // invocation is refused.
   void attach();
   // The IPC link to gather from and send broadcasts on; its broadcasts are posted here.
-  void set_link(ipc::ClusterLink* link);
+  void set_link(link::HubLink* link);
   // Learns who the owners are (BOT_OWNER_ID, else the application) and, in the process that
   // runs shard 0, registers the slash commands if Discord's set differs. Retries while
   // Discord is unreachable, a bounded number of times. Call after the cluster's plan().
@@ -72,19 +72,19 @@ private:
   asio::awaitable<boost::json::object> ipc_status_message();
   asio::awaitable<boost::json::object> broadcast_message(Invocation in);
 
-  void deliver_broadcast(const ipc::BroadcastMessage& b);
+  void deliver_broadcast(const link::BroadcastMessage& b);
   asio::awaitable<void> post_broadcasts();
   asio::awaitable<bool> register_commands(std::uint64_t application_id);
 
   // One REST call, waiting out 429s while `deadline` allows.
-  asio::awaitable<gateway::RestResponse> call(std::string method, std::string path, std::string body, bool bot_auth,
+  asio::awaitable<rest::RestResponse> call(std::string method, std::string path, std::string body, bool bot_auth,
                                               steady::time_point deadline);
   asio::awaitable<void> sleep_for(steady::duration d);
 
   asio::io_context& io_;
   const Config& cfg_;
   gateway::ShardCluster& cluster_;
-  ipc::ClusterLink* link_ = nullptr;
+  link::HubLink* link_ = nullptr;
   Clock clock_;
   OwnerSet owners_;
   Cooldowns cooldowns_;

@@ -1,9 +1,9 @@
 #include "gateway/shard_cluster.hpp"
 
 #include "core/sharding.hpp"
-#include "gateway/rest_cache.hpp"
-#include "ipc/cluster_link.hpp"
-#include "ipc/messages.hpp"
+#include "link/hub_link.hpp"
+#include "protocol/messages.hpp"
+#include "rest/rest_cache.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -62,20 +62,20 @@ asio::awaitable<void> ShardCluster::plan() {
   // A sibling process's answer of the last minute will do (a respawn, a rolling restart): the
   // hub keeps the budget's exact count as IDENTIFYs are granted. Looked at again before every
   // retry, so a process that got a 429 takes a sibling's answer instead of asking again.
-  RestCache cache(cfg_.data_dir, cfg_.discord_api_url, cfg_.discord_token);
+  rest::RestCache cache(cfg_.data_dir, cfg_.discord_api_url, cfg_.discord_token);
   auto from_cache = [&] {
     std::string ignored;
     auto cached = cache.load("gateway_bot", kGatewayBotCacheFor);
-    if (!cached || !parse_gateway_bot(cached->body, bot_, ignored)) return false;
+    if (!cached || !rest::parse_gateway_bot(cached->body, bot_, ignored)) return false;
     bot_.reset_after_ms -= std::min<std::uint64_t>(bot_.reset_after_ms, cached->age.count());
     spdlog::info("GET /gateway/bot answered {} s ago (SHARD_DATA_DIR): not asked again", cached->age.count() / 1000);
     return true;
   };
   asio::steady_timer retry(io_);
   for (int attempt = 0; !from_cache(); ++attempt) {
-    auto r = co_await rest_get(io_, *tls_, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token, kRestTimeout);
+    auto r = co_await rest::rest_get(io_, *tls_, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token, kRestTimeout);
     std::string error;
-    if (r.status == 200 && parse_gateway_bot(r.body, bot_, error)) {
+    if (r.status == 200 && rest::parse_gateway_bot(r.body, bot_, error)) {
       cache.save("gateway_bot", r.body);
       break;
     }
@@ -178,7 +178,7 @@ asio::awaitable<std::map<std::uint32_t, SavedSession>> ShardCluster::sessions_fr
 
 void ShardCluster::report_sessions() {
   if (!link_ || !link_->linked()) return;
-  std::vector<ipc::ReportedSession> out;
+  std::vector<link::ReportedSession> out;
   for (auto& [id, shard] : shards_) {
     auto s = shard->session();
     if (s.session_id.empty()) continue;
@@ -311,16 +311,16 @@ asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::acquire_identify(st
   asio::steady_timer wait(io_);
   bool warned = false;
   for (;;) {
-    ipc::IdentifySlotRequest req;
+    link::IdentifySlotRequest req;
     req.shard_id = shard_id;
     req.shard_count = shard_count_;
     req.max_concurrency = bot_.max_concurrency;
     req.window_ms = cfg_.identify_window_ms;
-    req.budget = ipc::SessionBudget{bot_.total, budget_remaining_, static_cast<std::uint64_t>(budget_resets_in().count())};
+    req.budget = link::SessionBudget{bot_.total, budget_remaining_, static_cast<std::uint64_t>(budget_resets_in().count())};
     auto r = co_await link_->request_identify_slot(req, std::chrono::duration_cast<std::chrono::milliseconds>(kSlotRequestTimeout));
     if (shutting_down_) co_return IdentifyDenied{"shutting down"};
     if (superseded()) co_return IdentifyDenied{"superseded by a newer request of the same shard"};
-    using Status = ipc::IdentifySlotResult::Status;
+    using Status = link::IdentifySlotResult::Status;
     if (r.status == Status::granted) {
       if (budget_remaining_ > 0) --budget_remaining_;
       if (r.remaining) budget_remaining_ = std::min(budget_remaining_, *r.remaining);
@@ -468,7 +468,7 @@ json::object ShardCluster::stats() {
                       {"mode", mode_},
                       {"active", active_},
                       {"layout", shard_count_},
-                      {"timestamp", ipc::wall_seconds()}};
+                      {"timestamp", protocol::wall_seconds()}};
 }
 
 json::value ShardCluster::eval(std::string_view query) {
@@ -476,7 +476,7 @@ json::value ShardCluster::eval(std::string_view query) {
   if (query == "guild_count" || query == "user_count" || query == "shard_count" || query == "latency" ||
       query == "uptime")
     return st.at(query);
-  if (query == "memory_rss") return ipc::memory_rss_bytes();
+  if (query == "memory_rss") return link::memory_rss_bytes();
   if (query == "shard_status") return shard_status();
   if (query == "cluster_info") {
     json::array ids;

@@ -6,10 +6,10 @@
 // event API for bot code in the same process.
 
 #include "core/config.hpp"
-#include "gateway/discord_rest.hpp"
 #include "gateway/session_file.hpp"
 #include "gateway/shard.hpp"
-#include "ipc/cluster_state.hpp"
+#include "link/cluster_state.hpp"
+#include "rest/discord_rest.hpp"
 
 #include <chrono>
 #include <functional>
@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-namespace shardline::ipc {
-class ClusterLink;
+namespace shardline::link {
+class HubLink;
 }
 
 namespace shardline::gateway {
@@ -34,7 +34,7 @@ struct GatewayStartError : std::runtime_error {
 // Lifetime: destroy a ShardCluster only once its io_context runs no more handlers (after
 // shutdown()'s callback and io.run() has returned, as `shardline run` and
 // examples/event_counter do). Its shards' pending operations refer to it and to their Shard.
-class ShardCluster final : public ipc::ClusterState, public ShardHost {
+class ShardCluster final : public link::ClusterState, public ShardHost {
 public:
   using DispatchHandler = std::function<void(Shard& shard, std::string_view type, std::string_view data)>;
 
@@ -42,7 +42,7 @@ public:
   ~ShardCluster() override;
 
   // IDENTIFY slots come from the hub through this link (null: pace locally).
-  void set_link(ipc::ClusterLink* link) { link_ = link; }
+  void set_link(link::HubLink* link) { link_ = link; }
 
   // Fetches GET /gateway/bot (retrying while Discord is unreachable) and plans the shards
   // (shard_count(), shard_ids()). Throws GatewayStartError (bad token, SHARD_IDS outside
@@ -80,7 +80,7 @@ public:
   const std::vector<std::uint32_t>& shard_ids() const { return shard_ids_; }
   bool all_ready() const;
 
-  // ---- ipc::ClusterState ----
+  // ---- link::ClusterState ----
   boost::json::object stats() override;
   boost::json::value eval(std::string_view query) override;
   std::uint64_t guild_count() override;
@@ -115,8 +115,8 @@ private:
   std::unique_ptr<ssl::context> tls_;
   SessionFileStore sessions_;
   GuildSnapshotStore guild_snapshots_;
-  ipc::ClusterLink* link_ = nullptr;
-  GatewayBot bot_;
+  link::HubLink* link_ = nullptr;
+  rest::GatewayBot bot_;
   std::uint32_t shard_count_ = 0;
   std::vector<std::uint32_t> shard_ids_;
   std::map<std::uint32_t, std::shared_ptr<Shard>> shards_;

@@ -4,7 +4,7 @@
 // the daily session_start_limit budget, which refills `reset_after` later. The limiter decides
 // and counts; the gateway turns a refusal into INVALID_SESSION.
 
-#include "sim/clock.hpp"
+#include "core/clock.hpp"
 
 #include <cstdint>
 #include <map>

@@ -4,7 +4,7 @@
 // follow-ups through the interaction's webhook token (valid 15 minutes). Pure bookkeeping
 // over an injected clock; the server turns the errors into Discord's HTTP answers.
 
-#include "sim/clock.hpp"
+#include "core/clock.hpp"
 
 #include <cstdint>
 #include <deque>

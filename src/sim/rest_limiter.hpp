@@ -5,7 +5,7 @@
 // `retry_after`; every answer carries the route bucket's X-RateLimit-* state, so a client
 // that follows the headers is never refused.
 
-#include "sim/clock.hpp"
+#include "core/clock.hpp"
 
 #include <cstdint>
 #include <string>

@@ -4,7 +4,7 @@
 // it and the way client libraries (discord.js among them) pace themselves, so a client that
 // keeps its own count of 120 per 60 s is never flagged.
 
-#include "sim/clock.hpp"
+#include "core/clock.hpp"
 
 #include <cstdint>
 

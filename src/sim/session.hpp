@@ -3,7 +3,7 @@
 // draws from, and the record of which dispatches reached the client (so a test can prove no
 // event was lost across reconnects). Owned by the SessionStore; outlives its connections.
 
-#include "sim/clock.hpp"
+#include "core/clock.hpp"
 #include "sim/seq_ranges.hpp"
 
 #include <cstddef>

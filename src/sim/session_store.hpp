@@ -4,7 +4,7 @@
 // by INVALID_SESSION, is invalidated at once. Also keeps the per-shard counters /_sim/stats
 // reports.
 
-#include "sim/clock.hpp"
+#include "core/clock.hpp"
 #include "sim/session.hpp"
 
 #include <cstdint>

@@ -6,8 +6,8 @@
 
 #include "sim/sim_server.hpp"
 
+#include "core/clock.hpp"
 #include "core/port_file.hpp"
-#include "sim/clock.hpp"
 #include "sim/event_generator.hpp"
 #include "sim/gateway_protocol.hpp"
 #include "sim/identify_limiter.hpp"

@@ -2,12 +2,12 @@
 
 #include "core/crypto.hpp"
 #include "core/port_file.hpp"
-#include "gateway/discord_rest.hpp"
-#include "ipc/cluster_link.hpp"
-#include "ipc/hub.hpp"
-#include "ipc/messages.hpp"
-#include "ipc/spawn.hpp"
-#include "ipc/tls_context.hpp"
+#include "hub/hub.hpp"
+#include "link/hub_link.hpp"
+#include "net/spawn_owned.hpp"
+#include "net/tls_context.hpp"
+#include "protocol/messages.hpp"
+#include "rest/discord_rest.hpp"
 #include "supervisor/child_process.hpp"
 #include "supervisor/cluster_plan.hpp"
 #include "supervisor/restart_policy.hpp"
@@ -64,9 +64,9 @@ std::vector<std::string> split_words(const std::string& s) {
   return out;
 }
 
-class Launcher {
+class Supervisor {
 public:
-  Launcher(asio::io_context& io, const Config& cfg, const LaunchOptions& opt)
+  Supervisor(asio::io_context& io, const Config& cfg, const LaunchOptions& opt)
       : io_(io), cfg_(cfg), opt_(opt), chld_(io, SIGCHLD), stop_signals_(io, SIGINT, SIGTERM), hangup_(io, SIGHUP),
         monitor_(io), stop_timer_(io) {}
 
@@ -92,13 +92,13 @@ public:
     std::uint16_t port = cfg_.ipc_port;
     std::string hub_host = cfg_.ipc_host;
     if (cfg_.ipc_mode == IpcMode::server) {
-      server_tls_ = ipc::make_server_tls(cfg_);
-      auto ho = ipc::HubOptions::from_config(cfg_);
+      server_tls_ = net::make_server_tls(cfg_);
+      auto ho = hub::HubOptions::from_config(cfg_);
       ho.name = "launch";
       ho.mode = "hub";
       ho.tls = server_tls_.get();
       ho.control = [this](const json::object& data) { return control(data); };
-      hub_ = std::make_unique<ipc::Hub>(io_, ho);
+      hub_ = std::make_unique<hub::Hub>(io_, ho);
       try {
         port = hub_->listen();
         write_port_file(opt_.port_file, port);
@@ -113,8 +113,8 @@ public:
     hub_host_ = hub_host;
     hub_port_ = port;
 
-    client_tls_ = ipc::make_client_tls(cfg_);
-    ipc::LinkOptions lo;
+    client_tls_ = net::make_client_tls(cfg_);
+    link::LinkOptions lo;
     lo.host = hub_host;
     lo.port = port;
     lo.secret = cfg_.ipc_secret;
@@ -124,7 +124,7 @@ public:
     lo.reconnect_max = std::chrono::seconds(5);
     lo.heartbeat = std::chrono::duration<double>(cfg_.heartbeat_s);
     lo.tls = client_tls_.get();
-    link_ = ipc::ClusterLink::create(io_, lo, nullptr);
+    link_ = link::HubLink::create(io_, lo, nullptr);
     link_->start();
 
     watch_children();
@@ -175,13 +175,13 @@ private:
       asio::ssl::context tls(asio::ssl::context::tls_client);
       tls.set_default_verify_paths();
       tls.set_verify_mode(asio::ssl::verify_peer);
-      gateway::GatewayBot bot;
+      rest::GatewayBot bot;
       std::string error;
       // Discord down or busy: retried for about two minutes; a refused token is not.
       for (int attempt = 1;; ++attempt) {
-        auto r = co_await gateway::rest_get(io_, tls, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token,
+        auto r = co_await rest::rest_get(io_, tls, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token,
                                             std::chrono::seconds(15));
-        if (r.status == 200 && gateway::parse_gateway_bot(r.body, bot, error)) break;
+        if (r.status == 200 && rest::parse_gateway_bot(r.body, bot, error)) break;
         auto why = r.status ? fmt::format("HTTP {}", r.status) : r.error;
         if (r.status == 401 || r.status == 403 || attempt == 8)
           throw ConfigError(fmt::format("SHARD_COUNT=auto: GET /gateway/bot failed ({}); check DISCORD_TOKEN or set "
@@ -220,7 +220,7 @@ private:
       slots_.back()->shard_count = shard_count;
       spawn(*slots_.back());
     }
-    ipc::spawn_owned(io_, monitor(), "launch monitor");
+    net::spawn_owned(io_, monitor(), "launch monitor");
     co_return;
   }
 
@@ -322,7 +322,7 @@ private:
         s->given_up = true;
         return;
       }
-      if (WIFEXITED(status) && WEXITSTATUS(status) == runtime::kExitSuperseded) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == kExitSuperseded) {
         spdlog::error("launch: {} was fenced by a newer generation started elsewhere: not restarting it (is another "
                       "supervisor running the same shards?)",
                       s->spec.name);
@@ -384,11 +384,11 @@ private:
         for (auto& v : cs->get_array()) {
           if (!v.is_object()) continue;
           auto& c = v.get_object();
-          auto name = ipc::get_string(c, "name");
-          auto gen = static_cast<std::int64_t>(ipc::get_number(c, "generation", -1));
+          auto name = protocol::get_string(c, "name");
+          auto gen = static_cast<std::int64_t>(protocol::get_number(c, "generation", -1));
           for (auto* s : watched())
             if (s->spec.name == name && s->generation == gen && s->pid) {
-              auto age = ipc::get_number(c, "last_heartbeat_age", 0);
+              auto age = protocol::get_number(c, "last_heartbeat_age", 0);
               s->last_alive = now - std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(age));
             }
         }
@@ -464,7 +464,7 @@ private:
   }
 
   json::object control(const json::object& data) {
-    auto action = ipc::get_string(data, "action");
+    auto action = protocol::get_string(data, "action");
     if (action == "status") return status_json();
     if (action == "restart") {
       auto* rolling = data.if_contains("rolling");
@@ -480,7 +480,7 @@ private:
     if (action == "reshard") {
       std::uint64_t target = 0;
       auto* n = data.if_contains("shards");
-      if (!n || !ipc::get_uint64(*n, target) || target < 1 || target > 65536)
+      if (!n || !protocol::get_uint64(*n, target) || target < 1 || target > 65536)
         return json::object{{"error", "reshard needs shards: a shard count (1..65536)"}};
       auto why = reshard_refusal(static_cast<std::uint32_t>(target));
       if (!why.empty()) return json::object{{"error", why}};
@@ -523,7 +523,7 @@ private:
     rolling_done_ = 0;
     rolling_skipped_ = 0;
     rolling_error_.clear();
-    ipc::spawn_owned(io_, rolling_restart(), "rolling restart");
+    net::spawn_owned(io_, rolling_restart(), "rolling restart");
   }
 
   asio::awaitable<void> sleep(steady::duration d) {
@@ -593,7 +593,7 @@ private:
           if (auto* res = r.data.if_contains("result"); res && res->is_array() && !res->get_array().empty()) {
             bool all = res->get_array().size() == s.spec.shard_ids.size();
             for (auto& v : res->get_array())
-              all = all && v.is_object() && ipc::get_string(v.get_object(), "status") == "ready";
+              all = all && v.is_object() && protocol::get_string(v.get_object(), "status") == "ready";
             if (all) co_return true;
           }
       }
@@ -618,7 +618,7 @@ private:
     reshard_running_ = true;
     reshard_target_ = target;
     reshard_error_.clear();
-    ipc::spawn_owned(io_, reshard(target), "reshard");
+    net::spawn_owned(io_, reshard(target), "reshard");
   }
 
   // Asks every cluster of `slots` to give bot code events (or not); true when all answered.
@@ -735,8 +735,8 @@ private:
       for (auto& v : cs->get_array())
         if (v.is_object())
           if (auto* st = v.get_object().if_contains("stats"); st && st->is_object())
-            if (static_cast<std::uint32_t>(ipc::get_number(st->get_object(), "layout", 0)) == shard_count_)
-              guilds += ipc::get_number(st->get_object(), "guild_count", 0);
+            if (static_cast<std::uint32_t>(protocol::get_number(st->get_object(), "layout", 0)) == shard_count_)
+              guilds += protocol::get_number(st->get_object(), "guild_count", 0);
     if (guilds / shard_count_ <= limit) return;
     auto target = std::max<std::uint32_t>(shard_count_ + 1, static_cast<std::uint32_t>(std::ceil(guilds / 1000.0)));
     spdlog::info("launch: {:.0f} guilds on {} shards is past {} per shard: resharding to {}", guilds, shard_count_,
@@ -801,8 +801,8 @@ private:
   asio::steady_timer monitor_;
   asio::steady_timer stop_timer_;
   std::unique_ptr<asio::ssl::context> server_tls_, client_tls_;
-  std::unique_ptr<ipc::Hub> hub_;
-  std::shared_ptr<ipc::ClusterLink> link_;
+  std::unique_ptr<hub::Hub> hub_;
+  std::shared_ptr<link::HubLink> link_;
   std::string exe_; // this binary, for `run` children
   std::string hub_host_;
   std::uint16_t hub_port_ = 0;
@@ -833,7 +833,7 @@ private:
 
 int run_launch(const Config& cfg, const LaunchOptions& opt) {
   asio::io_context io;
-  Launcher launcher(io, cfg, opt);
+  Supervisor launcher(io, cfg, opt);
   return launcher.run();
 }
 

@@ -6,7 +6,7 @@
 // resumes its shards' sessions), with backoff and a restart cap. docs/supervisor.md.
 
 #include "core/config.hpp"
-#include "runtime/processes.hpp"
+#include "core/exit_codes.hpp"
 
 namespace shardline::supervisor {
 

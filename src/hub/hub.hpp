@@ -1,0 +1,76 @@
+#pragma once
+// The IPC hub (contract sections 3-7): authenticates clusters and admin tools, routes frames
+// between them from the envelope fields only, and watches their health. Runs on the caller's
+// io_context (one per process); all state is touched from that one thread.
+
+#include "core/config.hpp"
+#include "net/stream.hpp"
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace shardline::hub {
+
+struct HubOptions {
+  std::string name = "hub";          // answers as `server_cluster`; frames to it reach the
+                                     // in-process cluster when the hub runs inside one
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 20000;        // 0: pick a free port
+  std::string secret;
+  bool legacy_auth = false;
+  std::string mode = "hub";          // shown by hub_status: "hub" or "server"
+  std::string local_instance;        // server mode: instance of the in-process cluster, the
+                                     // only connection allowed to use the hub's own name
+  ssl::context* tls = nullptr;       // non-null: every connection is TLS
+  std::chrono::duration<double> auth_timeout{10};
+  std::chrono::duration<double> body_timeout{30};
+  std::chrono::duration<double> idle_timeout{120};
+  std::size_t max_pending = 256;
+  std::size_t max_outbuf_bytes = 8u << 20;
+  std::size_t max_preauth_frame = 64 * 1024;
+  double max_clock_skew_s = 300;
+  std::size_t nonce_window = 10'000;
+  HealthThresholds health;
+  // IDENTIFYs of the daily session_start_limit the hub never grants (SHARD_IDENTIFY_RESERVE).
+  std::uint32_t identify_reserve = 10;
+  // Shard sessions (docs/ipc-hub.md, "Shard sessions"): entries kept in all, and how long one
+  // stays after its last report. Discord does not keep a session resumable much longer.
+  std::size_t max_sessions = 1u << 16;
+  std::chrono::seconds session_max_age{600};
+  // Answers launch_request from admin tools: set by `shardline launch`, which hosts the hub.
+  std::function<boost::json::object(const boost::json::object& data)> control;
+
+  static HubOptions from_config(const Config& c);
+};
+
+class Hub {
+public:
+  Hub(asio::io_context& io, HubOptions options);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Binds and listens; returns the port (useful with port 0). Throws std::runtime_error
+  // with an operator-facing message ("Port already in use ...").
+  std::uint16_t listen();
+  // Starts accepting and the deadline sweeper.
+  void start();
+  // Closes the listener and every connection.
+  void stop();
+
+  std::uint16_t port() const;
+  std::size_t connection_count() const;
+  std::size_t authenticated_count() const;
+
+  class Impl;
+
+private:
+  std::shared_ptr<Impl> impl_;
+};
+
+} // namespace shardline::hub
