@@ -33,7 +33,7 @@ using protocol::get_string;
 using protocol::get_uint64;
 using protocol::client_mac;
 using protocol::server_mac;
-using net::ReconnectBackoff;
+using net::Backoff;
 using net::spawn_owned;
 using net::IpcStream;
 using protocol::kMaxSessionShardCount;
@@ -681,7 +681,7 @@ public:
   asio::io_context& io_;
   LinkOptions opt_;
   ClusterState* state_;
-  ReconnectBackoff backoff_;
+  Backoff backoff_;
   std::optional<IpcStream> stream_;
   std::unique_ptr<FrameWriter> writer_;
   FrameDecoder decoder_{kMaxFrameBytes, 4096};

@@ -11,19 +11,19 @@ namespace {
 using namespace std::chrono_literals;
 using seconds_d = std::chrono::duration<double>;
 
-std::vector<double> schedule(ReconnectBackoff& b, int n) {
+std::vector<double> schedule(Backoff& b, int n) {
   std::vector<double> out;
   for (int i = 0; i < n; ++i) out.push_back(b.next().count());
   return out;
 }
 
 TEST(Backoff, ContractScheduleWithoutJitter) {
-  ReconnectBackoff b(5s, 120s, 0.0);
+  Backoff b(5s, 120s, 0.0);
   EXPECT_EQ(schedule(b, 9), (std::vector<double>{5, 10, 20, 40, 80, 120, 120, 120, 120}));
 }
 
 TEST(Backoff, DefaultsAreTheContractValues) {
-  ReconnectBackoff b; // 5 s .. 120 s
+  Backoff b; // 5 s .. 120 s
   std::vector<double> bases;
   for (int i = 0; i < 7; ++i) {
     bases.push_back(b.peek_base().count());
@@ -35,7 +35,7 @@ TEST(Backoff, DefaultsAreTheContractValues) {
 // Drives the backoff as the link's reconnect loop does: the link drops at t = 0, every
 // attempt fails, and each failure waits next() before the following attempt.
 TEST(Backoff, FailedAttemptsHappenAtCumulativeTimes) {
-  ReconnectBackoff b(5s, 120s, 0.0);
+  Backoff b(5s, 120s, 0.0);
   seconds_d clock{0};
   std::vector<double> attempts;
   for (int i = 0; i < 8; ++i) {
@@ -57,7 +57,7 @@ TEST(Backoff, FailedAttemptsHappenAtCumulativeTimes) {
 
 TEST(Backoff, RefusedAuthKeepsBackingOff) {
   // A refused authentication is just another failed attempt: no reset, the delay keeps growing.
-  ReconnectBackoff b(5s, 120s, 0.0);
+  Backoff b(5s, 120s, 0.0);
   b.next();
   b.next();
   EXPECT_EQ(b.attempt(), 2u);
@@ -65,7 +65,7 @@ TEST(Backoff, RefusedAuthKeepsBackingOff) {
 }
 
 TEST(Backoff, PeekBaseDoesNotAdvance) {
-  ReconnectBackoff b(5s, 120s, 0.5, 42);
+  Backoff b(5s, 120s, 0.5, 42);
   EXPECT_DOUBLE_EQ(b.peek_base().count(), 5);
   EXPECT_DOUBLE_EQ(b.peek_base().count(), 5);
   EXPECT_EQ(b.attempt(), 0u);
@@ -75,7 +75,7 @@ TEST(Backoff, PeekBaseDoesNotAdvance) {
 
 TEST(Backoff, JitterIsNonNegativeAndBounded) {
   for (std::uint64_t seed = 0; seed < 20; ++seed) {
-    ReconnectBackoff b(5s, 120s, 0.1, seed);
+    Backoff b(5s, 120s, 0.1, seed);
     for (int i = 0; i < 50; ++i) {
       double base = b.peek_base().count();
       double d = b.next().count();
@@ -88,24 +88,24 @@ TEST(Backoff, JitterIsNonNegativeAndBounded) {
 TEST(Backoff, JitterActuallySpreadsDelays) {
   // Many clients restarting together must not all retry on the same tick.
   std::vector<double> first;
-  for (std::uint64_t seed = 0; seed < 50; ++seed) first.push_back(ReconnectBackoff(5s, 120s, 0.1, seed).next().count());
+  for (std::uint64_t seed = 0; seed < 50; ++seed) first.push_back(Backoff(5s, 120s, 0.1, seed).next().count());
   std::sort(first.begin(), first.end());
   EXPECT_GT(first.back() - first.front(), 0.1); // spread over more than 0.1 s of the 0.5 s window
   EXPECT_LE(first.back(), 5.5);
 }
 
 TEST(Backoff, SameSeedSameSchedule) {
-  ReconnectBackoff a(5s, 120s, 0.1, 7), b(5s, 120s, 0.1, 7);
+  Backoff a(5s, 120s, 0.1, 7), b(5s, 120s, 0.1, 7);
   EXPECT_EQ(schedule(a, 10), schedule(b, 10));
 }
 
 TEST(Backoff, NonPositiveJitterMeansExactDelays) {
-  ReconnectBackoff b(5s, 120s, -0.3, 1);
+  Backoff b(5s, 120s, -0.3, 1);
   EXPECT_EQ(schedule(b, 3), (std::vector<double>{5, 10, 20}));
 }
 
 TEST(Backoff, ResetAfterReachingTheCap) {
-  ReconnectBackoff b(5s, 120s, 0.0);
+  Backoff b(5s, 120s, 0.0);
   schedule(b, 20);
   EXPECT_DOUBLE_EQ(b.peek_base().count(), 120);
   b.reset();
@@ -113,19 +113,19 @@ TEST(Backoff, ResetAfterReachingTheCap) {
 }
 
 TEST(Backoff, CustomMinAndMax) {
-  ReconnectBackoff b(seconds_d(0.25), seconds_d(3), 0.0);
+  Backoff b(seconds_d(0.25), seconds_d(3), 0.0);
   EXPECT_EQ(schedule(b, 6), (std::vector<double>{0.25, 0.5, 1, 2, 3, 3}));
-  ReconnectBackoff c(1s, 8s, 0.0);
+  Backoff c(1s, 8s, 0.0);
   EXPECT_EQ(schedule(c, 5), (std::vector<double>{1, 2, 4, 8, 8}));
 }
 
 TEST(Backoff, MaxBelowMinIsRaisedToMin) {
-  ReconnectBackoff b(10s, 2s, 0.0);
+  Backoff b(10s, 2s, 0.0);
   EXPECT_EQ(schedule(b, 3), (std::vector<double>{10, 10, 10}));
 }
 
 TEST(Backoff, ManyAttemptsStayAtTheCap) {
-  ReconnectBackoff b(5s, 120s, 0.0);
+  Backoff b(5s, 120s, 0.0);
   for (int i = 0; i < 5000; ++i) {
     double d = b.next().count();
     ASSERT_GE(d, 5);
