@@ -18,7 +18,8 @@ import tempfile
 from .wait import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.environ.get("SHARDLINE_BIN", os.path.join(ROOT, "build", "bin", "shardline"))
+# Absolute: processes run in folders of their own, where a relative path would not resolve.
+BIN = os.path.abspath(os.environ.get("SHARDLINE_BIN", os.path.join(ROOT, "build", "bin", "shardline")))
 SECRET = "integration-test-secret-0123456789"
 
 # Every process of one test run keeps its logs under one folder, removed at exit (failures

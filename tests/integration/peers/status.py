@@ -82,6 +82,15 @@ def wait_hub(port, check, what, timeout=10.0, procs=(), secret=SECRET):
         return _poll(adm.status, check, timeout, what, procs)
 
 
+def entry(name, role="cluster", **want):
+    """A check for wait_hub: the client `name` of this role, once its entry has the wanted
+    values (e.g. health="red")."""
+    def check(status):
+        c = clients(status, role).get(name)
+        return c if c and all(c.get(k) == v for k, v in want.items()) else None
+    return check
+
+
 def linked(name, proto=None):
     """A check for wait_hub: cluster `name`'s entry, once it is linked and has published its
     first stats (and speaks `proto`, if given)."""
@@ -119,6 +128,12 @@ def cli_json(args, env, timeout=20.0):
     if res.returncode != 0:
         return None
     return json.loads(res.stdout)
+
+
+def wait_cli(args, env, check, what, timeout=10.0, procs=()):
+    """Polls `shardline <args>` (a --json command: ipc-status, clusters, query) until
+    check(its output) is truthy; returns that."""
+    return _poll(lambda: cli_json(args, env), check, timeout, what, procs)
 
 
 def shard_status(hub_port, target=None, timeout_ms=3000, env=None):

@@ -35,9 +35,12 @@ class Deadline:
         raise Timeout(f"no {self.what} within {self.timeout:g}s" + (f"; {detail}" if detail else ""))
 
 
-def sleep_a_little(deadline):
-    """The default pause: poll again soon, never past the deadline."""
-    time.sleep(min(POLL_S, deadline.left()))
+def every(seconds):
+    """A pause for polling: look again after `seconds`, never past the deadline."""
+    return lambda deadline: time.sleep(min(seconds, deadline.left()))
+
+
+sleep_a_little = every(POLL_S)   # the default pause
 
 
 def wait_until(check, timeout=DEFAULT_TIMEOUT, what="condition", detail=None, pause=sleep_a_little):
