@@ -92,9 +92,9 @@ class Proc:
 
     def assert_log(self, pattern, timeout=15.0, count=1):
         """Checks that the process logs `pattern` (a regex) `count` times; returns the last
-        match. Only for a line that is itself the behaviour under test (say why where it is
-        called): to wait for a state, use a status API. Bounded, as the line may be written a
-        moment after what it reports."""
+        match. Only for a line that is itself the behaviour under test, or for a state no
+        status API reports (say which where it is called): to wait for a state, use a status
+        API (status.py). Bounded, as the line may be written a moment after what it reports."""
         rx = re.compile(pattern)
 
         def check():

@@ -181,6 +181,12 @@ class WebSocket:
     def _on_payload(self, msg):
         pass
 
+    @property
+    def closed(self):
+        """True once the connection ended (close frame, reset or EOF); `close_code` is the
+        server's close code, None if it sent none."""
+        return self.inbox.ended
+
     def recv_json(self, timeout=DEFAULT_TIMEOUT):
         """The next gateway payload. Raises Timeout, or Closed with the server's code."""
         return self.inbox.take(timeout=timeout, what="payload")

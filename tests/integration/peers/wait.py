@@ -58,6 +58,13 @@ def wait_until(check, timeout=DEFAULT_TIMEOUT, what="condition", detail=None, pa
         pause(d)
 
 
+def pace(seconds):
+    """Lets `seconds` pass where the time itself is the scenario (a client that waits the
+    retry_after it was given, a heartbeat period, an identify window): never a wait for a
+    state, which is wait_until's."""
+    time.sleep(seconds)
+
+
 def hold(seconds, pause=sleep_a_little, stop=None):
     """A quiet period: lets `seconds` pass (pausing with `pause`), or less if stop() turns
     true. Used only to prove that something does NOT happen within a bounded time."""
