@@ -17,7 +17,7 @@ from peers import status  # noqa: E402
 from peers.cases import HubCase  # noqa: E402
 from peers.framing import encode_frame, pad_to  # noqa: E402
 from peers.v2 import AuthError, Closed, Conn, new_nonce, random_hex16  # noqa: E402
-from peers.wait import Timeout, every, wait_until  # noqa: E402
+from peers.wait import Deadline, Timeout, every, pace, wait_until  # noqa: E402
 
 QUIET_S = 0.6          # bounded wait used only to prove that something does NOT arrive
 AT_ONCE_S = 1.0        # "closed at once"
@@ -220,7 +220,9 @@ class FramingAbuseTest(AbuseCase):
         idle = self.authed("idle")
         t0 = time.monotonic()
         closed_at = None
-        while time.monotonic() - t0 < 2.6:
+        scenario = Deadline(2.6, "the end of the scenario")
+        while not scenario.passed():
+            # busy heartbeats every 0.25 s (the pacing is the scenario), idle never does.
             busy.send("heartbeat", {"timestamp": time.time(), "guild_count": 0})
             busy.wait_op("heartbeat_ack", timeout=2)
             if closed_at is None:
@@ -228,10 +230,10 @@ class FramingAbuseTest(AbuseCase):
                     idle.wait_for(lambda f: False, timeout=0.25)
                 except Closed:
                     closed_at = time.monotonic() - t0
-                except AssertionError:
+                except Timeout:
                     pass
             else:
-                time.sleep(0.25)  # the busy client's heartbeat period: the pacing is the scenario
+                pace(0.25)
         self.assertIsNotNone(closed_at, "idle link not closed after SHARD_IPC_IDLE_TIMEOUT_S=1")
         self.assertGreater(closed_at, 0.7)
         self.assertFalse(busy.closed)
@@ -439,25 +441,12 @@ class OversizeRewriteTest(AbuseCase):
         for target in ("beta", "alpha"):
             f = a.envelope("stats_request", target=target, id=f"big-{target}")
             a.send_frame(pad_to(f, 1_000_000))
-        # beta reads the raw stream: every length prefix must be within the cap.
-        raw_peer.sock.settimeout(2)
-
-        def read_exact(n):
-            out = b""
-            while len(out) < n:
-                chunk = raw_peer.sock.recv(min(n - len(out), 1 << 20))
-                if not chunk:
-                    raise AssertionError("beta's link was closed")
-                out += chunk
-            return out
+        # beta reads every frame: its reader refuses a length prefix over the cap.
         try:
-            while True:
-                (n,) = struct.unpack(">I", read_exact(4))
-                self.assertLessEqual(n, 1_000_000, f"the hub sent beta a frame of {n} bytes")
-                body = read_exact(n)
-                if b'"big-beta"' in body:
-                    break
-        except socket.timeout:
+            raw_peer.wait_for(lambda f: f.get("id") == "big-beta", timeout=2, what="the 1,000,000-byte frame")
+        except ValueError as e:
+            self.fail(f"the hub sent beta a frame over the 1,000,000-byte cap: {e}")
+        except Timeout:
             pass   # not forwarded at all: allowed (bounded wait)
         # alpha (shardline run) must stay linked and keep answering.
         a.send("guild_count_request", target="alpha", id="after-big")
@@ -571,9 +560,9 @@ class FloodTest(AbuseCase):
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 512), hard))
         socks = []
         self.addCleanup(lambda: [s.close() for s in socks])
-        deadline = time.monotonic() + deadline_s
+        deadline = Deadline(deadline_s)
         for _ in range(n):
-            if time.monotonic() > deadline:
+            if deadline.passed():
                 self.fail(f"opening {n} idle sockets took over {deadline_s}s")
             s = socket.socket()
             s.settimeout(3)
