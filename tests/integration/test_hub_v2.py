@@ -18,8 +18,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peers import procs, status  # noqa: E402
 from peers.cases import HubCase  # noqa: E402
+from peers.fake_hub import FakeHub  # noqa: E402
 from peers.procs import free_port  # noqa: E402
-from peers.v2 import AuthError, FakeHub, guild_on_shard  # noqa: E402
+from peers.v2 import AuthError, guild_on_shard  # noqa: E402
 from peers.wait import wait_until  # noqa: E402
 
 PRESETS = ["guild_count", "user_count", "shard_count", "latency", "uptime",

@@ -14,8 +14,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peers import procs  # noqa: E402
 from peers.cases import HubCase  # noqa: E402
-from peers.legacy import (AuthRefused, ENVELOPE_KEYS, LegacyClient, LegacyServer,  # noqa: E402
-                          V1_PRESETS, is_nan)
+from peers.legacy import ENVELOPE_KEYS, V1_PRESETS, AuthRefused, is_nan  # noqa: E402
+from peers.legacy_client import LegacyClient  # noqa: E402
+from peers.legacy_server import LegacyServer  # noqa: E402
 from peers.v2 import guild_on_shard  # noqa: E402  (v2 side of mixed networks only)
 
 QUIET_S = 0.5          # bounded wait used only to prove that something does NOT arrive

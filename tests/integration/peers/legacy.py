@@ -14,35 +14,26 @@ with exactly that:
   heartbeat), answers stats_request / guild_count_request / eval_request (the five
   version-1 presets, never code), logs broadcast_message, cluster_join and cluster_leave.
 
-Two roles:
-- LegacyClient: a secondary cluster (SHARD_IPC_MODE=client) that connects to a hub;
-- LegacyServer: the primary cluster (SHARD_IPC_MODE=server, "cluster-0") that hosts the
-  IPC server: it authenticates clients, relays messages by target, acks heartbeats,
-  announces cluster_join / cluster_leave, and answers for its own cluster.
-
-What an endpoint received (`inbox`), logged (`logs`) and, for the server, what happened to
-its connections (`events`) are its status: tests wait on those, never on time.
+This module holds the wire format and what every v1 cluster does; the two roles are
+legacy_client.py (a secondary cluster, SHARD_IPC_MODE=client) and legacy_server.py (the
+primary cluster hosting the IPC server, SHARD_IPC_MODE=server). What an endpoint received
+(`inbox`) and logged (`logs`) are its status: tests wait on those, never on time.
 """
-import hmac
 import math
 import re
-import socket
-import threading
 import time
 import uuid
-from collections import deque
 
 from .framing import MAX_FRAME, Closed, FrameStream
 from .inbox import DEFAULT_TIMEOUT, Inbox
-from .wait import Deadline, Timeout
+from .wait import Timeout
 
 MAX_MESSAGE = MAX_FRAME          # "Message size limit: 1MB max per message"
 AUTH_TIMEOUT = 10.0              # "Unauthenticated connections are closed after 10 seconds"
 V1_PRESETS = ("guild_count", "user_count", "shard_count", "latency", "uptime")
 ENVELOPE_KEYS = frozenset(("op", "data", "source", "target", "timestamp", "nonce"))
 
-__all__ = ["AuthRefused", "Closed", "ENVELOPE_KEYS", "LegacyClient", "LegacyServer", "Timeout",
-           "V1_PRESETS", "is_nan", "make_message"]
+__all__ = ["AuthRefused", "Closed", "ENVELOPE_KEYS", "Timeout", "V1_PRESETS", "is_nan", "make_message"]
 
 
 class AuthRefused(AssertionError):
@@ -71,7 +62,7 @@ def is_nan(v):
     return isinstance(v, float) and math.isnan(v)
 
 
-class _Link:
+class Link:
     """One connection of an endpoint: the stream, and the bodies it sent (tests look for the
     bare NaN token and the clear-text secret in them)."""
 
@@ -126,7 +117,7 @@ class LocalCluster:
         return fn() if fn else "unknown_query"
 
 
-class _Endpoint:
+class Endpoint:
     """Inbox, log and the seed's answers to requests (common to client and server)."""
 
     def __init__(self, cluster):
@@ -216,338 +207,3 @@ class _Endpoint:
         and leaves): the first line matching `pattern`."""
         rx = re.compile(pattern)
         return self.log_lines.find(lambda line: rx.search(line), timeout, f"log /{pattern}/")
-
-
-# --------------------------------------------------------------------------- client
-
-class LegacyClient(_Endpoint):
-    """A version-1 client cluster. connect() authenticates; then a reader thread answers
-    requests as the seed does, and (if the intervals are set) heartbeat and stats threads
-    run. Tests may also drive heartbeat() / broadcast_stats() / send() by hand."""
-
-    def __init__(self, port, secret, name, shard_ids=(), shard_count=1, guild_count=0,
-                 user_count=0, latency=float("nan"), host="127.0.0.1",
-                 heartbeat_interval=None, stats_interval=None, auto_answer=True):
-        super().__init__(LocalCluster(name, shard_ids, shard_count, guild_count, user_count,
-                                      latency, mode="client"))
-        self.host, self.port, self.secret = host, port, secret
-        self.heartbeat_interval = heartbeat_interval   # the seed: 30 s
-        self.stats_interval = stats_interval           # the seed: 60 s
-        self.auto_answer = auto_answer
-        self.conn = None
-        self.auth_response = None
-        self.auth_envelope = None
-        self.server_cluster = None
-        self._stop = threading.Event()
-        self._threads = []
-
-    @property
-    def local_port(self):
-        return self.conn.stream.local_port
-
-    def connect(self, timeout=DEFAULT_TIMEOUT):
-        """Connect and authenticate. Returns the auth_response data; raises AuthRefused
-        (the socket is left open so the caller can watch the server close it)."""
-        sock = socket.create_connection((self.host, self.port), timeout=timeout)
-        self.conn = _Link(sock, self, name=self.name)
-        c = self.cluster
-        self.conn.send_message(make_message("auth", {
-            "secret": self.secret, "cluster_name": c.name, "shard_ids": list(c.shard_ids),
-            "shard_count": c.shard_count, "guild_count": c.guild_count}, c.name))
-        msg = read_message(self.conn.stream, Deadline(timeout, "auth_response"))
-        if msg.get("op") != "auth_response":
-            raise AssertionError(f"expected auth_response, got {msg}")
-        self.auth_envelope = msg
-        self.auth_response = data = msg.get("data") or {}
-        if data.get("success") is not True:
-            # No reader thread: waits read the socket themselves until the server closes it.
-            self.inbox.pull = lambda d: self._record(self.server_cluster,
-                                                     read_message(self.conn.stream, d))
-            raise AuthRefused(f"Auth failed: {data.get('error')}", data)
-        self.server_cluster = data.get("server_cluster")
-        self._start_thread(self._reader)
-        if self.heartbeat_interval:
-            self._start_thread(self._every, self.heartbeat_interval, self.heartbeat)
-        if self.stats_interval:
-            self._start_thread(self._every, self.stats_interval, self.broadcast_stats)
-        return data
-
-    def _start_thread(self, fn, *args):
-        t = threading.Thread(target=fn, args=args, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    def _reader(self):
-        try:
-            while not self._stop.is_set():
-                msg = read_message(self.conn.stream)      # blocks until a message or the close
-                self._record(self.server_cluster, msg)
-                if self.auto_answer:
-                    self.handle_local(msg, self._reply)
-            self.inbox.end(Closed(f"{self.name}: closed by the test"))
-        except (Closed, ValueError, OSError) as e:
-            self.inbox.end(e if isinstance(e, Closed) else Closed(f"{self.name}: {e}"))
-
-    def _every(self, interval, fn):
-        while not self._stop.wait(interval):
-            try:
-                fn()
-            except OSError:
-                return
-
-    def _reply(self, op, data, target):
-        try:
-            self.send(op, data, target)
-        except OSError:
-            pass
-
-    # ---- sending
-    def send(self, op, data=None, target="all"):
-        return self.conn.send_message(make_message(op, data, self.name, target))
-
-    def send_message(self, msg):
-        """A hand-built message (tests of the hub's tolerance)."""
-        return self.conn.send_message(msg)
-
-    def heartbeat(self):
-        return self.send("heartbeat", {"timestamp": time.time(),
-                                       "guild_count": self.cluster.guild_count})
-
-    def broadcast_stats(self, target="all"):
-        return self.send("stats_broadcast", self.cluster.stats(), target)
-
-    def broadcast(self, message, author="Owner#0001", author_id=123456789012345678):
-        """/broadcastmsg: author_id is a JSON number, as discord.py's user ids are ints."""
-        return self.send("broadcast_message", {"message": message[:500], "author": author,
-                                               "author_id": author_id})
-
-    # ---- endings
-    def wait_closed(self, timeout=DEFAULT_TIMEOUT):
-        """Until the server closes the connection; returns the messages that arrived before
-        (after a refused auth: those after the auth_response)."""
-        return [m for _, m in self.inbox.drain_until_closed(timeout)]
-
-    def close(self):
-        self._stop.set()
-        if self.conn:
-            self.conn.stream.shutdown()
-        for t in self._threads:
-            t.join(2)
-
-
-# --------------------------------------------------------------------------- server
-
-class _ServerLink(_Link):
-    def __init__(self, sock, owner, address):
-        super().__init__(sock, owner)
-        self.address = address
-        self.auth = None             # the auth message as received
-        self.shard_ids = []
-        self.last_heartbeat = None
-
-
-class LegacyServer(_Endpoint):
-    """The seed's primary cluster hosting the IPC server (SHARD_IPC_MODE=server).
-
-    Records, for the tests: `connections` (every accepted connection, with its raw bytes
-    and auth message), `events` ("auth_ok"/"auth_failed"/"auth_timeout"/"leave" tuples) and
-    the inbox of every message received from authenticated clients."""
-
-    def __init__(self, secret, name="cluster-0", shard_ids=(0,), shard_count=1, guild_count=0,
-                 user_count=0, latency=float("nan"), host="127.0.0.1", port=0,
-                 auth_timeout=AUTH_TIMEOUT):
-        super().__init__(LocalCluster(name, shard_ids, shard_count, guild_count, user_count,
-                                      latency, mode="server"))
-        self.secret = secret
-        self.auth_timeout = auth_timeout
-        self.clients = {}            # cluster_name -> _ServerLink (authenticated)
-        self.connections = []        # every accepted connection
-        self.event_log = Inbox(name + " events")
-        self._nonces = deque(maxlen=10_000)
-        self._nonce_set = set()
-        self._stop = threading.Event()
-        self._threads = []
-        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind((host, port))
-        self.srv.listen(16)
-        self.srv.settimeout(0.1)     # the accept loop looks at the stop flag this often
-        self.host = host
-        self.port = self.srv.getsockname()[1]
-
-    @property
-    def events(self):
-        return list(self.event_log.items)
-
-    def start(self):
-        self._spawn(self._accept_loop)
-        return self.port
-
-    def _spawn(self, fn, *args):
-        t = threading.Thread(target=fn, args=args, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    def _event(self, *ev):
-        self.event_log.put(ev)
-
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                sock, addr = self.srv.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            conn = _ServerLink(sock, self, f"{addr[0]}:{addr[1]}")
-            with self.inbox.cv:
-                self.connections.append(conn)
-            self._spawn(self._serve, conn)
-
-    def _serve(self, conn):
-        try:
-            try:
-                first = read_message(conn.stream, Deadline(self.auth_timeout, "auth"))
-            except Timeout:
-                self._event("auth_timeout", conn.address)
-                return
-            conn.auth = first
-            if not self._authenticate(conn, first):
-                return
-            while not self._stop.is_set():
-                self._on_message(conn, read_message(conn.stream))
-        except (Closed, ValueError, OSError):
-            pass
-        finally:
-            self._drop(conn)
-
-    def _authenticate(self, conn, msg):
-        data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
-        secret = data.get("secret")
-        ok = (msg.get("op") == "auth" and isinstance(secret, str)
-              and hmac.compare_digest(secret.encode(), self.secret.encode()))
-        if not ok:
-            conn.send_message(make_message("auth_response",
-                                           {"success": False, "error": "Invalid secret"},
-                                           self.name, data.get("cluster_name") or "all"))
-            self._event("auth_failed", conn.address, msg)
-            return False
-        name = str(data.get("cluster_name") or conn.address)
-        conn.name = name
-        conn.shard_ids = list(data.get("shard_ids") or [])
-        conn.last_heartbeat = time.time()
-        with self.inbox.cv:
-            old = self.clients.get(name)
-            self.clients[name] = conn
-            names = list(self.clients)
-        if old is not None and old is not conn:
-            old.stream.shutdown()
-        conn.send_message(make_message("auth_response", {
-            "success": True, "server_cluster": self.name, "connected_clients": names},
-            self.name, name))
-        self._event("auth_ok", name, msg)
-        self._log(f"cluster joined: {name}")
-        self._to_clients(make_message("cluster_join", {"cluster_name": name,
-                                                       "shard_ids": conn.shard_ids},
-                                      self.name, "all"), except_conn=conn)
-        return True
-
-    def _drop(self, conn):
-        conn.stream.shutdown()
-        with self.inbox.cv:
-            registered = conn.name is not None and self.clients.get(conn.name) is conn
-            if registered:
-                del self.clients[conn.name]
-        if registered:
-            self._event("leave", conn.name)
-            self._log(f"cluster left: {conn.name}")
-            self._to_clients(make_message("cluster_leave", {"cluster_name": conn.name},
-                                          self.name, "all"))
-
-    def _seen(self, nonce):
-        if not isinstance(nonce, str):
-            return False
-        with self.inbox.cv:
-            if nonce in self._nonce_set:
-                return True
-            if len(self._nonces) == self._nonces.maxlen:
-                self._nonce_set.discard(self._nonces[0])
-            self._nonces.append(nonce)
-            self._nonce_set.add(nonce)
-        return False
-
-    def _on_message(self, conn, msg):
-        if self._seen(msg.get("nonce")):
-            return                                   # replay: dropped
-        self._record(conn.name, msg)
-        op = msg.get("op")
-        if op == "heartbeat":
-            conn.last_heartbeat = time.time()
-            self._safe_send(conn, make_message("heartbeat_ack", {"timestamp": time.time()},
-                                               self.name, conn.name))
-            return
-        target = msg.get("target") or "all"
-        if target == "all":
-            self._to_clients(msg, except_conn=conn)
-            self.handle_local(msg, lambda o, d, t: self.send(o, d, t))
-        elif target == self.name:
-            self.handle_local(msg, lambda o, d, t: self.send(o, d, t))
-        else:
-            with self.inbox.cv:
-                dest = self.clients.get(target)
-            if dest is not None:
-                self._safe_send(dest, msg)
-            # else: the seed has no error frame; unknown targets are dropped.
-
-    def _safe_send(self, conn, msg):
-        try:
-            conn.send_message(msg)
-        except OSError:
-            pass
-
-    def _to_clients(self, msg, except_conn=None):
-        with self.inbox.cv:
-            dests = [c for c in self.clients.values() if c is not except_conn]
-        for c in dests:
-            self._safe_send(c, msg)
-
-    # ---- the server's own cluster sending
-    def send(self, op, data=None, target="all"):
-        msg = make_message(op, data, self.name, target)
-        if target == "all":
-            self._to_clients(msg)
-        else:
-            with self.inbox.cv:
-                dest = self.clients.get(target)
-            if dest is None:
-                raise AssertionError(f"{target} is not connected to {self.name}")
-            dest.send_message(msg)
-        return msg
-
-    def broadcast(self, message, author="Owner#0001", author_id=123456789012345678):
-        return self.send("broadcast_message", {"message": message[:500], "author": author,
-                                               "author_id": author_id})
-
-    # ---- waiting
-    def wait_event(self, kind, timeout=DEFAULT_TIMEOUT, count=1):
-        """The `count`-th event of this kind."""
-        return self.event_log.count(lambda e: e[0] == kind, count, timeout,
-                                    f"{kind} events")[count - 1]
-
-    def raw_received(self):
-        """Every byte received on every connection so far."""
-        with self.inbox.cv:
-            return b"".join(bytes(c.stream.received) for c in self.connections)
-
-    def stop(self):
-        self._stop.set()
-        try:
-            self.srv.close()
-        except OSError:
-            pass
-        with self.inbox.cv:
-            conns = list(self.connections)
-        for c in conns:
-            c.stream.shutdown()
-        for t in self._threads:
-            t.join(2)

@@ -16,7 +16,9 @@ import time
 import unittest
 
 from .framing import MAX_FRAME, Closed, FrameStream, decode_frames, encode_frame, pad_to
-from .legacy import ENVELOPE_KEYS, AuthRefused, LegacyClient, LegacyServer, is_nan, make_message
+from .legacy import ENVELOPE_KEYS, AuthRefused, is_nan, make_message
+from .legacy_client import LegacyClient
+from .legacy_server import LegacyServer
 from .sim import GUID, Gateway
 from .sim import Closed as WsClosed
 from .v2 import AuthError, client_mac, connect, guild_on_shard, hmac_hex, random_hex16, server_mac
