@@ -13,16 +13,16 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-import harness
-from harness import poll
-from sim_ws import rest
+from peers import procs
+from peers.cases import require_binary
+from peers.sim import rest
+from peers.wait import Deadline, wait_until
 
 TOKEN = "sim-discordjs-token"
-JS_DIR = os.path.join(harness.ROOT, "tests", "discordjs")
+JS_DIR = os.path.join(procs.ROOT, "tests", "discordjs")
 NPM_CI_TIMEOUT = 240  # seconds; ctest gives the whole file 300
 GUILDS = 60
 SHARDS = 2
@@ -65,17 +65,16 @@ class Bot:
         return f"bot stdout (tail):\n{out}\nbot stderr (tail):\n{err}"
 
     def wait(self, kind, pred=lambda ev: True, timeout=15.0, count=1):
-        """The first `count` events of `kind` matching `pred`; fails if the bot exits first."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """The first `count` events of `kind` matching `pred` (the bot's stdout is its status);
+        fails if the bot exits first."""
+        def check():
             found = [ev for ev in self.events(kind) if pred(ev)]
             if len(found) >= count:
                 return found[:count]
             if self.p.poll() is not None:
                 raise AssertionError(f"bot exited ({self.p.returncode}) before {count} {kind!r}\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"bot: no {count} {kind!r} within {timeout}s\n{self.tail()}")
-            time.sleep(0.02)
+            return None
+        return wait_until(check, timeout, f"{count} {kind!r} from the bot", detail=self.tail)
 
     def stop(self, timeout=10.0):
         if self.p.poll() is None:
@@ -91,6 +90,10 @@ class Bot:
 
 
 class TestDiscordJs(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_binary()
+
     def install(self):
         """Checks node and npm, then `npm ci` of the pinned discord.js into a scratch copy
         of tests/discordjs; returns that directory."""
@@ -103,7 +106,7 @@ class TestDiscordJs(unittest.TestCase):
         major = int(version.lstrip("v").split(".")[0] or 0)
         if major < 18:
             self.fail(f"discord.js 14 needs node >= 18, found {version}")
-        workdir = tempfile.mkdtemp(prefix="discordjs-", dir=harness._RUN_DIR)
+        workdir = procs.scratch_dir("discordjs-")
         for name in ("package.json", "package-lock.json", "bot.js"):
             shutil.copy(os.path.join(JS_DIR, name), workdir)
         env = dict(os.environ, npm_config_update_notifier="false")
@@ -117,16 +120,15 @@ class TestDiscordJs(unittest.TestCase):
         return workdir
 
     def start_sim(self):
-        argv = ["sim", "--port", "0", "--port-file", "{port_file}", "--token", TOKEN,
-                "--guilds", str(GUILDS), "--shards", str(SHARDS), "--max-concurrency", str(SHARDS),
-                # the guild in an outage (there is one in a world of 20 or more) is most likely
-                # still out when discord.js identifies, so it is seen unavailable, then created
-                "--outage-ms", "3000",
-                # heartbeats (and the server's heartbeat requests) happen during the test
-                "--heartbeat-ms", "2000", "--server-heartbeat-ms", "3000"]
-        sim = harness.Proc(argv, dict(os.environ), name="sim")
+        sim, port = procs.start_sim({
+            "--token": TOKEN, "--guilds": GUILDS, "--shards": SHARDS, "--max-concurrency": SHARDS,
+            # the guild in an outage (there is one in a world of 20 or more) is most likely
+            # still out when discord.js identifies, so it is seen unavailable, then created
+            "--outage-ms": 3000,
+            # heartbeats (and the server's heartbeat requests) happen during the test
+            "--heartbeat-ms": 2000, "--server-heartbeat-ms": 3000})
         self.addCleanup(sim.stop)
-        return sim, sim.wait_port()
+        return sim, port
 
     def test_discordjs_client(self):
         workdir = self.install()
@@ -163,7 +165,7 @@ class TestDiscordJs(unittest.TestCase):
         def all_available():
             seen = set(ready["available"]) | {ev["id"] for ev in bot.events("guild_available")}
             return seen == world
-        poll(all_available, timeout=20, what="GUILD_CREATE for every guild")
+        wait_until(all_available, 20, "GUILD_CREATE for every guild")
         for ev in bot.events("guild_available"):
             self.assertEqual(ev["shard"], shard_of(ev["id"]), "a guild arrived on the shard that owns it")
         self.assertEqual(ready["shard_of"], {g: shard_of(g) for g in world})
@@ -207,14 +209,16 @@ class TestDiscordJs(unittest.TestCase):
             self.assertEqual(status, 200, msg)
             injected.append(msg["id"])
 
-        while not bot.events("shard_resume") and len(injected) < 200:
+        # Messages while shard 0 is away: at most 200, for at most 20 s.
+        away = Deadline(20, "shard 0's resume")
+        while not bot.events("shard_resume") and len(injected) < 200 and not away.passed():
             inject_message()
         resume = bot.wait("shard_resume", timeout=20)[0]
         self.assertEqual(resume["shard"], 0)
         for _ in range(8):
             inject_message()
-        poll(lambda: {ev["id"] for ev in bot.events("message")} >= set(injected), timeout=15,
-             what=f"all {len(injected)} injected messages at the bot")
+        wait_until(lambda: {ev["id"] for ev in bot.events("message")} >= set(injected), 15,
+                   f"all {len(injected)} injected messages at the bot")
         received = [ev["id"] for ev in bot.events("message")]
         self.assertEqual(sorted(received), sorted(injected), "each message exactly once")
 

@@ -1,39 +1,47 @@
 """`shardline sim`: the simulated Discord's REST API and gateway, driven by a raw websocket
-client (sim_ws.py). Each rule has a client that breaks it (caught, closed with the right
+client (peers/sim.py). Each rule has a client that breaks it (caught, closed with the right
 code, counted in /_sim/stats) and, where it matters, one that follows it (never flagged).
-Every wait has a deadline; waits are on events, except where a rule itself is about time."""
+Every wait has a deadline and is on a payload or the simulator's control API; time passes on
+its own (`pace`) only where a rule itself is about time, for the client that follows it."""
 import os
 import re
 import time
 import unittest
 
-import harness
-from harness import poll
-from sim_ws import OP_BINARY, Closed, Gateway, WebSocket, rest
+from peers import procs
+from peers.cases import require_binary
+from peers.sim import OP_BINARY, Closed, Gateway, WebSocket, rest
+from peers.wait import Deadline, pace, wait_until
 
 TOKEN = "sim-test-token"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 class SimTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        require_binary()
+
     def start_sim(self, *args, guilds=100):
         """Starts a simulator; `args` are flag/value pairs overriding the defaults below
         (short identify windows and 16 buckets, so tests that are not about them run fast)."""
         flags = {"--token": TOKEN, "--guilds": guilds, "--identify-window-ms": 200, "--max-concurrency": 16}
         flags.update(zip(args[::2], args[1::2]))
-        argv = ["sim", "--port", "0", "--port-file", "{port_file}"]
-        for k, v in flags.items():
-            argv += [k, str(v)]
-        proc = harness.Proc(argv, dict(os.environ), name="sim")
-        self.addCleanup(proc.stop)
-        self.proc = proc
-        self.port = proc.wait_port()
+        self.proc, self.port = procs.start_sim(flags)
+        self.addCleanup(self.proc.stop)
         return self.port
 
     def gateway(self, **kw):
         g = Gateway(self.port, **kw)
         self.addCleanup(g.close)
         return g
+
+    def pass_identify_window(self):
+        """Two sessions of one shard IDENTIFY in one bucket: a client that follows the rule
+        lets a window pass between them, as Discord asks (the tests that do this run the
+        simulator with 1 ms windows, so READY and a new connection may come sooner). The
+        pacing is the rule being followed, not a wait for a state."""
+        pace(0.002)
 
     def stats(self):
         status, body = rest(self.port, "/_sim/stats")
@@ -48,9 +56,9 @@ class SimTest(unittest.TestCase):
         (creates by id, ids that were announced unavailable first, sequences seen)."""
         expected = {x["id"] for x in ready["d"]["guilds"]}
         created, deleted, seqs = {}, set(), [ready["s"]]
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout, "a GUILD_CREATE for every guild READY listed")
         while set(created) != expected:
-            msg = g.recv(max(0.001, deadline - time.monotonic()))
+            msg = g.recv(deadline.left())
             if msg["op"] != 0:
                 continue
             seqs.append(msg["s"])
@@ -118,7 +126,7 @@ class TestSimRest(SimTest):
         self.assertIsNone(app["team"])
         self.assertEqual(app["owner"]["username"], "sim-owner")
         for bad in ("abc", "175928847299117063,", "12", "175928847299117063,175928847299117063"):
-            done = harness.run_cli(["sim", "--port", "0", "--team-members", bad], dict(os.environ), timeout=10)
+            done = procs.run_cli(["sim", "--port", "0", "--team-members", bad], dict(os.environ), timeout=10)
             self.assertNotEqual(done.returncode, 0, bad)
             self.assertIn("--team-members", done.stdout + done.stderr, bad)
 
@@ -190,7 +198,7 @@ class TestSimRest(SimTest):
         self.assertTrue(0 < body["retry_after"] <= 0.4)
         self.assertEqual(h["X-RateLimit-Scope"], "user")
         # A client that waits retry_after, as the answer says, is let through.
-        time.sleep(body["retry_after"] + 0.02)
+        pace(body["retry_after"] + 0.02)
         status, _ = rest(port, "/api/v10/users/@me", TOKEN)
         self.assertEqual(status, 200)
         # Eight requests a second in all, whatever the route.
@@ -370,7 +378,7 @@ class TestSimGateway(SimTest):
         self.assertIs(refused["d"], False)
         self.assertEqual(self.violations(), {"identify_bucket": 1})
         # Paced: READY came after the server accepted shard 0; one window later the bucket is free.
-        time.sleep(0.35)
+        pace(0.35)
         rogue.identify(TOKEN, shard=(1, 2))  # the same connection may try again
         rogue.wait_dispatch("READY")
         st = self.stats()
@@ -383,7 +391,7 @@ class TestSimGateway(SimTest):
         conns = []
         for wave in range(2):
             if wave:
-                time.sleep(0.3)  # the identify window, as Discord asks
+                pace(0.3)  # the identify window, as Discord asks
             for bucket in range(2):
                 g = self.gateway()
                 g.identify(TOKEN, shard=(wave * 2 + bucket, 4))
@@ -398,9 +406,9 @@ class TestSimGateway(SimTest):
         g = self.gateway()
         g.identify(TOKEN)
         g.wait_dispatch("READY")
-        time.sleep(0.25)  # past the identify window: only the budget stands in the way
+        # Another bucket (shard 1 of 2, of 16 buckets), so only the budget stands in the way.
         h = self.gateway()
-        h.identify(TOKEN)
+        h.identify(TOKEN, shard=(1, 2))
         self.assertIs(h.wait_op(9)["d"], False)
         self.assertEqual(self.stats()["session_budget_left"], 0)
         self.assertEqual(self.violations(), {"session_budget": 1})
@@ -426,7 +434,7 @@ class TestSimGateway(SimTest):
             _, body = rest(self.port, "/_sim/sessions?shard=0")
             s = body["sessions"][0]
             return s if not s["attached"] and s["last_seq"] == total + 2 else None
-        poll(buffered, what="the outage's GUILD_CREATE buffered for the detached session")
+        wait_until(buffered, what="the outage's GUILD_CREATE buffered for the detached session")
 
         r = self.gateway()
         r.resume(TOKEN, sid, last)
@@ -487,7 +495,7 @@ class TestSimGateway(SimTest):
         self.assertEqual(g.wait_op(11)["op"], 11)
         self.assertEqual(self.violations(), {})
         g.wait_op(1)  # the next request goes unanswered
-        poll(lambda: self.violations().get("heartbeat_request_ignored"), what="the ignored request counted")
+        wait_until(lambda: self.violations().get("heartbeat_request_ignored"), what="the ignored request counted")
 
     def test_zombie_connection_closed(self):
         self.start_sim("--heartbeat-ms", "300", guilds=5)
@@ -495,19 +503,17 @@ class TestSimGateway(SimTest):
         silent = self.gateway()
         silent.identify(TOKEN)
         silent.wait_dispatch("READY")
-        # The live client beats every half interval; the silent one never does.
-        deadline = time.monotonic() + 10
-        code = None
-        while code is None and time.monotonic() < deadline:
+        # The live client beats every half interval (between two beats it reads the silent
+        # one for 0.15 s); the silent one never does.
+        def beat(deadline):
             alive.heartbeat()
             self.assertEqual(alive.recv()["op"], 11)
             try:
-                silent.recv(0.15)
-            except TimeoutError:
-                pass
-            except Closed as c:
-                code = c.code
-        self.assertEqual(code, 4009)
+                silent.recv(min(0.15, deadline.left()))
+            except (TimeoutError, Closed):
+                pass   # a close is what the wait looks for
+        wait_until(lambda: silent.closed, 10, "the silent connection closed", pause=beat)
+        self.assertEqual(silent.close_code, 4009)
         self.assertEqual(self.violations(), {"heartbeat_timeout": 1})
         alive.heartbeat()
         self.assertEqual(alive.recv()["op"], 11)
@@ -559,10 +565,7 @@ class TestSimEventsAndFaults(SimTest):
         for _ in range(20):
             g.recv()
         self.assertEqual(self.fault(shard=0, kind="reset"), 1)
-        with self.assertRaises(Closed) as closed:
-            while True:
-                g.recv()
-        self.assertIsNone(closed.exception.code)  # no close frame: a reset
+        self.assertIsNone(g.wait_close(10))  # no close frame: a reset
         last = g.seq
 
         # Events keep coming for the session while it is away; they wait in its buffer.
@@ -570,7 +573,7 @@ class TestSimEventsAndFaults(SimTest):
             _, body = rest(self.port, "/_sim/sessions?shard=0")
             s = body["sessions"][0]
             return not s["attached"] and s["last_seq"] >= last + 30
-        poll(buffered, what="events buffered for the detached session")
+        wait_until(buffered, what="events buffered for the detached session")
 
         r = self.gateway()
         r.resume(TOKEN, sid, last)
@@ -595,10 +598,7 @@ class TestSimEventsAndFaults(SimTest):
         g, ready = self.ready_session()
         sid = ready["d"]["session_id"]
         self.assertEqual(self.fault(shard=0, kind="stall"), 1)
-        with self.assertRaises(Closed) as closed:
-            while True:
-                g.recv(timeout=15)
-        self.assertEqual(closed.exception.code, 4000)
+        self.assertEqual(g.wait_close(30), 4000)
         last = g.seq
         r = self.gateway()
         r.resume(TOKEN, sid, last)
@@ -625,6 +625,7 @@ class TestSimEventsAndFaults(SimTest):
     def test_guild_join_and_leave(self):
         port = self.start_sim("--identify-window-ms", 1, guilds=10)  # two sessions of shard 0
         g, ready = self.ready_session()  # intents include GUILDS
+        self.pass_identify_window()
         quiet, _ = self.ready_session(intents=MESSAGES)  # no GUILDS intent: no joins and leaves
         status, joined = rest(port, "/_sim/guilds", method="POST", body={"action": "join"})
         self.assertEqual(status, 200)
@@ -774,6 +775,8 @@ class TestSimInteractionsAndMessages(SimTest):
         port = self.start_sim("--identify-window-ms", 1, guilds=10)
         sessions = {}
         for name, intents in (("with", 1 | MESSAGES | MESSAGE_CONTENT), ("without", 1 | MESSAGES)):
+            if sessions:
+                self.pass_identify_window()
             g = self.gateway()
             g.identify(TOKEN, intents=intents)
             ready = g.wait_dispatch("READY")

@@ -1,22 +1,32 @@
-"""A minimal RFC 6455 websocket client and Discord gateway helper for the simulator's tests.
-Standard library only: the opening handshake, masked client frames, text/binary/close/ping
-frames (fragmented messages reassembled), close codes, and `compress=zlib-stream` inflated
-with one zlib context per connection, as Discord's clients do. Every read has a deadline."""
+"""A client of `shardline sim`, the simulated Discord: a minimal RFC 6455 websocket (the opening
+handshake, masked client frames, text/binary/close/ping frames, fragmented messages
+reassembled, close codes, `compress=zlib-stream` inflated with one zlib context per
+connection, as Discord's clients do), Discord's gateway handshake as helpers, and `rest()` for
+the REST API and the `/_sim/` control API (docs/simulator.md). Standard library only.
+
+Payloads go into an Inbox read only while a test waits (inbox.py), so every read has a
+deadline and a wait that skips payloads says which it skipped.
+"""
 import base64
 import hashlib
 import json
 import os
 import socket
 import struct
-import time
 import urllib.error
 import urllib.request
 import zlib
 
+from .inbox import Inbox
+from .wait import Deadline, Timeout
+
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
+DEFAULT_TIMEOUT = 10.0
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+__all__ = ["Closed", "Gateway", "OP_BINARY", "OP_TEXT", "Timeout", "WebSocket", "rest"]
 
 
 class Closed(Exception):
@@ -32,18 +42,20 @@ class Closed(Exception):
 class WebSocket:
     close_answer = None  # a close code to answer the server's close with, instead of echoing it
 
-    def __init__(self, port, path="/?v=10&encoding=json", host="127.0.0.1", timeout=10.0):
+    def __init__(self, port, path="/?v=10&encoding=json", host="127.0.0.1", timeout=DEFAULT_TIMEOUT):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.zlib = zlib.decompressobj() if "compress=zlib-stream" in path else None
         self.zbuf = b""
         self.close_code = None
+        # The server's close ends the inbox with a Closed carrying its code: re-raised as is.
+        self.inbox = Inbox(f"ws:{port}", pull=self._pull, closed_error=lambda what, skipped: self.inbox.error)
         key = base64.b64encode(os.urandom(16)).decode()
         req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
         self.sock.sendall(req.encode())
-        head = self._read_until(b"\r\n\r\n", time.monotonic() + timeout)
+        head = self._read_until(b"\r\n\r\n", Deadline(timeout, "websocket handshake"))
         status = head.split(b"\r\n", 1)[0]
         if b" 101 " not in status:
             raise AssertionError(f"websocket handshake refused: {status!r}")
@@ -54,14 +66,14 @@ class WebSocket:
     # ---- bytes ----------------------------------------------------------------------------
 
     def _fill(self, deadline):
-        left = deadline - time.monotonic()
+        left = deadline.left()
         if left <= 0:
-            raise TimeoutError("websocket read deadline passed")
+            raise Timeout("websocket read deadline passed")
         self.sock.settimeout(left)
         try:
             chunk = self.sock.recv(65536)
         except socket.timeout:
-            raise TimeoutError("websocket read deadline passed")
+            raise Timeout("websocket read deadline passed")
         except ConnectionResetError:
             chunk = b""
         if not chunk:
@@ -115,9 +127,8 @@ class WebSocket:
             n = struct.unpack("!Q", self._read_exact(8, deadline))[0]
         return bool(fin), opcode, self._read_exact(n, deadline)
 
-    def recv_message(self, timeout=10.0):
+    def _read_message(self, deadline):
         """One whole message: (opcode, bytes). Answers pings; raises Closed on a close frame."""
-        deadline = time.monotonic() + timeout
         parts, first_op = [], None
         while True:
             fin, opcode, payload = self._read_frame(deadline)
@@ -141,11 +152,10 @@ class WebSocket:
             if fin:
                 return first_op, b"".join(parts)
 
-    def recv_json(self, timeout=10.0):
+    def _read_payload(self, deadline):
         """The next gateway payload, inflated if the connection uses zlib-stream."""
-        deadline = time.monotonic() + timeout
         while True:
-            opcode, data = self.recv_message(max(0.001, deadline - time.monotonic()))
+            opcode, data = self._read_message(deadline)
             if self.zlib is None:
                 if opcode != OP_TEXT:
                     raise AssertionError(f"expected a text frame, got opcode {opcode}")
@@ -159,14 +169,32 @@ class WebSocket:
             self.zbuf = b""
             return json.loads(text)
 
-    def wait_close(self, timeout=10.0):
-        """Reads (and discards) payloads until the server closes; returns its close code."""
-        deadline = time.monotonic() + timeout
+    def _pull(self, deadline):
         try:
-            while True:
-                self.recv_json(max(0.001, deadline - time.monotonic()))
+            msg = self._read_payload(deadline)
         except Closed as c:
-            return c.code
+            self.inbox.end(c)
+            return
+        self._on_payload(msg)
+        self.inbox.put(msg)
+
+    def _on_payload(self, msg):
+        pass
+
+    @property
+    def closed(self):
+        """True once the connection ended (close frame, reset or EOF); `close_code` is the
+        server's close code, None if it sent none."""
+        return self.inbox.ended
+
+    def recv_json(self, timeout=DEFAULT_TIMEOUT):
+        """The next gateway payload. Raises Timeout, or Closed with the server's code."""
+        return self.inbox.take(timeout=timeout, what="payload")
+
+    def wait_close(self, timeout=DEFAULT_TIMEOUT):
+        """Reads (and discards) payloads until the server closes; returns its close code."""
+        self.inbox.drain_until_closed(timeout)
+        return self.inbox.error.code
 
     def close(self):
         try:
@@ -178,18 +206,19 @@ class WebSocket:
 class Gateway(WebSocket):
     """A gateway connection with Discord's handshake steps as helpers."""
 
-    def __init__(self, port, compress=False, query=None, timeout=10.0):
+    def __init__(self, port, compress=False, query=None, timeout=DEFAULT_TIMEOUT):
         path = query or ("/?v=10&encoding=json" + ("&compress=zlib-stream" if compress else ""))
         super().__init__(port, path, timeout=timeout)
         self.seq = None
         self.hello = self.recv_json(timeout)
         assert self.hello["op"] == 10, self.hello
 
-    def recv(self, timeout=10.0):
-        msg = self.recv_json(timeout)
+    def _on_payload(self, msg):
         if msg.get("s") is not None:
             self.seq = msg["s"]
-        return msg
+
+    def recv(self, timeout=DEFAULT_TIMEOUT):
+        return self.recv_json(timeout)
 
     def heartbeat(self):
         self.send_json({"op": 1, "d": self.seq})
@@ -202,22 +231,16 @@ class Gateway(WebSocket):
     def resume(self, token, session_id, seq):
         self.send_json({"op": 6, "d": {"token": token, "session_id": session_id, "seq": seq}})
 
-    def wait_dispatch(self, event, timeout=10.0, collect=None):
+    def wait_dispatch(self, event, timeout=DEFAULT_TIMEOUT, collect=None):
         """Reads until a dispatch of type `event`; earlier payloads go to `collect` (a list)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.recv(max(0.001, deadline - time.monotonic()))
-            if msg["op"] == 0 and msg["t"] == event:
-                return msg
-            if collect is not None:
-                collect.append(msg)
+        start = self.inbox.cursor
+        msg = self.inbox.take(lambda m: m["op"] == 0 and m["t"] == event, timeout, f"{event} dispatch")
+        if collect is not None:
+            collect.extend(self.inbox.items[start:self.inbox.cursor - 1])
+        return msg
 
-    def wait_op(self, op, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.recv(max(0.001, deadline - time.monotonic()))
-            if msg["op"] == op:
-                return msg
+    def wait_op(self, op, timeout=DEFAULT_TIMEOUT):
+        return self.inbox.take(lambda m: m["op"] == op, timeout, f"op {op}")
 
 
 def rest(port, path, token=None, method="GET", body=None, timeout=10.0, with_headers=False):
