@@ -19,9 +19,10 @@
 #include "bench_common.hpp"
 
 #include "core/crypto.hpp"
+#include "protocol/body.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/frame_codec.hpp"
-#include "protocol/messages.hpp"
+#include "protocol/hub_messages.hpp"
 
 #include <boost/json.hpp>
 
@@ -157,16 +158,19 @@ int tcp_connect(const Target& t) {
   return fd;
 }
 
-// The v2 handshake (contract section 3), with mutual authentication. Throws on failure.
+// The v2 handshake (docs/protocol.md §3), with mutual authentication. Throws on failure.
 void handshake(Conn& c, const Target& t, const std::string& name, const char* role) {
   const auto deadline = steady::now() + std::chrono::seconds(10);
   c.fd = tcp_connect(t);
   c.name = name;
-  const std::string client_nonce = shardline::random_hex(16);
-  json::object auth{{"proto", 2},        {"cluster_name", name},  {"role", role},
-                    {"shard_ids", json::array{}}, {"shard_count", 0}, {"guild_count", 0},
-                    {"instance", shardline::random_hex(8)}, {"generation", 0}, {"client_nonce", client_nonce}};
-  c.queue_body(protocol::OutFrame{"auth", std::move(auth), name, "all", "", ""});
+  protocol::Auth auth;
+  auth.proto = 2;
+  auth.cluster_name = name;
+  auth.role = role;
+  auth.instance = shardline::random_hex(8);
+  auth.client_nonce = shardline::random_hex(16);
+  const std::string client_nonce = auth.client_nonce;
+  c.queue_body(protocol::OutFrame{"auth", protocol::to_data(auth), name, "all", "", ""});
   if (!flush_blocking(c, deadline)) throw std::runtime_error(name + ": cannot send auth");
 
   auto expect = [&](std::string_view op) {
@@ -176,22 +180,19 @@ void handshake(Conn& c, const Target& t, const std::string& name, const char* ro
     json::value doc;
     if (!protocol::parse_body(body, false, doc) || !doc.is_object()) throw std::runtime_error(name + ": bad frame");
     auto& o = doc.get_object();
+    auto* got = o.if_contains("op");
     auto* d = o.if_contains("data");
-    if (protocol::get_string(o, "op") != op || !d || !d->is_object())
+    if (!got || !got->is_string() || got->get_string() != op || !d || !d->is_object())
       throw std::runtime_error(name + ": expected " + std::string(op) + ", got " + body);
-    return d->get_object();
+    return json::value(d->get_object());
   };
-  auto challenge = expect("auth_challenge");
-  auto server_nonce = protocol::get_string(challenge, "server_nonce");
-  json::object proof{{"mac", protocol::client_mac(t.secret, name, client_nonce, server_nonce)}};
-  c.queue_body(protocol::OutFrame{"auth_proof", std::move(proof), name, "all", "", ""});
+  auto server_nonce = protocol::AuthChallenge::read(protocol::ObjectReader(expect("auth_challenge"))).server_nonce;
+  protocol::AuthProof proof{protocol::client_mac(t.secret, name, client_nonce, server_nonce)};
+  c.queue_body(protocol::OutFrame{"auth_proof", protocol::to_data(proof), name, "all", "", ""});
   if (!flush_blocking(c, deadline)) throw std::runtime_error(name + ": cannot send auth_proof");
-  auto resp = expect("auth_response");
-  auto* ok = resp.if_contains("success");
-  if (!ok || !ok->is_bool() || !ok->get_bool())
-    throw std::runtime_error(name + ": auth refused: " + protocol::get_string(resp, "error"));
-  if (!shardline::constant_time_equal(protocol::get_string(resp, "server_mac"),
-                                      protocol::server_mac(t.secret, name, client_nonce, server_nonce)))
+  auto resp = protocol::AuthResponse::read(protocol::ObjectReader(expect("auth_response")));
+  if (!resp.success) throw std::runtime_error(name + ": auth refused: " + resp.error);
+  if (!shardline::constant_time_equal(resp.server_mac, protocol::server_mac(t.secret, name, client_nonce, server_nonce)))
     throw std::runtime_error(name + ": the hub's server_mac is wrong");
 }
 
@@ -259,21 +260,23 @@ private:
 
 // ---- hub_status, to read the hub's own counters ----------------------------------------------
 
-json::object hub_status(Conn& c, steady::time_point deadline) {
+// The hub's status, or nullopt when it did not answer in time.
+std::optional<protocol::HubStatus> hub_status(Conn& c, steady::time_point deadline) {
   c.queue_body(protocol::OutFrame{"hub_status_request", json::object{}, c.name, "hub", "bench-status", ""});
-  if (!flush_blocking(c, deadline)) return {};
+  if (!flush_blocking(c, deadline)) return std::nullopt;
   std::string body;
   while (read_frame(c, body, deadline) == ReadResult::frame) {
     json::value doc;
     if (!protocol::parse_body(body, false, doc) || !doc.is_object()) continue;
     auto& o = doc.get_object();
-    if (protocol::get_string(o, "op") != "hub_status_response") continue;
-    if (auto* d = o.if_contains("data"); d && d->is_object()) return d->get_object();
+    auto* op = o.if_contains("op");
+    if (!op || !op->is_string() || op->get_string() != "hub_status_response") continue;
+    if (auto* d = o.if_contains("data")) {
+      if (auto s = protocol::decode<protocol::HubStatus>(*d)) return *s;
+    }
   }
-  return {};
+  return std::nullopt;
 }
-
-double jnum(const json::object& o, std::string_view k) { return protocol::get_number(o, k, -1); }
 
 // ---- throughput: S senders -> R receivers --------------------------------------------------
 
@@ -419,8 +422,8 @@ int throughput(const Target& t, const bench::Args& a) {
       .num("lost", static_cast<double>(total_sent - std::min(total_sent, total_got())))
       .num("error_frames", static_cast<double>(error_frames))
       .num("other_frames", static_cast<double>(other_frames))
-      .num("hub_routed", jnum(status, "routed"))
-      .num("hub_rejected", jnum(status, "rejected"))
+      .num("hub_routed", status ? static_cast<double>(status->routed) : -1)
+      .num("hub_rejected", status ? static_cast<double>(status->rejected) : -1)
       .num("hub_cpu_pct", hub_pid > 0 ? 100.0 * (hub_cpu1 - hub_cpu0) / secs : -1)
       .num("driver_cpu_pct", 100.0 * (self_cpu1 - self_cpu0) / secs);
   if (!first_error.empty()) res.str("first_error", first_error);
@@ -683,7 +686,7 @@ int idle(const Target& t, const bench::Args& a) {
   Conn probe;
   handshake(probe, t, "bench-probe", "admin");
   auto status = hub_status(probe, steady::now() + std::chrono::seconds(10));
-  const double authenticated = static_cast<double>(protocol::get_number(status, "connections", -1)) - 1; // minus the probe
+  const double authenticated = (status ? static_cast<double>(status->connections) : -1.0) - 1; // minus the probe
   const long live = count - dead;
 
   // Optionally make every connection active: each sends `frames_each` frames to itself (so

@@ -2,12 +2,11 @@
 
 #include "admin/cluster_report.hpp"
 #include "core/crypto.hpp"
+#include "core/exit_codes.hpp"
 #include "core/text.hpp"
 #include "link/hub_link.hpp"
 #include "net/tls_context.hpp"
-#include "protocol/messages.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,20 +19,17 @@
 namespace shardline::admin {
 
 namespace json = boost::json;
-namespace asio = boost::asio;
-using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
 using Body = std::function<asio::awaitable<int>(std::shared_ptr<link::HubLink>)>;
 
 asio::awaitable<int> with_link(std::shared_ptr<link::HubLink> link, Body body) {
-  auto err = co_await link->connect_once();
-  if (!err.empty()) {
-    std::cerr << err << "\n";
-    co_return 1;
+  auto linked = co_await link->connect_once();
+  if (!linked) {
+    std::cerr << linked.error().message << "\n";
+    co_return kExitFailure;
   }
-  link->serve();
   int rc = co_await body(link);
   link->stop();
   co_return rc;
@@ -54,7 +50,7 @@ int run_admin(const Config& cfg, Body body) {
   o.connect_timeout = std::chrono::seconds(5);
   o.tls = tls.get();
   auto link = link::HubLink::create(io, o, nullptr);
-  int rc = 1;
+  int rc = kExitFailure;
   asio::co_spawn(io, with_link(link, std::move(body)), [&rc](std::exception_ptr e, int r) {
     if (e) {
       try {
@@ -62,7 +58,7 @@ int run_admin(const Config& cfg, Body body) {
       } catch (const std::exception& ex) {
         std::cerr << "error: " << ex.what() << "\n";
       }
-      rc = 1;
+      rc = kExitFailure;
     } else {
       rc = r;
     }
@@ -73,10 +69,11 @@ int run_admin(const Config& cfg, Body body) {
 
 void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
 
-json::value result_of(const link::RequestResult& r) {
-  if (!r.ok) return json::object{{"error", r.error}};
-  if (auto* v = r.data.if_contains("result")) return *v;
-  return r.data;
+// The preset queries a cluster answers (docs/protocol.md §4.5).
+const std::vector<std::string>& presets() {
+  static const std::vector<std::string> names{"guild_count", "user_count",   "shard_count",  "latency",
+                                              "uptime",      "memory_rss",   "shard_status", "cluster_info"};
+  return names;
 }
 
 } // namespace
@@ -87,7 +84,9 @@ asio::awaitable<int> clusters_body(std::shared_ptr<link::HubLink> link, AdminOpt
   auto report = co_await gather_report(link.get(), std::chrono::milliseconds(opt.timeout_ms), std::nullopt);
   if (opt.json) print_json(to_json(report));
   else std::cout << render_text(report);
-  co_return 0;
+  // Clusters that did not answer are listed (missing, "Not answering within"): the report is
+  // still the answer, so the exit code is 0; only a hub that does not answer fails it.
+  co_return report.hub ? kExitOk : kExitFailure;
 }
 
 int clusters_command(const Config& cfg, const AdminOptions& opt) {
@@ -95,12 +94,12 @@ int clusters_command(const Config& cfg, const AdminOptions& opt) {
 }
 
 asio::awaitable<int> ipc_status_body(std::shared_ptr<link::HubLink> link, Config cfg, AdminOptions opt) {
-    auto hub = co_await link->request("hub_status_request", {}, link->server_name(),
-                                      std::chrono::milliseconds(opt.timeout_ms));
-    auto data = hub.ok ? hub.data : json::object{};
-    if (opt.json) print_json(ipc_status_json(cfg, data));
-    else std::cout << render_ipc_status_text(cfg, data);
-    co_return hub.ok ? 0 : 1;
+  auto hub = co_await link->hub_status(std::chrono::milliseconds(opt.timeout_ms));
+  std::optional<protocol::HubStatus> status;
+  if (hub) status = std::move(*hub);
+  if (opt.json) print_json(ipc_status_json(cfg, status));
+  else std::cout << render_ipc_status_text(cfg, status);
+  co_return status ? kExitOk : kExitFailure;
 }
 
 int ipc_status_command(const Config& cfg, const AdminOptions& opt) {
@@ -108,138 +107,132 @@ int ipc_status_command(const Config& cfg, const AdminOptions& opt) {
 }
 
 asio::awaitable<int> broadcast_body(std::shared_ptr<link::HubLink> link, Config cfg, AdminOptions opt,
-                                    std::string message);
+                                    std::string message) {
+  const char* user = std::getenv("USER");
+  protocol::Broadcast b{message, fmt::format("{} (shardline cli)", user ? user : "operator"), 0};
+  if (!cfg.bot_owner_id.empty()) b.author_id = std::strtoull(cfg.bot_owner_id.c_str(), nullptr, 10);
+  (void)link->send("broadcast_message", protocol::to_data(b), "all");
+  // The hub handles a connection's frames in order: once it answers this, the broadcast has been
+  // routed to every cluster.
+  auto hub = co_await link->hub_status(std::chrono::milliseconds(opt.timeout_ms));
+  std::size_t clusters = hub ? cluster_names(*hub).size() : 0;
+  if (opt.json) print_json(json::object{{"sent", bool(hub)}, {"clusters", clusters}});
+  else if (hub) std::cout << fmt::format("Broadcast sent to {} cluster(s)\n", clusters);
+  else std::cout << "Broadcast sent; the hub did not confirm it in time\n";
+  co_return hub ? kExitOk : kExitFailure;
+}
 
 int broadcast_command(const Config& cfg, const AdminOptions& opt, const std::string& message) {
-  if (message.empty() || utf8_length(message) > 500) {
+  if (message.empty() || utf8_length(message) > protocol::kMaxBroadcastChars) {
     std::cerr << fmt::format("broadcast: the message must be 1 to 500 characters (this one has {})\n",
                              utf8_length(message));
-    return 2;
+    return kExitConfig;
   }
   return run_admin(cfg, [cfg, opt, message](auto link) { return broadcast_body(std::move(link), cfg, opt, message); });
 }
 
-asio::awaitable<int> broadcast_body(std::shared_ptr<link::HubLink> link, Config cfg, AdminOptions opt,
-                                    std::string message) {
-    const char* user = std::getenv("USER");
-    json::object data{{"message", message}, {"author", fmt::format("{} (shardline cli)", user ? user : "operator")}};
-    std::uint64_t owner = 0;
-    if (!cfg.bot_owner_id.empty()) owner = std::strtoull(cfg.bot_owner_id.c_str(), nullptr, 10);
-    data["author_id"] = owner; // a number, as the seed's version-1 field is
-    link->send("broadcast_message", std::move(data), "all");
-    // The hub handles a connection's frames in order: once it answers this, the broadcast
-    // has been routed to every cluster.
-    auto hub = co_await link->request("hub_status_request", {}, link->server_name(),
-                                      std::chrono::milliseconds(opt.timeout_ms));
-    std::size_t clusters = hub.ok ? cluster_names(hub.data).size() : 0;
-    if (opt.json) print_json(json::object{{"sent", hub.ok}, {"clusters", clusters}});
-    else if (hub.ok) std::cout << fmt::format("Broadcast sent to {} cluster(s)\n", clusters);
-    else std::cout << "Broadcast sent; the hub did not confirm it in time\n";
-    co_return hub.ok ? 0 : 1;
-}
-
-// A job the supervisor runs (rolling restart, reshard): how to start it, and how to read its
-// progress out of the supervisor's status.
+// A job the supervisor runs (rolling restart, reshard): how to start it, and how to show its
+// progress from the supervisor's status.
 struct SupervisorJob {
-  std::string what;        // "restart", "reshard": the prefix of error messages
-  std::string status_key;  // its entry in the status: "rolling", "reshard"
-  // Prints what changed since the last call; `shown` is the job's own memory between calls.
-  std::function<void(const json::object& job, const json::object& status, std::string& shown)> progress;
-  std::function<std::string(const json::object& status)> done_line;
+  std::string what; // "restart", "reshard": the prefix of error messages
+  // The job's entry in the status: running, and its error once it ended.
+  std::function<std::pair<bool, std::string>(const protocol::SupervisorStatus&)> state;
+  // A line for the terminal when the job moved on since the last call (`shown`: the job's own
+  // memory between calls), or empty.
+  std::function<std::string(const protocol::SupervisorStatus&, std::string& shown)> progress;
+  std::function<std::string(const protocol::SupervisorStatus&)> done_line;
 };
 
 // Sends `start` to the supervisor, then follows the job's status every 250 ms until it ends or
-// `timeout_s` passes. 0 when it ended without an error.
-asio::awaitable<int> run_supervisor_job(std::shared_ptr<link::HubLink> link, AdminOptions opt, json::object start,
-                                        SupervisorJob job, int timeout_s) {
+// `timeout_s` passes. 0 when it ended without an error. With --json, one JSON object a line:
+// the start's answer, then the final status.
+asio::awaitable<int> run_supervisor_job(std::shared_ptr<link::HubLink> link, AdminOptions opt,
+                                        protocol::LaunchRequest start, SupervisorJob job, int timeout_s) {
   auto timeout = std::chrono::milliseconds(opt.timeout_ms);
-  auto r = co_await link->request("launch_request", std::move(start), link->server_name(), timeout);
-  if (!r.ok || r.data.contains("error")) {
-    auto why = r.ok ? protocol::get_string(r.data, "error")
-                    : r.error + (r.data.contains("message") ? ": " + protocol::get_string(r.data, "message") : "");
+  auto r = co_await link->request("launch_request", start, link->server_name(), timeout);
+  std::string why;
+  if (!r) why = r.error().message;
+  else if (r->is_error()) why = r->error_code() + ": " + r->error_message();
+  auto started = r && !r->is_error() ? r->as<protocol::LaunchStarted>() : Result<protocol::LaunchStarted>(fail(Errc::refused, why));
+  if (started && !started->error.empty()) why = started->error;
+  if (!why.empty()) {
+    if (opt.json) print_json(json::object{{"started", false}, {"error", why}});
     std::cerr << job.what << ": " << why << "\n";
-    co_return 1;
+    co_return kExitFailure;
   }
+  if (opt.json) print_json(json::value_from(*started));
+  else if (started->clusters) std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", *started->clusters);
+  else if (started->from && started->to)
+    std::cout << fmt::format("Resharding from {} to {} shards\n", *started->from, *started->to);
   std::string shown;
-  job.progress(json::object{}, r.data, shown); // the start's own answer
   asio::steady_timer wait(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
     wait.expires_after(std::chrono::milliseconds(250));
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-    json::object q;
-    q["action"] = "status";
-    auto st = co_await link->request("launch_request", std::move(q), link->server_name(), timeout);
-    if (!st.ok) continue;
-    auto* entry = st.data.if_contains(job.status_key);
-    if (!entry || !entry->is_object()) continue;
-    auto& jo = entry->get_object();
-    job.progress(jo, st.data, shown);
-    auto* running = jo.if_contains("running");
-    if (running && running->is_bool() && !running->get_bool()) {
-      auto error = protocol::get_string(jo, "error");
-      if (!error.empty()) {
-        std::cerr << job.what << ": stopped: " << error << "\n";
-        co_return 1;
-      }
-      std::cout << job.done_line(st.data) << "\n";
-      co_return 0;
+    // Named, not a temporary in the co_await: g++ 12 destroys such temporaries twice.
+    const protocol::LaunchRequest status_request{"status"};
+    auto st = co_await link->request("launch_request", status_request, link->server_name(), timeout);
+    if (!st || st->is_error()) continue;
+    auto status = st->as<protocol::SupervisorStatus>();
+    if (!status) continue;
+    if (!opt.json)
+      if (auto line = job.progress(*status, shown); !line.empty()) std::cout << line << "\n";
+    auto [running, error] = job.state(*status);
+    if (running) continue;
+    if (opt.json) print_json(json::value_from(*status));
+    if (!error.empty()) {
+      std::cerr << job.what << ": stopped: " << error << "\n";
+      co_return kExitFailure;
     }
+    if (!opt.json) std::cout << job.done_line(*status) << "\n";
+    co_return kExitOk;
   }
   std::cerr << fmt::format("{}: not done within {} s (it goes on in the supervisor)\n", job.what, timeout_s);
-  co_return 1;
+  co_return kExitFailure;
 }
 
 int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, int timeout_s) {
   if (!rolling) {
     std::cerr << "restart: only --rolling is offered (one cluster at a time, sessions resumed)\n";
-    return 2;
+    return kExitConfig;
   }
-  json::object start{{"action", "restart"}, {"rolling", true}};
   SupervisorJob job;
   job.what = "restart";
-  job.status_key = "rolling";
+  job.state = [](const protocol::SupervisorStatus& s) { return std::pair(s.rolling.running, s.rolling.error); };
   // One line per cluster replaced.
-  job.progress = [](const json::object& jo, const json::object& status, std::string& shown) {
-    if (jo.empty()) {
-      std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", protocol::get_number(status, "clusters"));
-      shown = "0";
-      return;
-    }
-    auto done = protocol::get_number(jo, "done");
-    if (done > std::stod(shown)) {
-      shown = fmt::format("{}", done);
-      std::cout << fmt::format("  {}/{} cluster(s) replaced\n", done, protocol::get_number(jo, "total"));
-    }
+  job.progress = [](const protocol::SupervisorStatus& s, std::string& shown) {
+    auto done = std::to_string(s.rolling.done);
+    if (done == shown || s.rolling.done == 0) return std::string();
+    shown = done;
+    return fmt::format("  {}/{} cluster(s) replaced", s.rolling.done, s.rolling.total);
   };
-  job.done_line = [](const json::object& status) {
-    double skipped = 0;
-    if (auto* r = status.if_contains("rolling"); r && r->is_object()) skipped = protocol::get_number(r->get_object(), "skipped");
-    return skipped > 0 ? fmt::format("Rolling restart done ({} cluster(s) not running were skipped)", skipped)
-                       : std::string("Rolling restart done");
+  job.done_line = [](const protocol::SupervisorStatus& s) {
+    return s.rolling.skipped > 0
+               ? fmt::format("Rolling restart done ({} cluster(s) not running were skipped)", s.rolling.skipped)
+               : std::string("Rolling restart done");
   };
+  protocol::LaunchRequest start{"restart", true, std::nullopt};
   return run_admin(cfg, [opt, start, job, timeout_s](auto link) {
     return run_supervisor_job(std::move(link), opt, start, job, timeout_s);
   });
 }
 
 int reshard_command(const Config& cfg, const AdminOptions& opt, std::uint32_t shards, int timeout_s) {
-  json::object start{{"action", "reshard"}, {"shards", shards}};
   SupervisorJob job;
   job.what = "reshard";
-  job.status_key = "reshard";
+  job.state = [](const protocol::SupervisorStatus& s) { return std::pair(s.reshard.running, s.reshard.error); };
   // One line per phase.
-  job.progress = [shards](const json::object& jo, const json::object& status, std::string& shown) {
-    if (jo.empty()) {
-      std::cout << fmt::format("Resharding from {} to {} shards\n", protocol::get_number(status, "from"), shards);
-      return;
-    }
-    auto phase = protocol::get_string(jo, "phase");
-    if (!phase.empty() && phase != shown && phase != "done") std::cout << "  " << (shown = phase) << "\n";
+  job.progress = [](const protocol::SupervisorStatus& s, std::string& shown) {
+    const auto& phase = s.reshard.phase;
+    if (phase.empty() || phase == shown || phase == "done") return std::string();
+    shown = phase;
+    return "  " + phase;
   };
-  job.done_line = [](const json::object& status) {
-    return fmt::format("Reshard done: {} shards", protocol::get_number(status, "shard_count"));
+  job.done_line = [](const protocol::SupervisorStatus& s) {
+    return fmt::format("Reshard done: {} shards", s.shard_count);
   };
+  protocol::LaunchRequest start{"reshard", false, shards};
   return run_admin(cfg, [opt, start, job, timeout_s](auto link) {
     return run_supervisor_job(std::move(link), opt, start, job, timeout_s);
   });
@@ -253,24 +246,32 @@ struct QueryAnswers {
   json::array missing;
 };
 
+json::value result_of(const link::Reply& r) {
+  auto e = protocol::EvalResponse::read(protocol::ObjectReader(json::value(r.data)));
+  return e.result;
+}
+
 asio::awaitable<QueryAnswers> run_query_once(std::shared_ptr<link::HubLink> link, std::string preset,
                                              std::string target, std::chrono::milliseconds timeout) {
   QueryAnswers a;
-  // Built outside the co_await: GCC 12 rejects initializer lists inside co_await operands.
-  json::object request;
-  request["query"] = preset;
+  auto request = protocol::to_data(protocol::EvalRequest{preset});
   if (target == "all") {
     auto r = co_await link->request_all("eval_request", std::move(request), timeout);
     for (auto& [name, reply] : r.replies) {
-      if (reply.ok) a.results[name] = result_of(reply);
-      else a.errors[name] = reply.error;
+      if (!reply.is_error()) a.results[name] = result_of(reply);
+      else a.errors[name] = reply.error_code();
     }
     for (auto& m : r.missing) a.missing.emplace_back(m);
   } else {
     auto r = co_await link->request("eval_request", std::move(request), target, timeout);
-    if (r.ok) a.results[r.from] = result_of(r);
-    else if (r.error == "timeout") a.missing.emplace_back(target);
-    else a.errors[r.from.empty() ? target : r.from] = r.error;
+    if (!r) {
+      if (r.error().is(Errc::timeout)) a.missing.emplace_back(target);
+      else a.errors[target] = r.error().kind();
+    } else if (r->is_error()) {
+      a.errors[r->from.empty() ? target : r->from] = r->error_code();
+    } else {
+      a.results[r->from] = result_of(*r);
+    }
   }
   co_return a;
 }
@@ -294,44 +295,51 @@ json::object latency_summary(std::vector<double> us, std::size_t incomplete) {
 
 asio::awaitable<int> query_body(std::shared_ptr<link::HubLink> link, AdminOptions opt, std::string preset,
                                 std::string target, int repeat) {
-    auto timeout = std::chrono::milliseconds(opt.timeout_ms);
-    QueryAnswers a;
-    std::vector<double> latencies_us;
-    latencies_us.reserve(static_cast<std::size_t>(repeat));
-    std::size_t incomplete = 0;
-    for (int i = 0; i < repeat; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      a = co_await run_query_once(link, preset, target, timeout);
-      latencies_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-      if (!a.missing.empty() || !a.errors.empty()) ++incomplete;
-    }
-    auto& [results, errors, missing] = a;
-    int rc = (target != "all" && results.empty()) ? 1 : 0;
-    if (opt.json) {
-      json::object out{{"query", preset}, {"target", target}, {"results", results}, {"missing", missing}};
-      if (!errors.empty()) out["errors"] = errors;
-      if (repeat > 1) out["latency"] = latency_summary(std::move(latencies_us), incomplete);
-      print_json(out);
-      co_return rc;
-    }
-    for (auto& [name, v] : results) std::cout << fmt::format("{}: {}\n", std::string(name), json::serialize(v));
-    for (auto& [name, v] : errors)
-      std::cout << fmt::format("{}: error {}\n", std::string(name), json::serialize(v));
-    for (auto& m : missing)
-      std::cout << fmt::format("{}: no answer within {} ms\n", std::string(m.get_string()), opt.timeout_ms);
-    if (repeat > 1) {
-      auto l = latency_summary(std::move(latencies_us), incomplete);
-      std::cout << fmt::format("{} queries: p50 {:.1f} µs, p99 {:.1f} µs, min {:.1f} µs, max {:.1f} µs, {} incomplete\n",
-                               repeat, l["p50_us"].to_number<double>(), l["p99_us"].to_number<double>(),
-                               l["min_us"].to_number<double>(), l["max_us"].to_number<double>(), incomplete);
-    }
+  auto timeout = std::chrono::milliseconds(opt.timeout_ms);
+  QueryAnswers a;
+  std::vector<double> latencies_us;
+  latencies_us.reserve(static_cast<std::size_t>(repeat));
+  std::size_t incomplete = 0;
+  for (int i = 0; i < repeat; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    a = co_await run_query_once(link, preset, target, timeout);
+    latencies_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    if (!a.missing.empty() || !a.errors.empty()) ++incomplete;
+  }
+  auto& [results, errors, missing] = a;
+  // A target that did not answer fails the command; with "all", the clusters that did not answer
+  // are listed (missing, errors) and the answers of the others are the result.
+  int rc = (target != "all" && results.empty()) ? kExitFailure : kExitOk;
+  if (opt.json) {
+    json::object out{{"query", preset}, {"target", target}, {"results", results}, {"missing", missing}};
+    if (!errors.empty()) out["errors"] = errors;
+    if (repeat > 1) out["latency"] = latency_summary(std::move(latencies_us), incomplete);
+    print_json(out);
     co_return rc;
+  }
+  for (auto& [name, v] : results) std::cout << fmt::format("{}: {}\n", std::string(name), json::serialize(v));
+  for (auto& [name, v] : errors) std::cout << fmt::format("{}: error {}\n", std::string(name), json::serialize(v));
+  for (auto& m : missing)
+    std::cout << fmt::format("{}: no answer within {} ms\n", std::string(m.get_string()), opt.timeout_ms);
+  if (repeat > 1) {
+    auto l = latency_summary(std::move(latencies_us), incomplete);
+    std::cout << fmt::format("{} queries: p50 {:.1f} µs, p99 {:.1f} µs, min {:.1f} µs, max {:.1f} µs, {} incomplete\n",
+                             repeat, l["p50_us"].to_number<double>(), l["p99_us"].to_number<double>(),
+                             l["min_us"].to_number<double>(), l["max_us"].to_number<double>(), incomplete);
+  }
+  co_return rc;
 }
 
 } // namespace
 
 int query_command(const Config& cfg, const AdminOptions& opt, const std::string& preset, const std::string& target,
                   int repeat) {
+  if (std::find(presets().begin(), presets().end(), preset) == presets().end()) {
+    std::string known;
+    for (auto& p : presets()) known += (known.empty() ? "" : ", ") + p;
+    std::cerr << fmt::format("query: '{}' is not a preset query (one of: {})\n", preset, known);
+    return kExitConfig;
+  }
   return run_admin(cfg, [opt, preset, target, repeat](auto link) {
     return query_body(std::move(link), opt, preset, target, repeat);
   });

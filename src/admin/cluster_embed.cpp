@@ -1,8 +1,8 @@
 #include "admin/cluster_embed.hpp"
 
 #include "core/text.hpp"
+#include "protocol/body.hpp"
 #include "protocol/health.hpp"
-#include "protocol/messages.hpp"
 
 #include <fmt/format.h>
 
@@ -23,16 +23,6 @@ std::string_view mark(const std::string& health) {
 int rank(const std::string& health) { return health == "green" ? 0 : health == "yellow" ? 1 : 2; }
 
 std::uint32_t colour_of(int worst) { return worst == 0 ? kColourGreen : worst == 1 ? kColourYellow : kColourRed; }
-
-bool flag(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_bool() && v->get_bool();
-}
-
-std::uint64_t count(const json::object& o, std::string_view key) {
-  double v = protocol::get_number(o, key, 0);
-  return v > 0 && v < 1.8e19 ? static_cast<std::uint64_t>(v) : 0;
-}
 
 std::string shard_list(const std::vector<std::uint32_t>& ids) {
   std::string out;
@@ -109,10 +99,9 @@ static json::object clusters_embed_within(const ClusterReport& r, std::size_t ma
                                                       with_thousands(r.total_users), r.total_shards)},
                                 {"inline", false}});
   std::string desc;
-  if (!r.hub.empty()) {
-    desc = fmt::format("Hub **{}** ({}) on {}:{} · up {} · TLS {}", protocol::get_string(r.hub, "hub"),
-                       protocol::get_string(r.hub, "mode"), protocol::get_string(r.hub, "host"), count(r.hub, "port"),
-                       format_duration(protocol::get_number(r.hub, "uptime")), flag(r.hub, "tls") ? "on" : "off");
+  if (r.hub) {
+    desc = fmt::format("Hub **{}** ({}) on {}:{} · up {} · TLS {}", r.hub->hub, r.hub->mode, r.hub->host, r.hub->port,
+                       format_duration(r.hub->uptime), r.hub->tls ? "on" : "off");
   } else {
     desc = "Hub: **did not answer**";
     worst = 2;
@@ -138,7 +127,8 @@ static json::object clusters_embed_within(const ClusterReport& r, std::size_t ma
   return embed;
 }
 
-json::object ipc_status_embed(const Config& cfg, const json::object& hub, const link::LinkStatus* link) {
+json::object ipc_status_embed(const Config& cfg, const std::optional<protocol::HubStatus>& hub,
+                              const link::LinkStatus* link) {
   std::string desc = fmt::format("Mode **{}** · Host **{}** · Port **{}**\nSecret `{}` · Legacy auth {} · TLS {}",
                                  to_string(cfg.ipc_mode), cfg.ipc_host, link && link->port ? link->port : cfg.ipc_port,
                                  mask_secret(cfg.ipc_secret), cfg.legacy_auth ? "on" : "off",
@@ -161,31 +151,22 @@ json::object ipc_status_embed(const Config& cfg, const json::object& hub, const 
     fields.push_back(json::object{{"name", "Link to the hub"}, {"value", state}, {"inline", false}});
   }
   if (cfg.ipc_mode == IpcMode::server || !link) {
-    if (hub.empty()) {
+    if (!hub) {
       desc += "\n\nHub: **did not answer**";
       worst = 2;
     } else {
-      desc += fmt::format("\n\nHub **{}** ({}), up {}", protocol::get_string(hub, "hub"), protocol::get_string(hub, "mode"),
-                          format_duration(protocol::get_number(hub, "uptime")));
-      if (auto* id = hub.if_contains("identify"); id && id->is_object()) {
-        auto& o = id->get_object();
-        auto* left = o.if_contains("budget_remaining");
-        desc += fmt::format("\nIDENTIFY slots: {} granted, {} queued · session budget {} · sessions held {}",
-                            count(o, "granted"), count(o, "queued"),
-                            left && left->is_number() ? json::serialize(*left) + " left" : std::string("unknown"),
-                            count(hub, "sessions_known"));
-      }
+      desc += fmt::format("\n\nHub **{}** ({}), up {}", hub->hub, hub->mode, format_duration(hub->uptime));
+      auto& id = hub->identify;
+      desc += fmt::format("\nIDENTIFY slots: {} granted, {} queued · session budget {} · sessions held {}", id.granted,
+                          id.queued,
+                          id.budget_remaining ? fmt::format("{} left", *id.budget_remaining) : std::string("unknown"),
+                          hub->sessions_known);
       std::vector<std::string> lines;
-      if (auto* cs = hub.if_contains("clients"); cs && cs->is_array())
-        for (auto& v : cs->get_array()) {
-          if (!v.is_object()) continue;
-          auto& c = v.get_object();
-          auto health = protocol::get_string(c, "health", "red");
-          if (protocol::get_string(c, "role") == "cluster") worst = std::max(worst, rank(health));
-          lines.push_back(fmt::format("{} **{}** ({}, v{}) {} · heartbeat {} ago", mark(health), protocol::get_string(c, "name"),
-                                      protocol::get_string(c, "role"), count(c, "proto"), protocol::get_string(c, "address"),
-                                      format_duration(protocol::get_number(c, "last_heartbeat_age"))));
-        }
+      for (auto& c : hub->clients) {
+        if (c.cluster()) worst = std::max(worst, rank(c.health));
+        lines.push_back(fmt::format("{} **{}** ({}, v{}) {} · heartbeat {} ago", mark(c.health), c.name, c.role, c.proto,
+                                    c.address, format_duration(c.last_heartbeat_age)));
+      }
       desc += fmt::format("\n\n**Connected clients ({})**\n", lines.size());
       append_lines(desc, lines, kMaxDescription);
     }

@@ -1,7 +1,6 @@
 #include "admin/cluster_report.hpp"
 
 #include "protocol/health.hpp"
-#include "protocol/messages.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
@@ -15,24 +14,23 @@ namespace shardline::admin {
 namespace json = boost::json;
 
 namespace {
-std::uint64_t get_u64(const json::object& o, std::string_view k) {
-  // A peer's count arrives as a JSON number; converting one at or past 2^64 is undefined.
-  double v = protocol::get_number(o, k, 0);
-  if (!(v > 0)) return 0;
-  if (v >= 18446744073709551616.0) return UINT64_MAX;
-  return static_cast<std::uint64_t>(v);
-}
-
-const json::array* clients_of(const json::object& hub) {
-  auto* c = hub.if_contains("clients");
-  return c && c->is_array() ? &c->get_array() : nullptr;
-}
 
 std::string_view emoji_for(const std::string& health) {
   if (health == "green") return protocol::to_emoji(protocol::Health::green);
   if (health == "yellow") return protocol::to_emoji(protocol::Health::yellow);
   return protocol::to_emoji(protocol::Health::red);
 }
+
+void fill(ClusterRow& row, const protocol::ClusterStats& s) {
+  row.guilds = s.guild_count;
+  row.users = s.user_count;
+  row.shards = s.shard_count;
+  row.shard_ids = s.shard_ids;
+  row.latency = s.latency;
+  row.uptime = s.uptime;
+  row.mode = s.mode;
+}
+
 } // namespace
 
 std::string format_duration(double s) {
@@ -51,66 +49,40 @@ std::string format_latency(double seconds) {
   return ms < 10 ? fmt::format("{:.1f} ms", ms) : fmt::format("{:.0f} ms", ms);
 }
 
-ClusterReport build_report(const json::object& hub_status, const link::FanoutResult& stats, int timeout_ms) {
+ClusterReport build_report(const std::optional<protocol::HubStatus>& hub, const link::FanoutResult& stats,
+                           int timeout_ms) {
   ClusterReport r;
-  r.hub = hub_status;
+  r.hub = hub;
   r.timeout_ms = timeout_ms;
   std::map<std::string, ClusterRow> rows;
 
-  if (auto* clients = clients_of(hub_status)) {
-    for (auto& v : *clients) {
-      if (!v.is_object()) continue;
-      auto& c = v.get_object();
-      if (protocol::get_string(c, "role") != "cluster") continue;
-      auto& row = rows[protocol::get_string(c, "name")];
-      row.name = protocol::get_string(c, "name");
-      row.health = protocol::get_string(c, "health", "red");
-      row.heartbeat_age = protocol::get_number(c, "last_heartbeat_age", -1);
+  if (hub)
+    for (auto* c : hub->clusters()) {
+      auto& row = rows[c->name];
+      row.name = c->name;
+      row.health = c->health;
+      row.heartbeat_age = c->last_heartbeat_age;
     }
-  }
-  auto fill = [](ClusterRow& row, const json::object& d) {
-    row.guilds = get_u64(d, "guild_count");
-    row.users = get_u64(d, "user_count");
-    row.shards = get_u64(d, "shard_count");
-    if (auto* ids = d.if_contains("shard_ids"); ids && ids->is_array())
-      for (auto& id : ids->get_array()) {
-        std::uint64_t n = 0;
-        if (protocol::get_uint64(id, n)) row.shard_ids.push_back(static_cast<std::uint32_t>(n));
-      }
-    if (auto* l = d.if_contains("latency"); l && l->is_number()) row.latency = protocol::get_number(d, "latency");
-    row.uptime = protocol::get_number(d, "uptime", 0);
-    row.mode = protocol::get_string(d, "mode");
-  };
   for (auto& [name, reply] : stats.replies) {
-    if (!reply.ok) continue;
+    if (reply.is_error()) continue;
     auto& row = rows[name];
     row.name = name;
     row.answered = true;
-    fill(row, reply.data);
+    fill(row, protocol::ClusterStats::read(protocol::ObjectReader(json::value(reply.data))));
     if (row.heartbeat_age < 0) row.health = "green"; // answered now, so alive
   }
-  for (auto& name : stats.missing) {
-    auto& row = rows[name];
-    row.name = name;
-  }
-  // Section 7: stats the hub kept are used for a cluster that did not answer in time, while
-  // they are younger than stats_hide_s; older ones never reach the totals.
-  if (auto* clients = clients_of(hub_status)) {
-    double hide_s = 300;
-    if (auto* t = hub_status.if_contains("thresholds"); t && t->is_object())
-      hide_s = protocol::get_number(t->get_object(), "stats_hide_s", hide_s);
-    for (auto& v : *clients) {
-      if (!v.is_object()) continue;
-      auto& c = v.get_object();
-      auto it = rows.find(protocol::get_string(c, "name"));
-      auto* kept = c.if_contains("stats");
-      double age = protocol::get_number(c, "stats_age", -1);
-      if (it == rows.end() || it->second.answered || !kept || !kept->is_object() || !(age >= 0) || age >= hide_s)
+  for (auto& name : stats.missing) rows[name].name = name;
+  // §7: stats the hub kept are used for a cluster that did not answer in time, while they are
+  // younger than stats_hide_s; older ones never reach the totals.
+  if (hub)
+    for (auto& c : hub->clients) {
+      auto it = rows.find(c.name);
+      if (it == rows.end() || it->second.answered || !c.stats || !c.stats_age || !(*c.stats_age >= 0) ||
+          *c.stats_age >= hub->thresholds.stats_hide_s)
         continue;
-      fill(it->second, kept->get_object());
-      it->second.stats_age = age;
+      fill(it->second, *c.stats);
+      it->second.stats_age = c.stats_age;
     }
-  }
   for (auto& [name, row] : rows) {
     if (!row.answered) r.missing.push_back(name);
     if (row.answered || row.stats_age) {
@@ -124,41 +96,31 @@ ClusterReport build_report(const json::object& hub_status, const link::FanoutRes
 }
 
 boost::asio::awaitable<ClusterReport> gather_report(link::HubLink* link, std::chrono::milliseconds timeout,
-                                             std::optional<link::RequestResult> self) {
+                                                    std::optional<protocol::ClusterStats> self) {
   using namespace boost::asio::experimental::awaitable_operators;
-  json::object hub;
+  std::optional<protocol::HubStatus> hub;
   link::FanoutResult stats;
   if (link && link->linked()) {
-    auto [h, s] = co_await (link->request("hub_status_request", {}, link->server_name(), timeout) &&
-                            link->request_all("stats_request", {}, timeout));
-    if (h.ok) hub = std::move(h.data);
+    auto [h, s] = co_await (link->hub_status(timeout) && link->request_all("stats_request", json::object{}, timeout));
+    if (h) hub = std::move(*h);
     stats = std::move(s);
   }
-  if (self) stats.replies[self->from] = std::move(*self);
+  if (self) stats.replies[self->cluster_name] = link::Reply{self->cluster_name, "stats_broadcast", protocol::to_data(*self)};
   co_return build_report(hub, stats, static_cast<int>(timeout.count()));
 }
 
-std::vector<std::string> cluster_names(const json::object& hub_status) {
+std::vector<std::string> cluster_names(const protocol::HubStatus& hub) {
   std::vector<std::string> names;
-  if (auto* clients = clients_of(hub_status))
-    for (auto& c : *clients)
-      if (c.is_object() && protocol::get_string(c.get_object(), "role") == "cluster")
-        names.push_back(protocol::get_string(c.get_object(), "name"));
-  std::sort(names.begin(), names.end());
+  for (auto* c : hub.clusters()) names.push_back(c->name);
   return names;
 }
 
 std::string render_text(const ClusterReport& r) {
   std::string out;
-  if (!r.hub.empty()) {
-    out += fmt::format("Hub {} ({}) on {}:{} · up {} · {} cluster(s) · legacy auth {} · TLS {}\n\n",
-                       protocol::get_string(r.hub, "hub"), protocol::get_string(r.hub, "mode"), protocol::get_string(r.hub, "host"),
-                       get_u64(r.hub, "port"), format_duration(protocol::get_number(r.hub, "uptime")), r.rows.size(),
-                       r.hub.contains("legacy_auth") && r.hub.at("legacy_auth").is_bool() &&
-                               r.hub.at("legacy_auth").get_bool()
-                           ? "on"
-                           : "off",
-                       r.hub.contains("tls") && r.hub.at("tls").is_bool() && r.hub.at("tls").get_bool() ? "on" : "off");
+  if (r.hub) {
+    out += fmt::format("Hub {} ({}) on {}:{} · up {} · {} cluster(s) · legacy auth {} · TLS {}\n\n", r.hub->hub,
+                       r.hub->mode, r.hub->host, r.hub->port, format_duration(r.hub->uptime), r.rows.size(),
+                       r.hub->legacy_auth ? "on" : "off", r.hub->tls ? "on" : "off");
   } else {
     out += "Hub: did not answer\n\n";
   }
@@ -202,56 +164,45 @@ json::object to_json(const ClusterReport& r) {
   }
   json::array missing;
   for (auto& m : r.missing) missing.emplace_back(m);
-  return json::object{{"hub", r.hub},
+  return json::object{{"hub", r.hub ? json::value_from(*r.hub) : json::value(json::object{})},
                       {"clusters", std::move(clusters)},
                       {"totals", {{"guilds", r.total_guilds}, {"users", r.total_users}, {"shards", r.total_shards}}},
                       {"missing", std::move(missing)}};
 }
 
-json::object ipc_status_json(const Config& cfg, const json::object& hub) {
+json::object ipc_status_json(const Config& cfg, const std::optional<protocol::HubStatus>& hub) {
   json::array clients;
-  if (auto* cs = clients_of(hub)) clients = *cs;
+  if (hub)
+    for (auto& c : hub->clients) clients.emplace_back(json::value_from(c));
   return json::object{{"mode", to_string(cfg.ipc_mode)},
                       {"host", cfg.ipc_host},
                       {"port", cfg.ipc_port},
                       {"secret", mask_secret(cfg.ipc_secret)},
                       {"legacy_auth", cfg.legacy_auth},
                       {"tls", cfg.tls_enabled()},
-                      {"hub", hub.empty() ? json::value(nullptr) : json::value(hub.at("hub"))},
+                      {"hub", hub ? json::value(hub->hub) : json::value(nullptr)},
                       {"clients", std::move(clients)},
                       // The hub's IDENTIFY slots and the shard sessions it holds (a count).
-                      {"identify", hub.contains("identify") ? hub.at("identify") : json::value(nullptr)},
-                      {"sessions_known", hub.contains("sessions_known") ? hub.at("sessions_known") : json::value(nullptr)}};
+                      {"identify", hub ? json::value_from(hub->identify) : json::value(nullptr)},
+                      {"sessions_known", hub ? json::value(hub->sessions_known) : json::value(nullptr)}};
 }
 
-std::string render_ipc_status_text(const Config& cfg, const json::object& hub) {
+std::string render_ipc_status_text(const Config& cfg, const std::optional<protocol::HubStatus>& hub) {
   std::string out = fmt::format("Mode: {}   Host: {}   Port: {}   Secret: {}   Legacy auth: {}   TLS: {}\n",
                                 to_string(cfg.ipc_mode), cfg.ipc_host, cfg.ipc_port, mask_secret(cfg.ipc_secret),
                                 cfg.legacy_auth ? "on" : "off", cfg.tls_enabled() ? "on" : "off");
-  if (hub.empty()) return out + "Hub: did not answer\n";
-  out += fmt::format("Hub: {} ({}), up {}\n", protocol::get_string(hub, "hub"), protocol::get_string(hub, "mode"),
-                     format_duration(protocol::get_number(hub, "uptime")));
-  if (auto* id = hub.if_contains("identify"); id && id->is_object()) {
-    auto& o = id->get_object();
-    auto* left = o.if_contains("budget_remaining");
-    out += fmt::format("IDENTIFY slots: {} granted, {} queued, session budget {} · shard sessions held: {}\n",
-                       get_u64(o, "granted"), get_u64(o, "queued"),
-                       left && !left->is_null() ? fmt::format("{} left", json::serialize(*left)) : "unknown",
-                       get_u64(hub, "sessions_known"));
-  }
-  auto* clients = clients_of(hub);
-  out += fmt::format("Connected clients ({}):\n", clients ? clients->size() : 0);
-  out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {}\n", "NAME", "ROLE", "PROTO", "ADDRESS",
-                     "LAST HEARTBEAT", "HEALTH");
-  if (clients)
-    for (auto& v : *clients) {
-      if (!v.is_object()) continue;
-      auto& c = v.get_object();
-      auto health = protocol::get_string(c, "health");
-      out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {} {}\n", protocol::get_string(c, "name"),
-                         protocol::get_string(c, "role"), get_u64(c, "proto"), protocol::get_string(c, "address"),
-                         format_duration(protocol::get_number(c, "last_heartbeat_age")) + " ago", emoji_for(health), health);
-    }
+  if (!hub) return out + "Hub: did not answer\n";
+  out += fmt::format("Hub: {} ({}), up {}\n", hub->hub, hub->mode, format_duration(hub->uptime));
+  auto& id = hub->identify;
+  out += fmt::format("IDENTIFY slots: {} granted, {} queued, session budget {} · shard sessions held: {}\n", id.granted,
+                     id.queued, id.budget_remaining ? fmt::format("{} left", *id.budget_remaining) : "unknown",
+                     hub->sessions_known);
+  out += fmt::format("Connected clients ({}):\n", hub->clients.size());
+  out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {}\n", "NAME", "ROLE", "PROTO", "ADDRESS", "LAST HEARTBEAT",
+                     "HEALTH");
+  for (auto& c : hub->clients)
+    out += fmt::format("  {:<20} {:<8} {:>5}  {:<22} {:>14}  {} {}\n", c.name, c.role, c.proto, c.address,
+                       format_duration(c.last_heartbeat_age) + " ago", emoji_for(c.health), c.health);
   return out;
 }
 

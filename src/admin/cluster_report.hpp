@@ -31,30 +31,31 @@ struct ClusterRow {
 };
 
 struct ClusterReport {
-  boost::json::object hub;       // hub_status_response data (empty if the hub did not answer)
+  std::optional<protocol::HubStatus> hub; // nullopt: the hub did not answer
   std::vector<ClusterRow> rows;  // sorted by name
   std::uint64_t total_guilds = 0, total_users = 0, total_shards = 0;
   std::vector<std::string> missing;
   int timeout_ms = 0;
 };
 
-ClusterReport build_report(const boost::json::object& hub_status, const link::FanoutResult& stats, int timeout_ms);
+ClusterReport build_report(const std::optional<protocol::HubStatus>& hub, const link::FanoutResult& stats,
+                           int timeout_ms);
 
 // Asks the hub for its status and every cluster for its stats, at once, each within `timeout`,
 // and builds the report. `self`: the asking cluster's own stats (the hub sends "all" to every
 // cluster but the asker); none for an admin tool. `link` (null: not linked) must outlive the
 // wait. Used by `shardline clusters` and /clusters.
 boost::asio::awaitable<ClusterReport> gather_report(link::HubLink* link, std::chrono::milliseconds timeout,
-                                             std::optional<link::RequestResult> self);
+                                                    std::optional<protocol::ClusterStats> self);
 
-// The names of the clusters (role cluster) in a hub_status_response, sorted.
-std::vector<std::string> cluster_names(const boost::json::object& hub_status);
+// The names of the clusters (role cluster) in a hub status, sorted.
+std::vector<std::string> cluster_names(const protocol::HubStatus& hub);
 std::string render_text(const ClusterReport& r);
 boost::json::object to_json(const ClusterReport& r);
 
 // `ipc-status`: this side's configuration and the hub's connected clients.
-std::string render_ipc_status_text(const Config& cfg, const boost::json::object& hub_status);
-boost::json::object ipc_status_json(const Config& cfg, const boost::json::object& hub_status);
+std::string render_ipc_status_text(const Config& cfg, const std::optional<protocol::HubStatus>& hub);
+boost::json::object ipc_status_json(const Config& cfg, const std::optional<protocol::HubStatus>& hub);
 
 // "1h 02m", "3m 05s", "12s".
 std::string format_duration(double seconds);

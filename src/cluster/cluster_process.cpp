@@ -107,11 +107,14 @@ int run_cluster(const Config& cfg, const ClusterProcessOptions& opt) {
     auto ho = server_hub_options(cfg, server_tls.get());
     ho.local_instance = lo.instance;
     hub = std::make_unique<hub::Hub>(io, ho);
-    try {
-      lo.port = hub->listen();
-      write_port_file(opt.port_file, lo.port);
-    } catch (const std::exception& e) {
-      spdlog::error("{}", e.what());
+    auto port = hub->listen();
+    if (!port) {
+      spdlog::error("{}", port.error().message);
+      return kExitFailure;
+    }
+    lo.port = *port;
+    if (auto written = write_port_file(opt.port_file, lo.port); !written) {
+      spdlog::error("{}", written.error().message);
       return kExitFailure;
     }
     hub->start();

@@ -7,7 +7,7 @@
 #include "gateway/shard_cluster.hpp"
 #include "link/hub_link.hpp"
 #include "net/spawn_owned.hpp"
-#include "protocol/messages.hpp"
+#include "protocol/body.hpp"
 #include "rest/rest_cache.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -261,44 +261,41 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
 }
 
 asio::awaitable<json::object> OperatorCommands::clusters_message() {
-  link::RequestResult self;
-  self.ok = true;
-  self.from = cfg_.cluster_name;
-  self.op = "stats_broadcast";
-  self.data = cluster_.stats();
-  auto report = co_await admin::gather_report(link_, std::chrono::milliseconds(cfg_.command_timeout_ms), std::move(self));
+  // The hub sends "all" to every cluster but the asker: this cluster's own row comes from here.
+  auto report = co_await admin::gather_report(link_, std::chrono::milliseconds(cfg_.command_timeout_ms),
+                                              cluster_.stats());
   co_return embed_message(admin::clusters_embed(report));
 }
 
 asio::awaitable<json::object> OperatorCommands::ipc_status_message() {
-  json::object hub;
+  std::optional<protocol::HubStatus> hub;
   std::optional<link::LinkStatus> status;
   if (link_) status = link_->status();
   if (cfg_.ipc_mode == IpcMode::server && link_ && link_->linked()) {
-    auto h = co_await link_->request("hub_status_request", {}, link_->server_name(),
-                                     std::chrono::milliseconds(cfg_.command_timeout_ms));
-    if (h.ok) hub = std::move(h.data);
+    auto h = co_await link_->hub_status(std::chrono::milliseconds(cfg_.command_timeout_ms));
+    if (h) hub = std::move(*h);
   }
   co_return embed_message(admin::ipc_status_embed(cfg_, hub, status ? &*status : nullptr), true);
 }
 
 asio::awaitable<json::object> OperatorCommands::broadcast_message(Invocation in) {
-  link::BroadcastMessage b{cfg_.cluster_name, in.argument, fmt::format("{} ({})", in.user_name, in.user_id), in.user_id};
-  bool sent = link_ && link_->send("broadcast_message",
-                                   json::object{{"message", b.message}, {"author", b.author}, {"author_id", b.author_id}},
-                                   "all");
+  link::BroadcastMessage b;
+  b.source = cfg_.cluster_name;
+  b.message = in.argument;
+  b.author = fmt::format("{} ({})", in.user_name, in.user_id);
+  b.author_id = in.user_id;
+  bool sent = link_ && link_->send("broadcast_message", protocol::to_data(static_cast<const protocol::Broadcast&>(b)), "all");
   // This cluster is one of "every cluster": it logs and posts the broadcast like the others.
   spdlog::info("broadcast from {} by {}: {}", b.source, one_log_line(b.author), one_log_line(b.message));
   deliver_broadcast(b);
   if (!sent) co_return text_message("⚠️ Not linked to the hub: only this cluster got the broadcast.", false);
   // The hub handles a connection's frames in order: once it answers this, the broadcast has
   // been routed to every cluster.
-  auto h = co_await link_->request("hub_status_request", {}, link_->server_name(),
-                                   std::chrono::milliseconds(cfg_.command_timeout_ms));
-  auto names = h.ok ? admin::cluster_names(h.data) : std::vector<std::string>{};
+  auto h = co_await link_->hub_status(std::chrono::milliseconds(cfg_.command_timeout_ms));
+  auto names = h ? admin::cluster_names(*h) : std::vector<std::string>{};
   std::string list;
   for (auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  if (!h.ok) co_return text_message("📣 Broadcast sent; the hub did not confirm it in time.", false);
+  if (!h) co_return text_message("📣 Broadcast sent; the hub did not confirm it in time.", false);
   co_return text_message(fmt::format("📣 Broadcast sent to {} cluster(s): {}", names.size(), cap_characters(list, 1500)), false);
 }
 

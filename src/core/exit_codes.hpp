@@ -9,7 +9,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 // A configuration or usage error: starting again would fail the same way.
 inline constexpr int kExitConfig = 2;
-// A cluster fenced at the hub by a newer generation of itself (docs/protocol.md, "Names").
+// A cluster fenced at the hub by a newer generation of itself (docs/protocol.md §3.5).
 inline constexpr int kExitSuperseded = 3;
 
 } // namespace shardline

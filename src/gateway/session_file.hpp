@@ -4,6 +4,8 @@
 // JSON file per shard, replaced atomically (write a temporary file, fsync, rename), so a crash
 // in the middle of a save leaves the previous state, never a torn one.
 
+#include "protocol/session_fields.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -11,12 +13,9 @@
 
 namespace shardline::gateway {
 
-struct SavedSession {
-  std::uint32_t shard_id = 0;
-  std::uint32_t shard_count = 1;
-  std::string session_id;
-  std::uint64_t seq = 0;          // the last dispatch sequence handled
-  std::string resume_url;         // resume_gateway_url from READY
+// A shard's session (protocol::ShardSession, the one struct the hub and the link use too) and
+// when it was saved.
+struct SavedSession : protocol::ShardSession {
   std::int64_t saved_at_unix_ms = 0;
 };
 

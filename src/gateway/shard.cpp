@@ -393,10 +393,10 @@ public:
 
   static asio::awaitable<void> identify_when_allowed(std::shared_ptr<Impl> self, std::uint64_t g) {
     self->status = ShardStatus::waiting_slot;
-    auto denied = co_await self->host.acquire_identify(self->opt.shard_id);
+    auto allowed = co_await self->host.acquire_identify(self->opt.shard_id);
     if (self->gen != g || !self->connected() || self->stopping) co_return; // the slot goes unused; harmless
-    if (denied) {
-      self->stop(denied->reason);
+    if (!allowed) {
+      self->stop(allowed.error().message);
       co_return;
     }
     self->status = ShardStatus::identifying;

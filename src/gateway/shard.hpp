@@ -9,6 +9,7 @@
 // slots, keeps saved sessions, tracks guilds and receives every dispatch. All on one
 // io_context thread: no locks.
 
+#include "core/error.hpp"
 #include "gateway/command_limiter.hpp"
 #include "gateway/gateway_payload.hpp"
 #include "gateway/guild_snapshot.hpp"
@@ -55,11 +56,6 @@ struct ShardOptions {
   std::chrono::milliseconds hello_timeout{20'000};
 };
 
-// Why an IDENTIFY may not go ahead.
-struct IdentifyDenied {
-  std::string reason;
-};
-
 class Shard;
 
 // What a shard needs from the cluster that runs it.
@@ -67,8 +63,8 @@ class ShardHost {
 public:
   virtual ~ShardHost() = default;
   // Waits until this shard may IDENTIFY (a slot of its bucket, granted for every process of
-  // the bot). Returns an error if it must not (budget spent, shutting down).
-  virtual asio::awaitable<std::optional<IdentifyDenied>> acquire_identify(std::uint32_t shard_id) = 0;
+  // the bot). An error when it must not (cancelled: shutting down, or no longer needed).
+  virtual asio::awaitable<Result<void>> acquire_identify(std::uint32_t shard_id) = 0;
   // Every dispatch, in sequence order; `data` is d as raw JSON text, valid during the call.
   virtual void on_dispatch(Shard& shard, std::string_view type, std::string_view data) = 0;
   // READY (fresh session, `resumed` false) or RESUMED.

@@ -2,7 +2,7 @@
 
 #include "core/sharding.hpp"
 #include "link/hub_link.hpp"
-#include "protocol/messages.hpp"
+#include "protocol/body.hpp"
 #include "rest/rest_cache.hpp"
 
 #include <fmt/format.h>
@@ -152,42 +152,33 @@ asio::awaitable<void> ShardCluster::run() {
 asio::awaitable<std::map<std::uint32_t, SavedSession>> ShardCluster::sessions_from_hub(std::vector<std::uint32_t> ids) {
   std::map<std::uint32_t, SavedSession> out;
   if (!link_ || ids.empty()) co_return out;
-  asio::steady_timer wait(io_);
-  auto give_up = steady::now() + kHubLookupWait;
-  while (!link_->linked() && steady::now() < give_up && !shutting_down_) {
-    wait.expires_after(std::chrono::milliseconds(50));
-    co_await wait.async_wait(use_tuple);
-  }
+  co_await link_->wait_linked(steady::now() + kHubLookupWait);
+  if (shutting_down_) co_return out;
   auto found = co_await link_->lookup_sessions(shard_count_, ids, std::chrono::milliseconds(3000));
   if (!found) {
-    spdlog::info("no sessions from the hub for shards without a saved one (not linked, or the hub keeps none)");
+    spdlog::info("no sessions from the hub for shards without a saved one ({})", found.error().message);
     co_return out;
   }
   for (auto& r : *found) {
-    SavedSession s;
-    s.shard_id = r.shard_id;
-    s.shard_count = shard_count_;
-    s.session_id = r.session_id;
-    s.seq = r.seq;
-    s.resume_url = r.resume_url;
     spdlog::info("shard {}: session {} at seq {} from the hub", r.shard_id, session_for_log(r.session_id), r.seq);
-    out.emplace(r.shard_id, std::move(s));
+    SavedSession s;
+    static_cast<protocol::ShardSession&>(s) = std::move(r);
+    out.emplace(s.shard_id, std::move(s));
   }
   co_return out;
 }
 
 void ShardCluster::report_sessions() {
   if (!link_ || !link_->linked()) return;
-  std::vector<link::ReportedSession> out;
+  std::vector<protocol::ShardSession> out;
   for (auto& [id, shard] : shards_) {
     auto s = shard->session();
-    if (s.session_id.empty()) continue;
-    out.push_back({id, s.session_id, s.seq, s.resume_url});
+    if (!s.session_id.empty()) out.push_back(std::move(s));
   }
-  // A lost session is reported as deleted unless the shard already has a new one (reported
-  // above, which replaces it at the hub).
+  // A lost session is reported as deleted (an empty session id) unless the shard already has a
+  // new one (reported above, which replaces it at the hub).
   for (auto id : lost_sessions_)
-    if (shards_.at(id)->session().session_id.empty()) out.push_back({id, "", 0, ""});
+    if (shards_.at(id)->session().session_id.empty()) out.push_back({id, shard_count_, "", 0, ""});
   if (out.empty()) return;
   if (link_->report_sessions(shard_count_, std::move(out))) lost_sessions_.clear();
 }
@@ -296,14 +287,14 @@ asio::awaitable<bool> ShardCluster::wait_for_budget(std::uint32_t shard_id, std:
   co_return !shutting_down_ && !abandoned();
 }
 
-asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::acquire_identify(std::uint32_t shard_id) {
-  if (shutting_down_) co_return IdentifyDenied{"shutting down"};
+asio::awaitable<Result<void>> ShardCluster::acquire_identify(std::uint32_t shard_id) {
+  if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
   const auto wait_id = ++slot_waits_[shard_id];
   auto superseded = [this, shard_id, wait_id] { return slot_waits_[shard_id] != wait_id; };
   // Below the reserve no new session starts (a restart loop must not burn the budget): the
   // shard waits, heartbeating, until the budget refills.
   while (auto low = budget_low())
-    if (!co_await wait_for_budget(shard_id, *low, superseded)) co_return IdentifyDenied{"no longer needed"};
+    if (!co_await wait_for_budget(shard_id, *low, superseded)) co_return fail(Errc::cancelled, "no longer needed");
   if (!link_) co_return co_await local_slot(shard_id);
   // On the IPC network the hub grants slots for every process of the bot. While the hub is
   // unreachable the shard waits (with its connection heartbeating): pacing locally could
@@ -311,49 +302,49 @@ asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::acquire_identify(st
   asio::steady_timer wait(io_);
   bool warned = false;
   for (;;) {
-    link::IdentifySlotRequest req;
+    protocol::IdentifyRequest req;
     req.shard_id = shard_id;
     req.shard_count = shard_count_;
     req.max_concurrency = bot_.max_concurrency;
     req.window_ms = cfg_.identify_window_ms;
-    req.budget = link::SessionBudget{bot_.total, budget_remaining_, static_cast<std::uint64_t>(budget_resets_in().count())};
+    req.budget = protocol::SessionBudget{bot_.total, budget_remaining_,
+                                         static_cast<std::uint64_t>(budget_resets_in().count())};
     auto r = co_await link_->request_identify_slot(req, std::chrono::duration_cast<std::chrono::milliseconds>(kSlotRequestTimeout));
-    if (shutting_down_) co_return IdentifyDenied{"shutting down"};
-    if (superseded()) co_return IdentifyDenied{"superseded by a newer request of the same shard"};
-    using Status = link::IdentifySlotResult::Status;
-    if (r.status == Status::granted) {
+    if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
+    if (superseded()) co_return fail(Errc::cancelled, "superseded by a newer request of the same shard");
+    if (r) {
       if (budget_remaining_ > 0) --budget_remaining_;
-      if (r.remaining) budget_remaining_ = std::min(budget_remaining_, *r.remaining);
-      co_return std::nullopt;
+      if (r->remaining) budget_remaining_ = std::min(budget_remaining_, *r->remaining);
+      co_return Result<void>();
     }
-    if (r.status == Status::refused_budget) {
-      // The hub's view, for the whole bot: wait as for our own.
-      if (!co_await wait_for_budget(shard_id, r.message, superseded)) co_return IdentifyDenied{"no longer needed"};
+    const auto& e = r.error();
+    if (e.is(Errc::busy)) {
+      // The hub's view of the budget, for the whole bot: wait as for our own.
+      if (!co_await wait_for_budget(shard_id, e.message, superseded)) co_return fail(Errc::cancelled, "no longer needed");
       continue;
     }
-    if (r.status == Status::timeout) continue; // still queued at the hub: ask again, same place
-    if (r.status == Status::error) {
-      // A legacy (v1) link or a hub that does not know identify_request: no shared slots
-      // exist, so pace this process's IDENTIFYs as if it were alone.
+    if (e.is(Errc::timeout)) continue; // still queued at the hub: ask again, same place
+    if (!e.is(Errc::not_connected)) {
+      // A legacy (v1) link, a hub that does not know identify_request, or a refused request: no
+      // shared slots exist, so pace this process's IDENTIFYs as if it were alone.
       spdlog::warn("shard {}: the hub grants no IDENTIFY slots ({}); pacing IDENTIFYs in this process only", shard_id,
-                   r.message);
+                   e.message);
       co_return co_await local_slot(shard_id);
     }
     if (!warned) {
-      spdlog::warn("shard {}: waiting for an IDENTIFY slot from the hub ({})", shard_id,
-                   r.message.empty() ? "not linked" : r.message);
+      spdlog::warn("shard {}: waiting for an IDENTIFY slot from the hub ({})", shard_id, e.message);
       warned = true;
     }
     wait.expires_after(std::chrono::seconds(1));
     co_await wait.async_wait(use_tuple);
-    if (shutting_down_) co_return IdentifyDenied{"shutting down"};
-    if (superseded()) co_return IdentifyDenied{"superseded by a newer request of the same shard"};
+    if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
+    if (superseded()) co_return fail(Errc::cancelled, "superseded by a newer request of the same shard");
   }
 }
 
 // Without a hub: one IDENTIFY per bucket per window (plus slack), buckets in shard order as
 // the shards ask.
-asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::local_slot(std::uint32_t shard_id) {
+asio::awaitable<Result<void>> ShardCluster::local_slot(std::uint32_t shard_id) {
   auto bucket = shard_id % std::max<std::uint32_t>(1, bot_.max_concurrency);
   auto at = std::max(steady::now(), bucket_free_[bucket]);
   bucket_free_[bucket] = at + std::chrono::milliseconds(cfg_.identify_window_ms) + kIdentifySlack;
@@ -361,9 +352,9 @@ asio::awaitable<std::optional<IdentifyDenied>> ShardCluster::local_slot(std::uin
     asio::steady_timer wait(io_, at);
     co_await wait.async_wait(use_tuple);
   }
-  if (shutting_down_) co_return IdentifyDenied{"shutting down"};
+  if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
   if (budget_remaining_ > 0) --budget_remaining_;
-  co_return std::nullopt;
+  co_return Result<void>();
 }
 
 // ---- shard events -----------------------------------------------------------------------------
@@ -444,38 +435,38 @@ json::array ShardCluster::shard_status() {
   return out;
 }
 
-json::object ShardCluster::stats() {
-  json::array ids;
-  for (auto id : shard_ids_) ids.emplace_back(id);
-  std::uint64_t members = 0;
+protocol::ClusterStats ShardCluster::stats() {
+  protocol::ClusterStats s;
+  s.cluster_name = cfg_.cluster_name;
+  s.guild_count = guild_count();
+  s.shard_count = shard_ids_.size();
+  s.shard_ids = shard_ids_;
   double latency_sum = 0;
   std::size_t with_latency = 0;
-  for (auto& [id, s] : shards_) {
-    members += s->member_count();
-    if (auto l = s->latency()) {
+  for (auto& [id, shard] : shards_) {
+    s.user_count += shard->member_count();
+    if (auto l = shard->latency()) {
       latency_sum += l->count() / 1e6;
       ++with_latency;
     }
   }
-  return json::object{{"cluster_name", cfg_.cluster_name},
-                      {"guild_count", guild_count()},
-                      {"user_count", members},
-                      {"shard_count", shard_ids_.size()},
-                      {"shard_ids", std::move(ids)},
-                      // Mean heartbeat round trip of the shards that have one; null before any.
-                      {"latency", with_latency ? json::value(latency_sum / with_latency) : json::value(nullptr)},
-                      {"uptime", uptime()},
-                      {"mode", mode_},
-                      {"active", active_},
-                      {"layout", shard_count_},
-                      {"timestamp", protocol::wall_seconds()}};
+  // Mean heartbeat round trip of the shards that have one; none before any.
+  if (with_latency) s.latency = latency_sum / with_latency;
+  s.uptime = uptime();
+  s.mode = mode_;
+  s.active = active_;
+  s.layout = shard_count_;
+  s.timestamp = protocol::wall_seconds();
+  return s;
 }
 
 json::value ShardCluster::eval(std::string_view query) {
   auto st = stats();
-  if (query == "guild_count" || query == "user_count" || query == "shard_count" || query == "latency" ||
-      query == "uptime")
-    return st.at(query);
+  if (query == "guild_count") return st.guild_count;
+  if (query == "user_count") return st.user_count;
+  if (query == "shard_count") return st.shard_count;
+  if (query == "latency") return st.latency ? json::value(*st.latency) : json::value(nullptr);
+  if (query == "uptime") return st.uptime;
   if (query == "memory_rss") return link::memory_rss_bytes();
   if (query == "shard_status") return shard_status();
   if (query == "cluster_info") {

@@ -81,12 +81,12 @@ public:
   bool all_ready() const;
 
   // ---- link::ClusterState ----
-  boost::json::object stats() override;
+  protocol::ClusterStats stats() override;
   boost::json::value eval(std::string_view query) override;
   std::uint64_t guild_count() override;
 
   // ---- ShardHost ----
-  asio::awaitable<std::optional<IdentifyDenied>> acquire_identify(std::uint32_t shard_id) override;
+  asio::awaitable<Result<void>> acquire_identify(std::uint32_t shard_id) override;
   void on_dispatch(Shard& shard, std::string_view type, std::string_view data) override;
   void on_ready(Shard& shard, bool resumed) override;
   void on_session_update(Shard& shard) override;
@@ -94,7 +94,7 @@ public:
   void on_stopped(Shard& shard, const std::string& reason) override;
 
 private:
-  asio::awaitable<std::optional<IdentifyDenied>> local_slot(std::uint32_t shard_id);
+  asio::awaitable<Result<void>> local_slot(std::uint32_t shard_id);
   // Why no new session may start now (budget at the reserve), refilling it first if its reset
   // time has passed.
   std::optional<std::string> budget_low();

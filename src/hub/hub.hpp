@@ -4,7 +4,9 @@
 // io_context (one per process); all state is touched from that one thread.
 
 #include "core/config.hpp"
+#include "core/error.hpp"
 #include "net/stream.hpp"
+#include "protocol/hub_messages.hpp"
 
 #include <boost/json.hpp>
 
@@ -38,12 +40,13 @@ struct HubOptions {
   HealthThresholds health;
   // IDENTIFYs of the daily session_start_limit the hub never grants (SHARD_IDENTIFY_RESERVE).
   std::uint32_t identify_reserve = 10;
-  // Shard sessions (docs/ipc-hub.md, "Shard sessions"): entries kept in all, and how long one
+  // Shard sessions (docs/protocol.md §12): entries kept in all, and how long one
   // stays after its last report. Discord does not keep a session resumable much longer.
   std::size_t max_sessions = 1u << 16;
   std::chrono::seconds session_max_age{600};
-  // Answers launch_request from admin tools: set by `shardline launch`, which hosts the hub.
-  std::function<boost::json::object(const boost::json::object& data)> control;
+  // Answers launch_request from admin tools: set by `shardline launch`, which hosts the hub. The
+  // answer is the launch_response data (protocol::SupervisorStatus or protocol::LaunchStarted).
+  std::function<boost::json::object(const protocol::LaunchRequest& request)> control;
 
   static HubOptions from_config(const Config& c);
 };
@@ -55,9 +58,9 @@ public:
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // Binds and listens; returns the port (useful with port 0). Throws std::runtime_error
-  // with an operator-facing message ("Port already in use ...").
-  std::uint16_t listen();
+  // Binds and listens; returns the port (useful with port 0), or an operator-facing error
+  // ("Port already in use ...").
+  Result<std::uint16_t> listen();
   // Starts accepting and the deadline sweeper.
   void start();
   // Closes the listener and every connection.

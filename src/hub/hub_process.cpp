@@ -19,10 +19,13 @@ int run_hub(const Config& cfg, const HubProcessOptions& opt) {
   options.mode = "hub";
   options.tls = tls.get();
   Hub hub(io, options);
-  try {
-    write_port_file(opt.port_file, hub.listen());
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+  auto port = hub.listen();
+  if (!port) {
+    spdlog::error("{}", port.error().message);
+    return kExitFailure;
+  }
+  if (auto written = write_port_file(opt.port_file, *port); !written) {
+    spdlog::error("{}", written.error().message);
     return kExitFailure;
   }
   hub.start();

@@ -1,6 +1,5 @@
 #include "hub/identify_scheduler.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,58 +8,13 @@
 
 namespace shardline::hub {
 
-namespace json = boost::json;
-
 namespace {
 
 // Discord announces reset_after in milliseconds, at most a day ahead; a week bounds what a
 // peer can make the hub add to its clock without overflowing a time_point.
 constexpr std::uint64_t kMaxResetAfterMs = 7ull * 24 * 3600 * 1000;
 
-// A non-negative integer no larger than `max`; integral doubles (1.0) are accepted, as a JSON
-// writer may emit them, everything else (strings, fractions, negatives, bools) is not.
-bool read_uint(const json::value& v, std::uint64_t max, std::uint64_t& out) {
-  if (v.is_uint64()) out = v.get_uint64();
-  else if (v.is_int64() && v.get_int64() >= 0) out = static_cast<std::uint64_t>(v.get_int64());
-  else if (v.is_double() && v.get_double() >= 0 && v.get_double() <= static_cast<double>(max) &&
-           v.get_double() == std::floor(v.get_double()))
-    out = static_cast<std::uint64_t>(v.get_double());
-  else return false;
-  return out <= max;
-}
-
-// Reads `key` of `o` into `out`. Returns the error message, or empty.
-template <class T>
-std::string field(const json::object& o, std::string_view key, bool required, T& out,
-                  std::string_view where = {}) {
-  auto* v = o.if_contains(key);
-  if (!v || v->is_null()) return required ? fmt::format("{}{} is required", where, key) : std::string();
-  std::uint64_t n = 0;
-  constexpr auto max = std::numeric_limits<T>::max();
-  if (!read_uint(*v, max, n)) return fmt::format("{}{} must be an integer 0..{}", where, key, max);
-  out = static_cast<T>(n);
-  return {};
-}
-
 } // namespace
-
-std::string parse_identify_request(const json::object& data, IdentifyRequest& out) {
-  out = IdentifyRequest{};
-  for (auto err : {field(data, "shard_id", true, out.shard_id), field(data, "shard_count", true, out.shard_count),
-                   field(data, "max_concurrency", true, out.max_concurrency),
-                   field(data, "window_ms", false, out.window_ms)})
-    if (!err.empty()) return err;
-  if (auto* b = data.if_contains("budget"); b && !b->is_null()) {
-    if (!b->is_object()) return "budget must be an object {total, remaining, reset_after_ms}";
-    SessionBudgetReport r;
-    for (auto err : {field(b->get_object(), "total", true, r.total, "budget."),
-                     field(b->get_object(), "remaining", true, r.remaining, "budget."),
-                     field(b->get_object(), "reset_after_ms", true, r.reset_after_ms, "budget.")})
-      if (!err.empty()) return err;
-    out.budget = r;
-  }
-  return {};
-}
 
 millis IdentifyScheduler::spacing(std::uint32_t window_ms) {
   return millis(window_ms) + std::max(millis(100), millis(window_ms / 20));
@@ -208,7 +162,7 @@ void IdentifyScheduler::refresh_budget(steady::time_point now) {
   }
 }
 
-void IdentifyScheduler::merge_budget(const SessionBudgetReport& b, steady::time_point now) {
+void IdentifyScheduler::merge_budget(const SessionBudget& b, steady::time_point now) {
   // Reports are snapshots taken at different times by different clusters: a higher number
   // than the hub's is an older snapshot (grants since then are not in it), never trusted.
   remaining_ = remaining_ ? std::min(*remaining_, b.remaining) : b.remaining;

@@ -9,8 +9,7 @@
 // next_due() comes and sends what it returns.
 
 #include "core/clock.hpp"
-
-#include <boost/json/fwd.hpp>
+#include "protocol/hub_messages.hpp"
 
 #include <cstdint>
 #include <map>
@@ -22,24 +21,8 @@
 
 namespace shardline::hub {
 
-// session_start_limit as a cluster last read it from GET /gateway/bot.
-struct SessionBudgetReport {
-  std::uint32_t total = 0;
-  std::uint32_t remaining = 0;
-  std::uint64_t reset_after_ms = 0;
-};
-
-struct IdentifyRequest {
-  std::uint32_t shard_id = 0;
-  std::uint32_t shard_count = 1;
-  std::uint32_t max_concurrency = 1;
-  std::uint32_t window_ms = 5000;
-  std::optional<SessionBudgetReport> budget;
-};
-
-// Reads the `data` of an `identify_request` frame. Returns an empty string, or why the data is
-// refused (the `message` of a bad_request error). Checks types here and ranges in submit().
-std::string parse_identify_request(const boost::json::object& data, IdentifyRequest& out);
+using protocol::IdentifyRequest;
+using protocol::SessionBudget;
 
 struct IdentifySchedulerOptions {
   // IDENTIFYs kept back from the daily budget (SHARD_IDENTIFY_RESERVE): running out ends every
@@ -111,7 +94,7 @@ private:
   using Key = std::tuple<std::uint64_t, std::uint32_t, std::uint32_t>; // requester, shard, count
 
   void refresh_budget(steady::time_point now);
-  void merge_budget(const SessionBudgetReport& b, steady::time_point now);
+  void merge_budget(const SessionBudget& b, steady::time_point now);
   std::uint32_t bucket_of(std::uint32_t shard_id) const { return shard_id % max_concurrency_; }
   steady::time_point due(std::uint32_t bucket) const;
   void remove(std::uint64_t seq);

@@ -1,5 +1,5 @@
 #pragma once
-// Discord sessions of every shard of the bot, held by the hub (docs/ipc-hub.md, "Shard sessions").
+// Discord sessions of every shard of the bot, held by the hub (docs/protocol.md §12).
 //
 // A cluster saves its shards' sessions on local disk so a restarted process RESUMEs instead of
 // spending an IDENTIFY. A cluster restarted elsewhere (another machine, a lost disk, a replacement
@@ -9,9 +9,7 @@
 // drive it with a ManualClock.
 
 #include "core/clock.hpp"
-#include "protocol/session_fields.hpp"
-
-#include <boost/json/fwd.hpp>
+#include "protocol/hub_messages.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -25,40 +23,10 @@
 
 namespace shardline::hub {
 
-using protocol::kMaxSessionIdChars;
-using protocol::kMaxResumeUrlChars;
-using protocol::kMaxSessionsPerFrame;
-using protocol::kMaxSessionShardCount;
-using protocol::valid_session_id;
-using protocol::valid_resume_url;
 
-// One entry of a session_report. session_id nullopt: Discord invalidated the session; forget it.
-struct SessionReportItem {
-  std::uint32_t shard_id = 0;
-  std::optional<std::string> session_id;
-  std::uint64_t seq = 0;
-  std::string resume_url;
-};
-
-struct SessionReport {
-  std::uint32_t shard_count = 0;
-  std::vector<SessionReportItem> sessions;
-};
-
-struct SessionLookup {
-  std::uint32_t shard_count = 0;
-  std::vector<std::uint32_t> shard_ids;
-};
-
-// Read the `data` of a session_report / session_lookup frame, types and ranges both. Return an
-// empty string, or why the data is refused (the `message` of a bad_request error; it names the
-// field, e.g. "sessions[3].resume_url must start with ws:// or wss://").
-std::string parse_session_report(const boost::json::object& data, SessionReport& out);
-std::string parse_session_lookup(const boost::json::object& data, SessionLookup& out);
-// The range checks alone (parse_* call them; SessionRegistry::report() too, so a report built in
-// code is held to the same rules).
-std::string validate_session_report(const SessionReport& r);
-std::string validate_session_lookup(const SessionLookup& l);
+using protocol::SessionLookup;
+using protocol::SessionReport;
+using protocol::SessionReportItem;
 
 struct StoredSession {
   std::uint32_t shard_id = 0;
@@ -98,7 +66,7 @@ public:
   SessionReportResult report(const SessionReport& r, std::string_view reporter);
   // The sessions known for these shards of this layout, each once, in the order asked; unknown
   // shards are left out. Expired entries are dropped first. Invalid input yields nothing (the
-  // hub validates with validate_session_lookup before and answers bad_request).
+  // the hub decodes lookups with protocol::SessionLookup::read, which applies the same rules, and answers bad_request).
   std::vector<StoredSession> lookup(const SessionLookup& l);
   // Drops every entry older than max_age. Cheap when nothing expired (entries are kept in time
   // order too), so the hub calls it from its sweeper.

@@ -1,6 +1,6 @@
 #include "link/cluster_state.hpp"
 
-#include "protocol/messages.hpp"
+#include "protocol/body.hpp"
 
 #include <fstream>
 #include <unistd.h>
@@ -26,18 +26,16 @@ double IpcOnlyClusterState::uptime() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
 }
 
-json::object IpcOnlyClusterState::stats() {
-  json::array ids;
-  for (auto id : shard_ids_) ids.emplace_back(id);
-  return json::object{{"cluster_name", name_},
-                      {"guild_count", 0},
-                      {"user_count", 0},
-                      {"shard_count", shard_ids_.size()},
-                      {"shard_ids", std::move(ids)},
-                      {"latency", nullptr}, // no gateway shard, so no gateway latency
-                      {"uptime", uptime()},
-                      {"mode", mode_},
-                      {"timestamp", wall_seconds()}};
+protocol::ClusterStats IpcOnlyClusterState::stats() {
+  protocol::ClusterStats s;
+  s.cluster_name = name_;
+  s.shard_count = shard_ids_.size();
+  s.shard_ids = shard_ids_;
+  s.latency = std::nullopt; // no gateway shard, so no gateway latency
+  s.uptime = uptime();
+  s.mode = mode_;
+  s.timestamp = wall_seconds();
+  return s;
 }
 
 json::value IpcOnlyClusterState::eval(std::string_view query) {

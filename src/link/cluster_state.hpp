@@ -3,6 +3,8 @@
 // gateway shards (a later module) provide real numbers, an IPC-only cluster reports its
 // shard list and zeros.
 
+#include "protocol/messages.hpp"
+
 #include <boost/json.hpp>
 
 #include <chrono>
@@ -16,8 +18,8 @@ namespace shardline::link {
 class ClusterState {
 public:
   virtual ~ClusterState() = default;
-  // The `stats_broadcast` data (contract section 4).
-  virtual boost::json::object stats() = 0;
+  // The `stats_broadcast` data (docs/protocol.md §4).
+  virtual protocol::ClusterStats stats() = 0;
   // A preset query's result; "unknown_query" for anything else. Never evaluates code.
   virtual boost::json::value eval(std::string_view query) = 0;
   virtual std::uint64_t guild_count() = 0;
@@ -32,7 +34,7 @@ class IpcOnlyClusterState : public ClusterState {
 public:
   IpcOnlyClusterState(std::string name, std::vector<std::uint32_t> shard_ids, std::uint32_t shard_count,
                       std::string mode);
-  boost::json::object stats() override;
+  protocol::ClusterStats stats() override;
   boost::json::value eval(std::string_view query) override;
   std::uint64_t guild_count() override { return 0; }
 

@@ -52,8 +52,8 @@ asio::awaitable<Result<void>> tls_handshake(SslStream& stream, tcp::socket& lowe
     lowest.close(ignored);
   });
   auto [ec] = co_await stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
-  if (dog.fired()) co_return fail(Errc::timeout, fmt::format("TLS handshake with {} timed out", host));
-  if (ec) co_return fail(Errc::connect_failed, fmt::format("TLS handshake with {} failed: {}", host, ec.message()));
+  if (dog.fired()) co_return fail(Errc::timeout, fmt::format("TLS handshake timed out ({})", host));
+  if (ec) co_return fail(Errc::connect_failed, fmt::format("TLS handshake failed ({}): {}", host, ec.message()));
   co_return Result<void>();
 }
 

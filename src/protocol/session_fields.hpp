@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace shardline::protocol {
@@ -21,5 +22,15 @@ bool valid_session_id(std::string_view s);
 // without space, '"' or '\\' (none occurs in a gateway URL; keeping them out bounds the JSON a
 // lookup answer needs per entry).
 bool valid_resume_url(std::string_view s);
+
+// One shard's Discord session: what a cluster saves on disk (gateway/session_file), reports to
+// the hub and gets back from it, and what the hub stores. One struct for all of them.
+struct ShardSession {
+  std::uint32_t shard_id = 0;
+  std::uint32_t shard_count = 1;
+  std::string session_id; // empty: none (a report with it empty deletes the hub's entry)
+  std::uint64_t seq = 0;  // the last dispatch sequence handled
+  std::string resume_url; // resume_gateway_url from READY
+};
 
 } // namespace shardline::protocol

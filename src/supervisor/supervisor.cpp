@@ -6,7 +6,7 @@
 #include "link/hub_link.hpp"
 #include "net/spawn_owned.hpp"
 #include "net/tls_context.hpp"
-#include "protocol/messages.hpp"
+#include "protocol/body.hpp"
 #include "rest/discord_rest.hpp"
 #include "supervisor/child_process.hpp"
 #include "supervisor/cluster_plan.hpp"
@@ -97,14 +97,17 @@ public:
       ho.name = "launch";
       ho.mode = "hub";
       ho.tls = server_tls_.get();
-      ho.control = [this](const json::object& data) { return control(data); };
+      ho.control = [this](const protocol::LaunchRequest& request) { return control(request); };
       hub_ = std::make_unique<hub::Hub>(io_, ho);
-      try {
-        port = hub_->listen();
-        write_port_file(opt_.port_file, port);
-      } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());
-        return 1;
+      auto listening = hub_->listen();
+      if (!listening) {
+        spdlog::error("{}", listening.error().message);
+        return kExitFailure;
+      }
+      port = *listening;
+      if (auto written = write_port_file(opt_.port_file, port); !written) {
+        spdlog::error("{}", written.error().message);
+        return kExitFailure;
       }
       hub_->start();
       if (hub_host == "0.0.0.0") hub_host = "127.0.0.1";
@@ -362,10 +365,10 @@ private:
       monitor_.expires_after(kMonitorEvery);
       co_await monitor_.async_wait(use_tuple);
       if (stopping_) break;
-      std::optional<json::object> hub;
+      std::optional<protocol::HubStatus> hub;
       if (link_->linked()) {
-        auto r = co_await link_->request("hub_status_request", {}, link_->server_name(), kHubStatusTimeout);
-        if (r.ok) hub = std::move(r.data);
+        auto r = co_await link_->hub_status(kHubStatusTimeout);
+        if (r) hub = std::move(*r);
       }
       if (stopping_) break;
       check(hub);
@@ -377,21 +380,14 @@ private:
     }
   }
 
-  void check(const std::optional<json::object>& hub) {
+  void check(const std::optional<protocol::HubStatus>& hub) {
     const auto now = steady::now();
     if (hub)
-      if (auto* cs = hub->if_contains("clients"); cs && cs->is_array())
-        for (auto& v : cs->get_array()) {
-          if (!v.is_object()) continue;
-          auto& c = v.get_object();
-          auto name = protocol::get_string(c, "name");
-          auto gen = static_cast<std::int64_t>(protocol::get_number(c, "generation", -1));
-          for (auto* s : watched())
-            if (s->spec.name == name && s->generation == gen && s->pid) {
-              auto age = protocol::get_number(c, "last_heartbeat_age", 0);
-              s->last_alive = now - std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(age));
-            }
-        }
+      for (auto& c : hub->clients)
+        for (auto* s : watched())
+          if (s->spec.name == c.name && s->generation == c.generation && s->pid)
+            s->last_alive =
+                now - std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(c.last_heartbeat_age));
     // Without the hub's view, heartbeats cannot be judged: only exits count then. When the hub
     // comes back, clusters reconnect with their own backoff (up to SHARD_IPC_RECONNECT_MAX_S):
     // silence is not death until that has passed.
@@ -463,31 +459,34 @@ private:
     });
   }
 
-  json::object control(const json::object& data) {
-    auto action = protocol::get_string(data, "action");
-    if (action == "status") return status_json();
-    if (action == "restart") {
-      auto* rolling = data.if_contains("rolling");
-      if (!rolling || !rolling->is_bool() || !rolling->get_bool())
-        return json::object{{"error", "only a rolling restart is offered: {\"action\": \"restart\", \"rolling\": true}"}};
-      if (stopping_) return json::object{{"error", "the supervisor is stopping"}};
-      if (rolling_running_) return json::object{{"error", "a rolling restart is already under way"}};
-      if (reshard_running_) return json::object{{"error", "a reshard is under way"}};
-      if (slots_.empty()) return json::object{{"error", "no cluster is planned yet"}};
+  json::object control(const protocol::LaunchRequest& request) {
+    auto refused = [](std::string why) { return protocol::to_data(protocol::LaunchStarted{false, std::move(why)}); };
+    if (request.action == "status") return status_json();
+    if (request.action == "restart") {
+      if (!request.rolling)
+        return refused("only a rolling restart is offered: {\"action\": \"restart\", \"rolling\": true}");
+      if (stopping_) return refused("the supervisor is stopping");
+      if (rolling_running_) return refused("a rolling restart is already under way");
+      if (reshard_running_) return refused("a reshard is under way");
+      if (slots_.empty()) return refused("no cluster is planned yet");
       start_rolling();
-      return json::object{{"started", true}, {"clusters", slots_.size()}};
+      protocol::LaunchStarted started{true};
+      started.clusters = slots_.size();
+      return protocol::to_data(started);
     }
-    if (action == "reshard") {
-      std::uint64_t target = 0;
-      auto* n = data.if_contains("shards");
-      if (!n || !protocol::get_uint64(*n, target) || target < 1 || target > 65536)
-        return json::object{{"error", "reshard needs shards: a shard count (1..65536)"}};
-      auto why = reshard_refusal(static_cast<std::uint32_t>(target));
-      if (!why.empty()) return json::object{{"error", why}};
-      start_reshard(static_cast<std::uint32_t>(target));
-      return json::object{{"started", true}, {"from", shard_count_}, {"to", target}};
+    if (request.action == "reshard") {
+      if (!request.shards || *request.shards < 1 || *request.shards > 65536)
+        return refused("reshard needs shards: a shard count (1..65536)");
+      auto target = *request.shards;
+      auto why = reshard_refusal(target);
+      if (!why.empty()) return refused(why);
+      start_reshard(target);
+      protocol::LaunchStarted started{true};
+      started.from = shard_count_;
+      started.to = target;
+      return protocol::to_data(started);
     }
-    return json::object{{"error", "unknown action (status, restart, reshard)"}};
+    return refused("unknown action (status, restart, reshard)");
   }
 
   json::object status_json() const {
@@ -586,16 +585,20 @@ private:
     const auto generation = s.generation;
     while (steady::now() < deadline && !stopping_ && s.generation == generation) {
       if (s.pid && link_->linked()) {
-        json::object q;
-        q["query"] = "shard_status";
-        auto r = co_await link_->request("eval_request", std::move(q), s.spec.name, kHubStatusTimeout);
-        if (r.ok)
-          if (auto* res = r.data.if_contains("result"); res && res->is_array() && !res->get_array().empty()) {
-            bool all = res->get_array().size() == s.spec.shard_ids.size();
-            for (auto& v : res->get_array())
-              all = all && v.is_object() && protocol::get_string(v.get_object(), "status") == "ready";
+        // Named, not a temporary in the co_await: g++ 12 destroys such temporaries twice.
+        const protocol::EvalRequest query{"shard_status"};
+        auto r = co_await link_->request("eval_request", query, s.spec.name, kHubStatusTimeout);
+        if (auto answer = r && !r->is_error() ? r->as<protocol::EvalResponse>() : fail(Errc::refused, "")) {
+          auto& res = answer->result;
+          if (res.is_array() && !res.get_array().empty()) {
+            bool all = res.get_array().size() == s.spec.shard_ids.size();
+            for (auto& v : res.get_array()) {
+              auto* st = v.is_object() ? v.get_object().if_contains("status") : nullptr;
+              all = all && st && st->is_string() && st->get_string() == "ready";
+            }
             if (all) co_return true;
           }
+        }
       }
       co_await sleep(std::chrono::milliseconds(50));
     }
@@ -627,10 +630,9 @@ private:
     for (auto* s : slots) {
       bool ok = false;
       for (int attempt = 0; attempt < 3 && !ok && link_->linked(); ++attempt) {
-        json::object q;
-        q["active"] = active;
-        auto r = co_await link_->request("layout_request", std::move(q), s->spec.name, kHubStatusTimeout);
-        ok = r.ok && r.op == "layout_response";
+        const protocol::Layout layout{active};
+        auto r = co_await link_->request("layout_request", layout, s->spec.name, kHubStatusTimeout);
+        ok = r && r->op == "layout_response";
       }
       if (!ok) spdlog::warn("launch: {} did not confirm it is {}", s->spec.name, active ? "active" : "in standby");
       all = all && ok;
@@ -725,18 +727,14 @@ private:
 
   // Average guilds per shard past SHARD_RESHARD_GUILDS_PER_SHARD: reshard to about 1,000 per
   // shard (Discord's own recommendation), at most once every 10 minutes.
-  void maybe_auto_reshard(const json::object& hub) {
+  void maybe_auto_reshard(const protocol::HubStatus& hub) {
     auto limit = cfg_.launch.reshard_guilds_per_shard;
     if (!limit || !cfg_.shard_ids.empty() || cfg_.ipc_mode != IpcMode::server || shard_count_ == 0) return;
     if (reshard_running_ || rolling_running_ || stopping_) return;
     if (last_reshard_ != steady::time_point{} && steady::now() - last_reshard_ < std::chrono::minutes(10)) return;
     double guilds = 0;
-    if (auto* cs = hub.if_contains("clients"); cs && cs->is_array())
-      for (auto& v : cs->get_array())
-        if (v.is_object())
-          if (auto* st = v.get_object().if_contains("stats"); st && st->is_object())
-            if (static_cast<std::uint32_t>(protocol::get_number(st->get_object(), "layout", 0)) == shard_count_)
-              guilds += protocol::get_number(st->get_object(), "guild_count", 0);
+    for (auto& c : hub.clients)
+      if (c.stats && c.stats->layout.value_or(0) == shard_count_) guilds += static_cast<double>(c.stats->guild_count);
     if (guilds / shard_count_ <= limit) return;
     auto target = std::max<std::uint32_t>(shard_count_ + 1, static_cast<std::uint32_t>(std::ceil(guilds / 1000.0)));
     spdlog::info("launch: {:.0f} guilds on {} shards is past {} per shard: resharding to {}", guilds, shard_count_,

@@ -23,6 +23,7 @@ using ::testing::Not;
 
 using fixtures::client;
 using fixtures::hub_with;
+using fixtures::status_of;
 using fixtures::stats_reply;
 
 std::size_t chars(const json::value* v) { return v && v->is_string() ? utf8_length(v->get_string()) : 0; }
@@ -82,7 +83,7 @@ TEST(ClustersEmbed, AFieldPerClusterWithHealthNameAndReadableCounts) {
   link::FanoutResult stats;
   stats.replies["alpha"] = stats_reply("alpha", 1234567, 98765432, 4);
   stats.replies["beta"] = stats_reply("beta", 999, 1000, 2);
-  auto e = clusters_embed(build_report(hub, stats, 1500));
+  auto e = clusters_embed(build_report(status_of(hub), stats, 1500));
   expect_within_discord_limits(e);
 
   auto* alpha = field_named(e, "🟢 alpha");
@@ -115,7 +116,7 @@ TEST(ClustersEmbed, AClusterThatDidNotAnswerSaysSoAndIsListed) {
   link::FanoutResult stats;
   stats.replies["alpha"] = stats_reply("alpha", 10, 100, 1);
   stats.missing = {"gamma"};
-  auto e = clusters_embed(build_report(hub, stats, 2500));
+  auto e = clusters_embed(build_report(status_of(hub), stats, 2500));
   expect_within_discord_limits(e);
   auto* gamma = field_named(e, "🔴 gamma");
   ASSERT_NE(gamma, nullptr) << json::serialize(e);
@@ -136,7 +137,7 @@ TEST(ClustersEmbed, ColourIsTheWorstHealth) {
       stats.replies["b"] = stats_reply("b", 1, 1, 1);
     else
       stats.missing = {"b"};
-    return clusters_embed(build_report(hub, stats, 1000));
+    return clusters_embed(build_report(status_of(hub), stats, 1000));
   };
   EXPECT_EQ(colour(report_with("green", true)), kColourGreen);
   EXPECT_EQ(colour(report_with("yellow", true)), kColourYellow);
@@ -149,7 +150,7 @@ TEST(ClustersEmbed, ColourIsTheWorstHealth) {
 TEST(ClustersEmbed, HubThatDidNotAnswerIsRed) {
   link::FanoutResult stats;
   stats.replies["a"] = stats_reply("a", 1, 1, 1);
-  auto e = clusters_embed(build_report(json::object{}, stats, 1000));
+  auto e = clusters_embed(build_report(std::nullopt, stats, 1000));
   expect_within_discord_limits(e);
   EXPECT_THAT(description(e), HasSubstr("did not answer"));
   EXPECT_EQ(colour(e), kColourRed);
@@ -163,7 +164,7 @@ TEST(ClustersEmbed, KeptStatsAreShownWithTheirAge) {
                             {"shard_count", 2}, {"shard_ids", json::array{4, 5}}, {"latency", nullptr},
                             {"uptime", 60.0}, {"mode", "client"}};
   c["stats_age"] = 45.0;
-  auto e = clusters_embed(build_report(hub_with({c}), stats, 1000));
+  auto e = clusters_embed(build_report(status_of(hub_with({c})), stats, 1000));
   auto* f = field_named(e, "🟢 fresh");
   ASSERT_NE(f, nullptr) << json::serialize(e);
   EXPECT_THAT(value_of(f), HasSubstr("4,000"));
@@ -209,7 +210,7 @@ TEST(ClustersEmbed, FortyClustersWithLongNamesStayWithinDiscordLimits) {
       stats.replies[name] = r;
     }
   }
-  auto e = clusters_embed(build_report(hub_with(clients), stats, 1500));
+  auto e = clusters_embed(build_report(status_of(hub_with(clients)), stats, 1500));
   expect_within_discord_limits(e);
   EXPECT_LE(e.at("fields").as_array().size(), 25u);
   expect_every_cluster_accounted_for(e, 40);
@@ -233,7 +234,7 @@ TEST(ClustersEmbed, FortyClustersWithTheLongestValuesStayWithinDiscordLimits) {
     clients.push_back(c);
     stats.missing.push_back(name);
   }
-  auto e = clusters_embed(build_report(hub_with(clients), stats, 1500));
+  auto e = clusters_embed(build_report(status_of(hub_with(clients)), stats, 1500));
   expect_within_discord_limits(e);
   expect_every_cluster_accounted_for(e, 40);
   // The scenario is meant to need fewer than 23 cluster fields to fit.
@@ -248,7 +249,7 @@ TEST(ClustersEmbed, FortySilentClustersWithLongNamesStayWithinDiscordLimits) {
     clients.push_back(client(name, "cluster", "red", 100000));
     stats.missing.push_back(name);
   }
-  auto e = clusters_embed(build_report(hub_with(clients), stats, 1500));
+  auto e = clusters_embed(build_report(status_of(hub_with(clients)), stats, 1500));
   expect_within_discord_limits(e);
   expect_every_cluster_accounted_for(e, 40);
   EXPECT_EQ(colour(e), kColourRed);
@@ -265,7 +266,7 @@ TEST(ClustersEmbed, ManyClustersWithMultiByteNamesStayWithinDiscordLimits) {
     auto r = stats_reply(name, 1, 1, 1);
     stats.replies[name] = r;
   }
-  auto e = clusters_embed(build_report(hub_with(clients), stats, 1500));
+  auto e = clusters_embed(build_report(status_of(hub_with(clients)), stats, 1500));
   expect_within_discord_limits(e);
   expect_every_cluster_accounted_for(e, 40);
   for (auto& f : e.at("fields").as_array()) {
@@ -284,7 +285,7 @@ TEST(ClustersEmbed, FieldCountAtTheBoundary) {
       clients.push_back(client(name, "cluster", "green", 1));
       stats.replies[name] = stats_reply(name, 1, 1, 1);
     }
-    auto e = clusters_embed(build_report(hub_with(clients), stats, 1000));
+    auto e = clusters_embed(build_report(status_of(hub_with(clients)), stats, 1000));
     SCOPED_TRACE(n);
     expect_within_discord_limits(e);
     expect_every_cluster_accounted_for(e, n);
@@ -324,7 +325,7 @@ TEST(IpcStatusEmbed, NeverShowsTheSecret) {
     cfg.ipc_mode = mode;
     for (const auto& h : {hub, json::object{}})
       for (const link::LinkStatus* l : std::vector<const link::LinkStatus*>{nullptr, &link}) {
-        auto text = json::serialize(ipc_status_embed(cfg, h, l));
+        auto text = json::serialize(ipc_status_embed(cfg, status_of(h), l));
         EXPECT_THAT(text, Not(HasSubstr(cfg.ipc_secret)));
         EXPECT_THAT(text, Not(HasSubstr("secret-value")));
         EXPECT_THAT(text, HasSubstr(mask_secret(cfg.ipc_secret)));
@@ -336,7 +337,7 @@ TEST(IpcStatusEmbed, ServerListsConnectedClientsWithHeartbeatAges) {
   auto cfg = server_config();
   auto hub = hub_with({client("alpha", "cluster", "green", 4), client("beta", "cluster", "yellow", 75),
                        client("admin-77", "admin", "green", 0)});
-  auto e = ipc_status_embed(cfg, hub, nullptr);
+  auto e = ipc_status_embed(cfg, status_of(hub), nullptr);
   expect_within_discord_limits(e);
   auto d = description(e);
   EXPECT_THAT(d, HasSubstr("Connected clients (3)"));
@@ -351,7 +352,7 @@ TEST(IpcStatusEmbed, ServerListsConnectedClientsWithHeartbeatAges) {
 }
 
 TEST(IpcStatusEmbed, ServerWhoseHubDidNotAnswerIsRed) {
-  auto e = ipc_status_embed(server_config(), json::object{}, nullptr);
+  auto e = ipc_status_embed(server_config(), std::nullopt, nullptr);
   EXPECT_THAT(description(e), HasSubstr("did not answer"));
   EXPECT_EQ(colour(e), kColourRed);
 }
@@ -368,7 +369,7 @@ TEST(IpcStatusEmbed, ClientShowsItsLink) {
   link.last_ack_age_s = 3;
   link.latency_s = 0.0123;
   link.connects = 2;
-  auto e = ipc_status_embed(cfg, hub_with({client("a", "cluster", "green", 1)}), &link);
+  auto e = ipc_status_embed(cfg, status_of(hub_with({client("a", "cluster", "green", 1)})), &link);
   expect_within_discord_limits(e);
   auto text = json::serialize(e);
   EXPECT_THAT(text, HasSubstr("linked to **cluster-0**"));
@@ -380,7 +381,7 @@ TEST(IpcStatusEmbed, ClientShowsItsLink) {
 
   link.linked = false;
   link.last_error = "connection refused";
-  e = ipc_status_embed(cfg, json::object{}, &link);
+  e = ipc_status_embed(cfg, std::nullopt, &link);
   expect_within_discord_limits(e);
   text = json::serialize(e);
   EXPECT_THAT(text, HasSubstr("not linked"));
@@ -393,7 +394,7 @@ TEST(IpcStatusEmbed, AThousandClientsStayWithinTheDescriptionLimit) {
   json::array clients;
   for (int i = 0; i < 1000; ++i)
     clients.push_back(client(fmt::format("cluster-{:04}-", i) + std::string(50, 'n'), "cluster", "green", i));
-  auto e = ipc_status_embed(cfg, hub_with(clients), nullptr);
+  auto e = ipc_status_embed(cfg, status_of(hub_with(clients)), nullptr);
   expect_within_discord_limits(e);
   auto d = description(e);
   EXPECT_LE(utf8_length(d), 4096u);
@@ -410,7 +411,7 @@ TEST(IpcStatusEmbed, AThousandClientsStayWithinTheDescriptionLimit) {
 // --- broadcasts -------------------------------------------------------------------------
 
 TEST(BroadcastEmbed, ShowsSourceAuthorAndMessage) {
-  link::BroadcastMessage b{"cluster-3", "Deploying at 18:00", "alice", 300000000000000001ULL};
+  link::BroadcastMessage b{{"Deploying at 18:00", "alice", 300000000000000001ULL}, "cluster-3"};
   auto e = broadcast_embed(b);
   expect_within_discord_limits(e);
   EXPECT_THAT(std::string(e.at("title").as_string()), HasSubstr("cluster-3"));

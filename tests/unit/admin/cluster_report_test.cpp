@@ -14,6 +14,7 @@ using ::testing::Not;
 
 using fixtures::client;
 using fixtures::hub_with;
+using fixtures::status_of;
 using fixtures::stats_reply;
 
 TEST(FormatDuration, Units) {
@@ -39,7 +40,7 @@ TEST(BuildReport, TotalsCountOnlyClustersThatAnswered) {
   stats.replies["a"] = stats_reply("a", 100, 1000, 2);
   stats.replies["b"] = stats_reply("b", 50, 500, 3);
   stats.missing = {"c"};
-  auto r = build_report(hub, stats, 1500);
+  auto r = build_report(status_of(hub), stats, 1500);
 
   ASSERT_EQ(r.rows.size(), 3u); // the admin tool is not a cluster
   EXPECT_EQ(r.rows[0].name, "a");
@@ -66,11 +67,8 @@ TEST(BuildReport, FailedReplyIsNotCounted) {
   auto hub = hub_with({client("a", "cluster", "green", 1), client("b", "cluster", "green", 1)});
   link::FanoutResult stats;
   stats.replies["a"] = stats_reply("a", 10, 10, 1);
-  auto bad = stats_reply("b", 999, 999, 9);
-  bad.ok = false;
-  bad.error = "no_route";
-  stats.replies["b"] = bad;
-  auto r = build_report(hub, stats, 1000);
+  stats.replies["b"] = fixtures::error_reply("b", "no_route");
+  auto r = build_report(status_of(hub), stats, 1000);
   EXPECT_EQ(r.total_guilds, 10u);
   EXPECT_EQ(r.missing, (std::vector<std::string>{"b"}));
 }
@@ -78,7 +76,7 @@ TEST(BuildReport, FailedReplyIsNotCounted) {
 TEST(BuildReport, ClusterUnknownToHubButAnsweringIsGreen) {
   link::FanoutResult stats;
   stats.replies["z"] = stats_reply("z", 1, 2, 1);
-  auto r = build_report(json::object{}, stats, 1000);
+  auto r = build_report(std::nullopt, stats, 1000);
   ASSERT_EQ(r.rows.size(), 1u);
   EXPECT_EQ(r.rows[0].health, "green");
   EXPECT_TRUE(r.missing.empty());
@@ -87,7 +85,7 @@ TEST(BuildReport, ClusterUnknownToHubButAnsweringIsGreen) {
 TEST(BuildReport, NullOrNonFiniteLatencyIsAbsent) {
   link::FanoutResult stats;
   stats.replies["a"] = stats_reply("a", 1, 1, 1, nullptr);
-  auto r = build_report(json::object{}, stats, 1000);
+  auto r = build_report(std::nullopt, stats, 1000);
   ASSERT_EQ(r.rows.size(), 1u);
   EXPECT_FALSE(r.rows[0].latency.has_value());
   auto j = to_json(r);
@@ -100,7 +98,7 @@ TEST(BuildReport, NegativeOrIllTypedCountsReadAsZero) {
   r1.data["guild_count"] = -5;
   r1.data["user_count"] = "many";
   stats.replies["a"] = r1;
-  auto r = build_report(json::object{}, stats, 1000);
+  auto r = build_report(std::nullopt, stats, 1000);
   EXPECT_EQ(r.total_guilds, 0u);
   EXPECT_EQ(r.total_users, 0u);
 }
@@ -113,7 +111,7 @@ TEST(BuildReport, CountsPastTwoToThe64SaturateInsteadOfWrapping) {
   r1.data["guild_count"] = 1e30;
   r1.data["user_count"] = 18446744073709551616.0; // exactly 2^64
   stats.replies["a"] = r1;
-  auto r = build_report(json::object{}, stats, 1000);
+  auto r = build_report(std::nullopt, stats, 1000);
   EXPECT_EQ(r.total_guilds, UINT64_MAX);
   EXPECT_EQ(r.total_users, UINT64_MAX);
 }
@@ -134,7 +132,7 @@ TEST(BuildReport, SilentClusterCountsFromHubStatsUntilTheyAreTooOld) {
   auto hub = hub_with(json::array{client("a", "cluster", "green", 1),
                                   with_kept_stats(client("fresh", "cluster", "yellow", 90), 40, 45),
                                   with_kept_stats(client("stale", "cluster", "red", 400), 7, 300)});
-  auto r = build_report(hub, stats, 1000);
+  auto r = build_report(status_of(hub), stats, 1000);
   EXPECT_EQ(r.total_guilds, 140u);
   EXPECT_EQ(r.total_users, 1400u);
   EXPECT_EQ(r.missing, (std::vector<std::string>{"fresh", "stale"})); // neither answered in time
@@ -155,10 +153,10 @@ TEST(BuildReport, HubStatsAgeLimitFollowsTheHubsThreshold) {
   stats.missing = {"fresh"};
   auto hub = hub_with(json::array{with_kept_stats(client("fresh", "cluster", "green", 5), 40, 45)});
   hub["thresholds"] = json::object{{"stats_hide_s", 30.0}};
-  auto r = build_report(hub, stats, 1000);
+  auto r = build_report(status_of(hub), stats, 1000);
   EXPECT_EQ(r.total_guilds, 0u);
   hub["thresholds"] = json::object{{"stats_hide_s", 60.0}};
-  EXPECT_EQ(build_report(hub, stats, 1000).total_guilds, 40u);
+  EXPECT_EQ(build_report(status_of(hub), stats, 1000).total_guilds, 40u);
 }
 
 TEST(ClusterReportJson, TotalsAndMissing) {
@@ -166,7 +164,7 @@ TEST(ClusterReportJson, TotalsAndMissing) {
   link::FanoutResult stats;
   stats.replies["a"] = stats_reply("a", 7, 70, 2);
   stats.missing = {"c"};
-  auto j = to_json(build_report(hub, stats, 1000));
+  auto j = to_json(build_report(status_of(hub), stats, 1000));
   auto& t = j.at("totals").as_object();
   EXPECT_EQ(t.at("guilds").to_number<int>(), 7);
   EXPECT_EQ(t.at("users").to_number<int>(), 70);
@@ -185,7 +183,7 @@ TEST(ClusterReportText, ShowsRowsTotalsAndTheSilentClusters) {
   link::FanoutResult stats;
   stats.replies["alpha"] = stats_reply("alpha", 1234, 56789, 4);
   stats.missing = {"gamma"};
-  auto text = render_text(build_report(hub, stats, 2500));
+  auto text = render_text(build_report(status_of(hub), stats, 2500));
   EXPECT_THAT(text, HasSubstr("alpha"));
   EXPECT_THAT(text, HasSubstr("1234"));
   EXPECT_THAT(text, HasSubstr("56789"));
@@ -198,7 +196,7 @@ TEST(ClusterReportText, ShowsRowsTotalsAndTheSilentClusters) {
 }
 
 TEST(ClusterReportText, HubThatDidNotAnswer) {
-  auto text = render_text(build_report(json::object{}, link::FanoutResult{}, 1000));
+  auto text = render_text(build_report(std::nullopt, link::FanoutResult{}, 1000));
   EXPECT_THAT(text, HasSubstr("Hub: did not answer"));
   EXPECT_THAT(text, Not(HasSubstr("Not answering")));
 }
@@ -208,10 +206,10 @@ TEST(IpcStatus, NeverShowsTheSecret) {
   cfg.ipc_secret = "super-secret-value-0123456789";
   auto hub = hub_with({client("a", "cluster", "green", 1)});
   for (const auto& h : {hub, json::object{}}) {
-    auto text = render_ipc_status_text(cfg, h);
+    auto text = render_ipc_status_text(cfg, status_of(h));
     EXPECT_THAT(text, Not(HasSubstr(cfg.ipc_secret)));
     EXPECT_THAT(text, HasSubstr(mask_secret(cfg.ipc_secret)));
-    auto j = ipc_status_json(cfg, h);
+    auto j = ipc_status_json(cfg, status_of(h));
     EXPECT_THAT(json::serialize(j), Not(HasSubstr(cfg.ipc_secret)));
     EXPECT_EQ(j.at("secret").as_string(), mask_secret(cfg.ipc_secret));
   }
@@ -222,13 +220,13 @@ TEST(IpcStatus, JsonDescribesThisSideAndTheHub) {
   cfg.ipc_secret = "super-secret-value-0123456789";
   cfg.ipc_mode = IpcMode::client;
   cfg.ipc_port = 20005;
-  auto j = ipc_status_json(cfg, hub_with({client("a", "cluster", "green", 1)}));
+  auto j = ipc_status_json(cfg, status_of(hub_with({client("a", "cluster", "green", 1)})));
   EXPECT_EQ(j.at("mode").as_string(), "client");
   EXPECT_EQ(j.at("port").to_number<int>(), 20005);
   EXPECT_EQ(j.at("hub").as_string(), "cluster-0");
   EXPECT_EQ(j.at("clients").as_array().size(), 1u);
   EXPECT_FALSE(j.at("tls").as_bool());
-  auto none = ipc_status_json(cfg, json::object{});
+  auto none = ipc_status_json(cfg, std::nullopt);
   EXPECT_TRUE(none.at("hub").is_null());
   EXPECT_TRUE(none.at("clients").as_array().empty());
 }
@@ -236,11 +234,11 @@ TEST(IpcStatus, JsonDescribesThisSideAndTheHub) {
 TEST(IpcStatus, TextListsConnectedClients) {
   Config cfg;
   cfg.ipc_secret = "super-secret-value-0123456789";
-  auto text = render_ipc_status_text(cfg, hub_with({client("a", "cluster", "yellow", 75)}));
+  auto text = render_ipc_status_text(cfg, status_of(hub_with({client("a", "cluster", "yellow", 75)})));
   EXPECT_THAT(text, HasSubstr("Connected clients (1)"));
   EXPECT_THAT(text, HasSubstr("1m 15s ago"));
   EXPECT_THAT(text, HasSubstr("yellow"));
-  EXPECT_THAT(render_ipc_status_text(cfg, json::object{}), HasSubstr("Hub: did not answer"));
+  EXPECT_THAT(render_ipc_status_text(cfg, std::nullopt), HasSubstr("Hub: did not answer"));
 }
 
 } // namespace

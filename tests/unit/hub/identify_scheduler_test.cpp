@@ -19,7 +19,7 @@ using Kind = IdentifyOutcome::Kind;
 using Status = IdentifySubmitResult::Status;
 
 IdentifyRequest req(std::uint32_t shard, std::uint32_t count, std::uint32_t mc, std::uint32_t window_ms = 5000,
-                    std::optional<SessionBudgetReport> budget = std::nullopt) {
+                    std::optional<SessionBudget> budget = std::nullopt) {
   IdentifyRequest r;
   r.shard_id = shard;
   r.shard_count = count;
@@ -233,12 +233,12 @@ TEST(IdentifyScheduler, BudgetTakesTheLowestReportAndTheLatestReset) {
   ManualClock clock;
   IdentifyScheduler s(clock.clock());
   EXPECT_FALSE(s.stats().budget_remaining);
-  ASSERT_EQ(s.submit(1, "a", req(0, 4, 4, 5000, SessionBudgetReport{1000, 900, 60'000})).status, Status::accepted);
+  ASSERT_EQ(s.submit(1, "a", req(0, 4, 4, 5000, SessionBudget{1000, 900, 60'000})).status, Status::accepted);
   EXPECT_EQ(s.stats().budget_remaining, 900u);
   // An older snapshot with a higher number does not raise the hub's view.
-  ASSERT_EQ(s.submit(2, "b", req(1, 4, 4, 5000, SessionBudgetReport{1000, 950, 30'000})).status, Status::accepted);
+  ASSERT_EQ(s.submit(2, "b", req(1, 4, 4, 5000, SessionBudget{1000, 950, 30'000})).status, Status::accepted);
   EXPECT_EQ(s.stats().budget_remaining, 900u);
-  ASSERT_EQ(s.submit(3, "c", req(2, 4, 4, 5000, SessionBudgetReport{1000, 800, 10'000})).status, Status::accepted);
+  ASSERT_EQ(s.submit(3, "c", req(2, 4, 4, 5000, SessionBudget{1000, 800, 10'000})).status, Status::accepted);
   EXPECT_EQ(s.stats().budget_remaining, 800u);
   // Every grant takes one; the grant says what is left after it.
   auto g = s.poll();
@@ -257,7 +257,7 @@ TEST(IdentifyScheduler, BudgetTakesTheLowestReportAndTheLatestReset) {
 TEST(IdentifyScheduler, RefusesBelowTheReserveAndDoesNotQueue) {
   ManualClock clock;
   IdentifyScheduler s(clock.clock(), IdentifySchedulerOptions{10});
-  ASSERT_EQ(s.submit(1, "a", req(0, 4, 1, 5000, SessionBudgetReport{1000, 12, 90'500})).status, Status::accepted);
+  ASSERT_EQ(s.submit(1, "a", req(0, 4, 1, 5000, SessionBudget{1000, 12, 90'500})).status, Status::accepted);
   ASSERT_EQ(s.submit(1, "b", req(1, 4, 1)).status, Status::accepted); // 12 - 2 queued = 10 left after
   auto r = s.submit(1, "c", req(2, 4, 1));                              // would leave 9
   EXPECT_EQ(r.status, Status::refused_budget);
@@ -281,14 +281,14 @@ TEST(IdentifyScheduler, RefusesBelowTheReserveAndDoesNotQueue) {
 TEST(IdentifyScheduler, BudgetThatShrinksWhileQueuedRefusesAtGrantTime) {
   ManualClock clock;
   IdentifyScheduler s(clock.clock(), IdentifySchedulerOptions{10});
-  ASSERT_EQ(s.submit(1, "a", req(0, 4, 1, 5000, SessionBudgetReport{1000, 500, 3'600'000})).status,
+  ASSERT_EQ(s.submit(1, "a", req(0, 4, 1, 5000, SessionBudget{1000, 500, 3'600'000})).status,
             Status::accepted);
   ASSERT_EQ(s.poll().size(), 1u);
   ASSERT_EQ(s.submit(1, "b", req(1, 4, 1)).status, Status::accepted);
   ASSERT_EQ(s.submit(1, "c", req(2, 4, 1)).status, Status::accepted);
   // Another cluster now reports only 11 left: one of the two queued requests can still be
   // served. The report's own request is refused at once (the queued ones come first).
-  EXPECT_EQ(s.submit(2, "d", req(3, 4, 1, 5000, SessionBudgetReport{1000, 11, 3'600'000})).status,
+  EXPECT_EQ(s.submit(2, "d", req(3, 4, 1, 5000, SessionBudget{1000, 11, 3'600'000})).status,
             Status::refused_budget);
   auto out = drain(s, clock);
   ASSERT_EQ(out.size(), 2u);
@@ -310,7 +310,7 @@ TEST(IdentifyScheduler, BadRequestsChangeNothing) {
   EXPECT_EQ(s.submit(1, "x", req(0, 4, 0)).status, Status::bad_request);  // max_concurrency 0
   EXPECT_EQ(s.submit(1, "x", req(0, 4, 2, 99)).status, Status::bad_request);
   EXPECT_EQ(s.submit(1, "x", req(0, 4, 2, 60'001)).status, Status::bad_request);
-  EXPECT_EQ(s.submit(1, "x", req(0, 4, 2, 5000, SessionBudgetReport{10, 11, 0})).status, Status::bad_request);
+  EXPECT_EQ(s.submit(1, "x", req(0, 4, 2, 5000, SessionBudget{10, 11, 0})).status, Status::bad_request);
   auto st = s.stats();
   EXPECT_EQ(st.queued, 1u);
   EXPECT_EQ(st.max_concurrency, 2u);
@@ -331,11 +331,10 @@ TEST(IdentifyScheduler, PerRequesterQueueIsBounded) {
 
 TEST(IdentifySchedulerParse, ReadsFieldsAndRefusesWrongTypes) {
   namespace json = boost::json;
-  IdentifyRequest r;
-  auto ok = json::parse(R"({"shard_id":3,"shard_count":8,"max_concurrency":2,"window_ms":300,
-                            "budget":{"total":1000,"remaining":990,"reset_after_ms":86400000}})")
-                .as_object();
-  EXPECT_EQ(parse_identify_request(ok, r), "");
+  auto ok = protocol::decode<IdentifyRequest>(json::parse(R"({"shard_id":3,"shard_count":8,"max_concurrency":2,"window_ms":300,
+                            "budget":{"total":1000,"remaining":990,"reset_after_ms":86400000}})"));
+  ASSERT_TRUE(ok) << ok.error().message;
+  auto& r = *ok;
   EXPECT_EQ(r.shard_id, 3u);
   EXPECT_EQ(r.shard_count, 8u);
   EXPECT_EQ(r.max_concurrency, 2u);
@@ -344,10 +343,10 @@ TEST(IdentifySchedulerParse, ReadsFieldsAndRefusesWrongTypes) {
   EXPECT_EQ(r.budget->remaining, 990u);
   EXPECT_EQ(r.budget->reset_after_ms, 86'400'000u);
 
-  auto defaults = json::parse(R"({"shard_id":0,"shard_count":1,"max_concurrency":1,"budget":null})").as_object();
-  EXPECT_EQ(parse_identify_request(defaults, r), "");
-  EXPECT_EQ(r.window_ms, 5000u);
-  EXPECT_FALSE(r.budget);
+  auto defaults = protocol::decode<IdentifyRequest>(json::parse(R"({"shard_id":0,"shard_count":1,"max_concurrency":1,"budget":null})"));
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->window_ms, 5000u);
+  EXPECT_FALSE(defaults->budget);
 
   for (const char* bad : {R"({"shard_count":1,"max_concurrency":1})",
                           R"({"shard_id":"0","shard_count":1,"max_concurrency":1})",
@@ -357,7 +356,11 @@ TEST(IdentifySchedulerParse, ReadsFieldsAndRefusesWrongTypes) {
                           R"({"shard_id":0,"shard_count":1,"max_concurrency":true})",
                           R"({"shard_id":0,"shard_count":1,"max_concurrency":1,"budget":5})",
                           R"({"shard_id":0,"shard_count":1,"max_concurrency":1,"budget":{"total":1}})"}) {
-    EXPECT_NE(parse_identify_request(json::parse(bad).as_object(), r), "") << bad;
+    auto r2 = protocol::decode<IdentifyRequest>(json::parse(bad));
+    EXPECT_FALSE(r2) << bad;
+    if (!r2) {
+      EXPECT_TRUE(r2.error().is(Errc::bad_input)) << bad;
+    }
   }
 }
 

@@ -31,20 +31,34 @@ SessionReport report(std::uint32_t count, std::vector<SessionReportItem> items) 
 SessionLookup ask(std::uint32_t count, std::vector<std::uint32_t> ids) { return SessionLookup{count, std::move(ids)}; }
 
 TEST(SessionRegistryValidation, SessionIdAndResumeUrl) {
-  EXPECT_TRUE(valid_session_id("0123456789abcdef0123456789abcdef"));
-  EXPECT_TRUE(valid_session_id("A_z-9"));
-  EXPECT_TRUE(valid_session_id(std::string(128, 'a')));
-  EXPECT_FALSE(valid_session_id(""));
-  EXPECT_FALSE(valid_session_id(std::string(129, 'a')));
-  for (const char* bad : {"a b", "a.b", "a/b", "a\"b", "\xc3\xa9", "a\nb"}) EXPECT_FALSE(valid_session_id(bad)) << bad;
+  EXPECT_TRUE(protocol::valid_session_id("0123456789abcdef0123456789abcdef"));
+  EXPECT_TRUE(protocol::valid_session_id("A_z-9"));
+  EXPECT_TRUE(protocol::valid_session_id(std::string(128, 'a')));
+  EXPECT_FALSE(protocol::valid_session_id(""));
+  EXPECT_FALSE(protocol::valid_session_id(std::string(129, 'a')));
+  for (const char* bad : {"a b", "a.b", "a/b", "a\"b", "\xc3\xa9", "a\nb"}) EXPECT_FALSE(protocol::valid_session_id(bad)) << bad;
 
-  EXPECT_TRUE(valid_resume_url("ws://127.0.0.1:9000"));
-  EXPECT_TRUE(valid_resume_url(kUrl));
-  EXPECT_TRUE(valid_resume_url("wss://" + std::string(506, 'h'))); // 512 characters
-  EXPECT_FALSE(valid_resume_url("wss://" + std::string(507, 'h')));
+  EXPECT_TRUE(protocol::valid_resume_url("ws://127.0.0.1:9000"));
+  EXPECT_TRUE(protocol::valid_resume_url(kUrl));
+  EXPECT_TRUE(protocol::valid_resume_url("wss://" + std::string(506, 'h'))); // 512 characters
+  EXPECT_FALSE(protocol::valid_resume_url("wss://" + std::string(507, 'h')));
   for (const char* bad : {"", "wss://", "ws://", "https://gateway.discord.gg", "WSS://x", "wss://a b", "wss://a\"b",
                           "wss://a\\b", "wss://\x01"})
-    EXPECT_FALSE(valid_resume_url(bad)) << bad;
+    EXPECT_FALSE(protocol::valid_resume_url(bad)) << bad;
+}
+
+// The typed message's reader, as the hub decodes a frame: "" or the error's message.
+std::string parse_session_report(const json::value& data, SessionReport& out) {
+  auto r = protocol::decode<SessionReport>(data);
+  if (!r) return r.error().message;
+  out = std::move(*r);
+  return {};
+}
+std::string parse_session_lookup(const json::value& data, SessionLookup& out) {
+  auto r = protocol::decode<SessionLookup>(data);
+  if (!r) return r.error().message;
+  out = std::move(*r);
+  return {};
 }
 
 TEST(SessionRegistryValidation, ParseReportReadsFieldsAndNamesTheBadOne) {
@@ -103,7 +117,7 @@ TEST(SessionRegistryValidation, ParseReportReadsFieldsAndNamesTheBadOne) {
   }
 
   json::array many;
-  for (std::uint32_t i = 0; i < kMaxSessionsPerFrame + 1; ++i)
+  for (std::uint32_t i = 0; i < protocol::kMaxSessionsPerFrame + 1; ++i)
     many.push_back(json::object{{"shard_id", 0}, {"session_id", nullptr}});
   json::object big{{"shard_count", 1}, {"sessions", many}};
   EXPECT_NE(parse_session_report(big, r).find("at most 4096"), std::string::npos);
@@ -121,7 +135,7 @@ TEST(SessionRegistryValidation, ParseLookup) {
                           R"({"shard_count":8,"shard_ids":["1"]})", R"({"shard_count":8,"shard_ids":[-1]})",
                           R"({"shard_count":0,"shard_ids":[]})", R"({"shard_count":8,"shard_ids":5})"})
     EXPECT_NE(parse_session_lookup(json::parse(bad).as_object(), l), "") << bad;
-  json::array many(kMaxSessionsPerFrame + 1, json::value(0));
+  json::array many(protocol::kMaxSessionsPerFrame + 1, json::value(0));
   EXPECT_NE(parse_session_lookup(json::object{{"shard_count", 1}, {"shard_ids", many}}, l), "");
 }
 

@@ -15,7 +15,7 @@ protected:
 };
 
 TEST_F(IpcOnlyStateTest, StatsCarryTheContractFields) {
-  auto s = state.stats();
+  auto s = protocol::to_data(state.stats()); // as it goes on the wire
   EXPECT_EQ(s.at("cluster_name").as_string(), "eu-1");
   EXPECT_EQ(s.at("guild_count").to_number<int>(), 0);
   EXPECT_EQ(s.at("user_count").to_number<int>(), 0);

@@ -20,7 +20,7 @@ struct LoopbackHub {
     options.port = 0;
     if (options.secret.empty()) options.secret = "unit-test-secret-0123456789abcdef";
     hub = std::make_unique<hub::Hub>(io, options);
-    port = hub->listen();
+    port = hub->listen().value(); // throws (failing the test) when it cannot listen
     hub->start();
   }
 

@@ -1,197 +1,226 @@
-#include "protocol/messages.hpp"
+// The typed messages (protocol/messages.hpp, hub_messages.hpp): what a peer may send is read or
+// refused with the field named, what Shardline writes reads back the same, and the wire forms
+// other peers rely on (null latencies, numeric author ids, error-only answers) hold.
 
-#include "protocol/envelope.hpp"
+#include "protocol/hub_messages.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/ops.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <ctime>
-#include <set>
-#include <string>
+#include <limits>
 
 namespace shardline::protocol {
 namespace {
 
-namespace json = boost::json;
-
-bool u64_of(std::string_view json_text, std::uint64_t& out) {
-  return get_uint64(json::parse(json_text), out);
+template <class T>
+Result<T> from_text(std::string_view text) {
+  return decode<T>(json::parse(text));
 }
 
-TEST(Snowflake, AcceptsNumbersUpToTwoToThe64MinusOne) {
-  std::uint64_t v = 0;
-  ASSERT_TRUE(u64_of("18446744073709551615", v));
-  EXPECT_EQ(v, 18446744073709551615ull);
-  ASSERT_TRUE(u64_of("9223372036854775808", v)); // 2^63: beyond int64
-  EXPECT_EQ(v, 9223372036854775808ull);
-  ASSERT_TRUE(u64_of("175928847299117063", v)); // a real-looking Discord id
-  EXPECT_EQ(v, 175928847299117063ull);
-  ASSERT_TRUE(u64_of("0", v));
-  EXPECT_EQ(v, 0u);
+template <class T>
+T round_trip(const T& m) {
+  auto back = decode<T>(json::value_from(m));
+  EXPECT_TRUE(back) << back.error().message;
+  return back ? *back : T{};
 }
 
-TEST(Snowflake, AcceptsDecimalStrings) {
-  std::uint64_t v = 0;
-  ASSERT_TRUE(u64_of(R"("18446744073709551615")", v));
-  EXPECT_EQ(v, 18446744073709551615ull);
-  ASSERT_TRUE(u64_of(R"("175928847299117063")", v));
-  EXPECT_EQ(v, 175928847299117063ull);
+const char* kNonce = "00112233445566778899aabbccddeeff";
+
+TEST(AuthMessage, VersionTwoRoundTrips) {
+  Auth a;
+  a.proto = 2;
+  a.cluster_name = "eu-1";
+  a.shard_ids = {4, 5};
+  a.shard_count = 8;
+  a.guild_count = 1200;
+  a.role = "admin";
+  a.instance = "abcd";
+  a.generation = 1700000000000;
+  a.client_nonce = kNonce;
+  auto b = round_trip(a);
+  EXPECT_EQ(b.proto, 2);
+  EXPECT_EQ(b.cluster_name, "eu-1");
+  EXPECT_EQ(b.shard_ids, (std::vector<std::uint32_t>{4, 5}));
+  EXPECT_EQ(b.shard_count, 8u);
+  EXPECT_EQ(b.guild_count, 1200u);
+  EXPECT_TRUE(b.admin());
+  EXPECT_EQ(b.generation, 1700000000000);
+  EXPECT_EQ(b.client_nonce, kNonce);
+  EXPECT_FALSE(b.secret);
+  EXPECT_FALSE(json::value_from(a).as_object().contains("secret")); // the secret never goes out in v2
 }
 
-TEST(Snowflake, RefusesAnythingElse) {
-  std::uint64_t v = 0;
-  for (const char* bad : {"18446744073709551616", R"("18446744073709551616")", "-1", R"("-1")", "1.5",
-                          R"("")", R"("12a")", R"(" 12")", R"("0x10")", R"("+5")", "null", "true", "[1]", "{}"})
-    EXPECT_FALSE(u64_of(bad, v)) << bad;
+TEST(AuthMessage, VersionOneCarriesTheSecretAndNothingOfVersionTwo) {
+  auto a = from_text<Auth>(R"({"secret":"s","cluster_name":"py-1","shard_ids":[0,1],"shard_count":2,"guild_count":5})");
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->proto, 1);
+  EXPECT_EQ(a->secret, "s");
+  EXPECT_EQ(a->role, "cluster");
+  // Any proto other than the number 2 is version 1, which then needs the secret.
+  auto no_secret = from_text<Auth>(R"({"proto":"2","cluster_name":"py-1"})");
+  ASSERT_FALSE(no_secret);
+  EXPECT_NE(no_secret.error().message.find("secret"), std::string::npos) << no_secret.error().message;
 }
 
-TEST(Snowflake, PrecisionIsKeptAboveTwoToThe53) {
-  // A double would round 2^53 + 1 to 2^53: ids must never go through one.
-  std::uint64_t v = 0;
-  ASSERT_TRUE(u64_of("9007199254740993", v));
-  EXPECT_EQ(v, 9007199254740993ull);
-  ASSERT_TRUE(u64_of(R"("9007199254740993")", v));
-  EXPECT_EQ(v, 9007199254740993ull);
-}
-
-TEST(FieldAccess, GetStringAndNumberTolerateMissingAndIllTyped) {
-  auto o = json::parse(R"({"s":"text","i":-3,"u":18446744073709551615,"d":0.25,"n":null,"b":true,"arr":[]})")
-               .as_object();
-  EXPECT_EQ(get_string(o, "s"), "text");
-  EXPECT_EQ(get_string(o, "missing", "fb"), "fb");
-  EXPECT_EQ(get_string(o, "i", "fb"), "fb");
-  EXPECT_EQ(get_string(o, "n"), "");
-  EXPECT_DOUBLE_EQ(get_number(o, "i"), -3);
-  EXPECT_DOUBLE_EQ(get_number(o, "d"), 0.25);
-  EXPECT_DOUBLE_EQ(get_number(o, "u"), 18446744073709551615.0);
-  EXPECT_DOUBLE_EQ(get_number(o, "s", 7), 7);
-  EXPECT_DOUBLE_EQ(get_number(o, "n", 7), 7);
-  EXPECT_DOUBLE_EQ(get_number(o, "b", 7), 7);
-  EXPECT_DOUBLE_EQ(get_number(o, "missing", 9), 9);
-}
-
-TEST(ParseBody, NonFiniteOnlyInLegacyMode) {
-  json::value v;
-  const std::string body = R"({"op":"stats_broadcast","data":{"latency":NaN,"up":Infinity,"down":-Infinity,"s":"NaN"}})";
-  EXPECT_FALSE(parse_body(body, false, v));
-  ASSERT_TRUE(parse_body(body, true, v));
-  auto& d = v.as_object().at("data").as_object();
-  EXPECT_TRUE(d.at("latency").is_null());
-  EXPECT_TRUE(d.at("up").is_null());
-  EXPECT_TRUE(d.at("down").is_null());
-  EXPECT_EQ(d.at("s").as_string(), "NaN");
-}
-
-TEST(ParseBody, MalformedIsRefusedInBothModes) {
-  json::value v;
-  EXPECT_FALSE(parse_body(R"({"op":)", false, v));
-  EXPECT_FALSE(parse_body(R"({"op":)", true, v));
-  EXPECT_FALSE(parse_body(R"({"op":NaN,)", true, v));
-  ASSERT_TRUE(parse_body(R"({"op":"x"})", false, v));
-  EXPECT_EQ(v.as_object().at("op").as_string(), "x");
-}
-
-TEST(BuildBody, EnvelopeFieldsFilledIn) {
-  NonceSource nonces;
-  OutFrame f;
-  f.op = "stats_request";
-  f.data = {{"k", 1}};
-  f.source = "cluster-0";
-  f.target = "cluster-1";
-  f.id = "req-1";
-  auto body = build_body(f, nonces);
-  auto o = json::parse(body).as_object();
-  EXPECT_EQ(o.at("op").as_string(), "stats_request");
-  EXPECT_EQ(o.at("data").as_object().at("k").as_int64(), 1);
-  EXPECT_EQ(o.at("source").as_string(), "cluster-0");
-  EXPECT_EQ(o.at("target").as_string(), "cluster-1");
-  EXPECT_EQ(o.at("id").as_string(), "req-1");
-  EXPECT_FALSE(o.contains("reply_to"));
-  ASSERT_TRUE(o.at("timestamp").is_number());
-  EXPECT_NEAR(o.at("timestamp").to_number<double>(), static_cast<double>(std::time(nullptr)), 5);
-  ASSERT_TRUE(o.at("nonce").is_string());
-  EXPECT_FALSE(o.at("nonce").as_string().empty());
-
-  // The hub's envelope parser reads what build_body writes.
-  EnvelopeParser p;
-  Envelope env;
-  ASSERT_EQ(p.parse(body, false, env), EnvelopeStatus::ok);
-  EXPECT_EQ(env.op, "stats_request");
-  EXPECT_EQ(env.target, "cluster-1");
-  EXPECT_EQ(env.id, "req-1");
-  EXPECT_TRUE(env.has_nonce);
-}
-
-TEST(BuildBody, NonFiniteNumbersGoOutAsNull) {
-  // Contract section 2: Shardline never emits NaN/Infinity, so a strict (v2) hub can read
-  // a latency taken before the first gateway heartbeat.
-  NonceSource nonces;
-  OutFrame f;
-  f.op = "stats_broadcast";
-  f.source = "c";
-  f.data = json::object{{"latency", std::nan("")},
-                        {"nested", json::object{{"inf", HUGE_VAL}, {"list", json::array{-HUGE_VAL, 1.5}}}}};
-  auto body = build_body(f, nonces);
-  EXPECT_EQ(body.find("NaN"), std::string::npos) << body;
-  EXPECT_EQ(body.find("Infinity"), std::string::npos) << body;
-  Envelope env;
-  EnvelopeParser parser;
-  ASSERT_EQ(parser.parse(body, /*allow_non_finite=*/false, env), EnvelopeStatus::ok) << body;
-  auto o = json::parse(body).as_object();
-  EXPECT_TRUE(o.at("data").at("latency").is_null());
-  EXPECT_TRUE(o.at("data").at("nested").at("inf").is_null());
-  EXPECT_TRUE(o.at("data").at("nested").at("list").at(0).is_null());
-  EXPECT_EQ(o.at("data").at("nested").at("list").at(1).as_double(), 1.5);
-}
-
-TEST(BuildBody, DefaultTargetIsAllAndReplyToWhenSet) {
-  NonceSource nonces;
-  OutFrame f;
-  f.op = "stats_broadcast";
-  f.source = "c";
-  f.target = "";
-  f.reply_to = "req-9";
-  auto o = json::parse(build_body(f, nonces)).as_object();
-  EXPECT_EQ(o.at("target").as_string(), "all");
-  EXPECT_EQ(o.at("reply_to").as_string(), "req-9");
-  EXPECT_FALSE(o.contains("id"));
-  EXPECT_TRUE(o.at("data").is_object());
-}
-
-TEST(Nonces, UniqueWithinAndAcrossSources) {
-  NonceSource a, b;
-  std::set<std::string> seen;
-  for (int i = 0; i < 10000; ++i) {
-    ASSERT_TRUE(seen.insert(a.next()).second);
-    ASSERT_TRUE(seen.insert(b.next()).second);
+TEST(AuthMessage, RefusesWhatWouldMisrouteAndNamesTheField) {
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"proto":2,"cluster_name":"all","client_nonce":"00112233445566778899aabbccddeeff"})", "cluster_name"},
+      {R"({"proto":2,"cluster_name":"a b","client_nonce":"00112233445566778899aabbccddeeff"})", "cluster_name"},
+      {R"({"proto":2,"client_nonce":"00112233445566778899aabbccddeeff"})", "cluster_name"},
+      {R"({"proto":2,"cluster_name":"a","shard_ids":["1"],"client_nonce":"00112233445566778899aabbccddeeff"})",
+       "shard_ids[0]"},
+      {R"({"proto":2,"cluster_name":"a","shard_ids":[1048576],"client_nonce":"00112233445566778899aabbccddeeff"})",
+       "shard_ids"},
+      {R"({"proto":2,"cluster_name":"a","shard_count":-1,"client_nonce":"00112233445566778899aabbccddeeff"})",
+       "shard_count"},
+      {R"({"proto":2,"cluster_name":"a","guild_count":1.5,"client_nonce":"00112233445566778899aabbccddeeff"})",
+       "guild_count"},
+      {R"({"proto":2,"cluster_name":"a","role":"root","client_nonce":"00112233445566778899aabbccddeeff"})", "role"},
+      {R"({"proto":2,"cluster_name":"a","client_nonce":"0011"})", "client_nonce"},
+      {R"({"proto":2,"cluster_name":"a","client_nonce":"00112233445566778899AABBCCDDEEFF"})", "client_nonce"},
+      {R"({"proto":2,"cluster_name":"a","generation":-3,"client_nonce":"00112233445566778899aabbccddeeff"})",
+       "generation"},
+  };
+  for (auto& [text, field] : bad) {
+    auto a = from_text<Auth>(text);
+    ASSERT_FALSE(a) << text;
+    EXPECT_TRUE(a.error().is(Errc::bad_input));
+    EXPECT_NE(a.error().message.find(field), std::string::npos) << text << " -> " << a.error().message;
   }
+  auto long_instance = json::parse(R"({"proto":2,"cluster_name":"a","client_nonce":"00112233445566778899aabbccddeeff"})");
+  long_instance.as_object()["instance"] = std::string(129, 'i');
+  EXPECT_FALSE(decode<Auth>(long_instance));
 }
 
-// Expected values computed independently:
-//   printf 'shardline-v2-client|cluster-0|<cn>|<sn>' | openssl dgst -sha256 -hmac <secret>
-constexpr std::string_view kSecret = "s3cr3t-shared-by-every-cluster";
-constexpr std::string_view kClientNonce = "00112233445566778899aabbccddeeff";
-constexpr std::string_view kServerNonce = "ffeeddccbbaa99887766554433221100";
-
-TEST(AuthMac, ClientMacMatchesContract) {
-  EXPECT_EQ(client_mac(kSecret, "cluster-0", kClientNonce, kServerNonce),
-            "c4eeb922e8758698cf3f5917f4d05cf02e9b2ffed0f2212df8baa0a71fa37803");
-  EXPECT_EQ(client_mac(kSecret, "cluster-1", kClientNonce, kServerNonce),
-            "a93d93c64b2665018456321d261166731a03509903dc32a7ea5833312c8fcf02");
+TEST(AuthMessage, TheLargestShardCountTheSettingsAllowIsAccepted) {
+  // SHARD_COUNT may be 2^20: ids 0..2^20-1.
+  auto ok = from_text<Auth>(R"({"proto":2,"cluster_name":"a","shard_ids":[1048575],"shard_count":1048576,
+                                "client_nonce":"00112233445566778899aabbccddeeff"})");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->shard_count, 1048576u);
+  EXPECT_FALSE(from_text<Auth>(R"({"proto":2,"cluster_name":"a","shard_count":1048577,
+                                   "client_nonce":"00112233445566778899aabbccddeeff"})"));
 }
 
-TEST(AuthMac, ServerMacMatchesContract) {
-  EXPECT_EQ(server_mac(kSecret, "cluster-0", kClientNonce, kServerNonce),
-            "87f19cb8ddb4079f4a3cfbc8dff72e3401321bf0a13d2b2fc610ff93153c50f5");
+TEST(AuthResponseMessage, RefusalCarriesOnlyTheError) {
+  auto o = to_data(AuthResponse{false, "Invalid secret"});
+  EXPECT_EQ(json::serialize(o), R"({"success":false,"error":"Invalid secret"})");
+  AuthResponse ok;
+  ok.success = true;
+  ok.server_cluster = "hub";
+  ok.connected_clients = {"a", "b"};
+  ok.proto = 2;
+  ok.server_mac = "ff";
+  auto back = round_trip(ok);
+  EXPECT_TRUE(back.success);
+  EXPECT_EQ(back.connected_clients, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(back.server_mac, "ff");
+  EXPECT_EQ(back.proto, 2);
 }
 
-TEST(AuthMac, EveryInputMatters) {
-  auto base = client_mac(kSecret, "cluster-0", kClientNonce, kServerNonce);
-  EXPECT_NE(client_mac("other-secret-0123456789", "cluster-0", kClientNonce, kServerNonce), base);
-  EXPECT_NE(client_mac(kSecret, "cluster-0", kServerNonce, kClientNonce), base); // nonces swapped
-  EXPECT_NE(client_mac(kSecret, "cluster-0", kClientNonce, "ffeeddccbbaa99887766554433221101"), base);
-  // The server's proof can never be replayed as a client's, or the other way round.
-  EXPECT_NE(server_mac(kSecret, "cluster-0", kClientNonce, kServerNonce), base);
+TEST(ClusterStatsMessage, ReadsWhatVersionOnePeersSendLeniently) {
+  // Python peers: a null latency (NaN already read as null), float counts, missing fields,
+  // strings where numbers belong; nothing of it is refused, what is unreadable reads as absent.
+  auto s = from_text<ClusterStats>(R"({"cluster_name":"py","guild_count":12.0,"user_count":"many","latency":null,
+                                       "shard_ids":[0,"x",2],"uptime":-1,"extra":{"a":1}})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->guild_count, 12u);
+  EXPECT_EQ(s->user_count, 0u);
+  EXPECT_FALSE(s->latency);
+  EXPECT_EQ(s->shard_ids, (std::vector<std::uint32_t>{0, 2}));
+  auto huge = from_text<ClusterStats>(R"({"guild_count":1e30,"user_count":-5})");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->guild_count, UINT64_MAX); // saturates instead of an undefined conversion
+  EXPECT_EQ(huge->user_count, 0u);
+}
+
+TEST(ClusterStatsMessage, NeverWritesNaN) {
+  ClusterStats s;
+  s.cluster_name = "c";
+  s.latency = std::numeric_limits<double>::quiet_NaN();
+  auto text = json::serialize(json::value_from(s));
+  EXPECT_EQ(text.find("NaN"), std::string::npos) << text;
+  EXPECT_TRUE(json::parse(text).as_object().at("latency").is_null());
+  s.latency = 0.25;
+  s.active = false;
+  s.layout = 16;
+  auto back = round_trip(s);
+  EXPECT_EQ(back.latency, 0.25);
+  EXPECT_EQ(back.active, false);
+  EXPECT_EQ(back.layout, 16u);
+}
+
+TEST(BroadcastMessage, CutAtFiveHundredCharactersAndAuthorIdEitherWay) {
+  auto b = from_text<Broadcast>(R"({"message":")" + std::string(600, 'x') + R"(","author_id":"175928847299117063"})");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->message.size(), 500u);
+  EXPECT_EQ(b->author, "?");
+  EXPECT_EQ(b->author_id, 175928847299117063ull);
+  EXPECT_TRUE(json::value_from(*b).as_object().at("author_id").is_number()); // as the seed writes it
+}
+
+TEST(LayoutMessage, NeedsABoolean) {
+  EXPECT_TRUE(from_text<Layout>(R"({"active":false})"));
+  auto bad = from_text<Layout>(R"({"active":"yes"})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("active"), std::string::npos);
+}
+
+TEST(HubStatusMessage, RoundTripsWithClientsAndTheirStats) {
+  HubStatus h;
+  h.hub = "hub";
+  h.mode = "server";
+  h.port = 20000;
+  h.legacy_auth = true;
+  h.identify.budget_remaining = 7;
+  h.thresholds.stats_hide_s = 30;
+  HubClient c;
+  c.name = "a";
+  c.role = "cluster";
+  c.shard_ids = {1};
+  c.health = "yellow";
+  c.stats = ClusterStats{};
+  c.stats->guild_count = 9;
+  c.stats_age = 3;
+  h.clients = {c, HubClient{"dash", "admin"}};
+  auto back = round_trip(h);
+  EXPECT_EQ(back.port, 20000);
+  EXPECT_TRUE(back.legacy_auth);
+  EXPECT_EQ(back.identify.budget_remaining, 7u);
+  EXPECT_EQ(back.thresholds.stats_hide_s, 30);
+  ASSERT_EQ(back.clients.size(), 2u);
+  EXPECT_EQ(back.clients[0].stats->guild_count, 9u);
+  ASSERT_EQ(back.clusters().size(), 1u);
+  EXPECT_EQ(back.clusters()[0]->name, "a");
+  // Unknown is null on the wire, not 0.
+  h.identify.budget_remaining.reset();
+  EXPECT_TRUE(json::value_from(h).at("identify").at("budget_remaining").is_null());
+}
+
+TEST(LaunchMessages, AnswersKeepTheirWireForms) {
+  EXPECT_EQ(json::serialize(to_data(LaunchStarted{false, "a reshard is under way"})),
+            R"({"error":"a reshard is under way"})");
+  LaunchStarted restart{true};
+  restart.clusters = 4;
+  EXPECT_EQ(json::serialize(to_data(restart)), R"({"started":true,"clusters":4})");
+  LaunchStarted reshard{true};
+  reshard.from = 8;
+  reshard.to = 16;
+  EXPECT_EQ(json::serialize(to_data(reshard)), R"({"started":true,"from":8,"to":16})");
+  auto q = from_text<LaunchRequest>(R"({"action":"reshard","shards":"16"})");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->shards, 16u);
+  EXPECT_FALSE(from_text<LaunchRequest>(R"({"action":"reshard","shards":-1})"));
+}
+
+TEST(Ops, EveryOpOfTheTableIsClassifiedAndNothingElse) {
+  for (auto& o : kOps) EXPECT_EQ(classify(o.name), o.kind) << o.name;
+  for (auto unknown : {"", "Heartbeat", "eval", "stats_broadcast ", "shard:1"}) EXPECT_EQ(classify(unknown), OpKind::unknown);
+  // What a client may never send.
+  for (auto hub_only : {"auth_challenge", "heartbeat_ack", "fanout", "identify_grant", "cluster_join"})
+    EXPECT_EQ(classify(hub_only), OpKind::hub_only) << hub_only;
 }
 
 } // namespace
