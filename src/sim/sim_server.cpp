@@ -1,22 +1,19 @@
-// The simulator's networking: one loopback port, one io_context, one thread. Each accepted
-// connection reads an HTTP request; a websocket upgrade becomes a gateway connection, anything
-// else is answered by the REST or /_sim/ handlers. All Beast code lives in this one
-// translation unit on purpose: Beast is slow to compile, and the rules it enforces are in the
-// pure library (world, limiters, sessions, gateway_protocol) where unit tests reach them.
+// The simulator's server: one loopback port, one io_context, one thread. Each accepted
+// connection reads an HTTP request; a websocket upgrade becomes a gateway connection
+// (gateway_conn.cpp), anything else is answered by the REST or /_sim/ handlers below. Beast is
+// confined to this file and gateway_conn.cpp: it is slow to compile, and the rules it enforces
+// are in the pure library (world, limiters, sessions, gateway_protocol) where unit tests reach
+// them.
 
 #include "sim/sim_server.hpp"
 
-#include "core/clock.hpp"
 #include "core/port_file.hpp"
-#include "sim/event_generator.hpp"
+#include "net/spawn_owned.hpp"
+#include "sim/gateway_conn.hpp"
 #include "sim/gateway_protocol.hpp"
-#include "sim/identify_limiter.hpp"
-#include "sim/interaction_store.hpp"
-#include "sim/rest_limiter.hpp"
-#include "sim/send_limiter.hpp"
-#include "sim/session_store.hpp"
-#include "sim/world.hpp"
-#include "sim/zlib_stream.hpp"
+#include "sim/gateway_upgrade.hpp"
+#include "sim/sim_state.hpp"
+#include "sim/world_events.hpp"
 
 #include <utility>
 #include <boost/asio.hpp>
@@ -43,40 +40,21 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 namespace shardline::sim {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace json = boost::json;
-using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-// A client that stops reading is a slow consumer, closed with 4000 (resumable) while the
-// oldest dispatch it has not received is still kept for replay, with this many newer events
-// of headroom for its reconnection: so its RESUME loses nothing. Waiting longer would turn
-// the "resumable" close into a forced re-IDENTIFY.
-constexpr std::uint64_t kSlowConsumerHeadroom = ReplayLimits{}.max_events / 10;
-// ...and only if its writer is stuck: a client draining a large RESUME replay keeps writes
-// completing and is left alone until it would actually lose an event.
-constexpr auto kWriterStuckAfter = std::chrono::milliseconds(250);
-// Backstop on any connection's queue (the rule above keeps dispatches well under it): twice
-// what a replay can hold, so a RESUME's replay always fits.
-constexpr std::size_t kMaxQueuedFrames = 2 * ReplayLimits{}.max_events;
-constexpr std::size_t kMaxQueuedBytes = 2 * ReplayLimits{}.max_bytes;
 // Gateway and HTTP connections at once; beyond, new ones are closed at accept.
 constexpr std::size_t kMaxConnections = 4096;
 constexpr auto kCloseGrace = std::chrono::seconds(2); // after our close frame, then the socket goes
-constexpr std::uint64_t kPrivilegedIntents = intent::guild_members | intent::guild_presences | intent::message_content;
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -84,508 +62,6 @@ using Response = http::response<http::string_body>;
 // Beast's and Boost.JSON's strings are Boost's own; the pure code takes std::string_view.
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 std::string_view jsv(const json::string& s) { return {s.data(), s.size()}; }
-
-struct Sim;
-
-struct GatewayConn {
-  struct Out {
-    Frame frame;
-    std::uint64_t seq = 0; // a dispatch of the attached session: recorded as delivered once written
-    bool replayed = false;
-    bool heartbeat_request = false; // our op 1: the answer is due from when it is written
-  };
-
-  GatewayConn(beast::tcp_stream stream, Clock clock)
-      : ws(std::move(stream)), wake(ws.get_executor()), send_limiter(std::move(clock)) {}
-
-  websocket::stream<beast::tcp_stream> ws;
-  asio::steady_timer wake; // the writer sleeps on it; cancel() wakes it
-  std::unique_ptr<ZlibStream> zlib;
-  std::deque<Out> outq;
-  std::size_t out_bytes = 0;
-  SendLimiter send_limiter;
-  std::string address;
-  std::string session_id; // attached session; empty before IDENTIFY/RESUME
-  steady::time_point last_heartbeat{};
-  steady::time_point last_write_done{}; // the writer's last completed write (or the accept)
-  steady::time_point heartbeat_requested{}; // our op 1 awaiting the client's HEARTBEAT; {}: none
-  steady::time_point next_server_heartbeat{};
-  bool closing = false; // our close frame is queued or sent
-  bool ended = false;   // the reader has finished; the connection is gone
-  steady::time_point close_started{};
-  bool no_acks = false; // fault: heartbeats go unanswered
-  bool stalled = false; // fault: nothing is written any more
-  std::uint16_t close_code = 0;
-  std::string close_reason;
-};
-
-using ConnPtr = std::shared_ptr<GatewayConn>;
-
-struct Sim {
-  Sim(asio::io_context& io, SimOptions o)
-      : io(io), opt(std::move(o)), world(WorldOptions{opt.guilds, opt.seed}),
-        identify(IdentifyLimits{opt.max_concurrency, millis(opt.identify_window_ms), opt.session_budget}, clock),
-        // Session ids are random, not from the seed: a client must never resume a session
-        // of an earlier simulator run by accident.
-        sessions(SessionLimits{ReplayLimits{}, millis(opt.resume_ttl_ms)}, clock, std::random_device{}()),
-        events(world, opt.seed),
-        rest_limiter(RestLimits{opt.rest_global_per_sec, opt.rest_route_limit, millis(opt.rest_route_window_ms)},
-                     clock),
-        interactions(InteractionLimits{}, clock, std::random_device{}()), acceptor(io), sweeper(io), started(clock()),
-        outage_end(started + millis(opt.outage_ms)) {}
-
-  asio::io_context& io;
-  SimOptions opt;
-  Clock clock = real_clock();
-  World world;
-  IdentifyLimiter identify;
-  SessionStore sessions;
-  EventGenerator events;
-  RestLimiter rest_limiter;
-  InteractionStore interactions;
-  std::map<std::string, json::array> commands; // "global" or a guild id -> its slash commands
-  std::uint64_t command_puts = 0; // accepted bulk overwrites, any scope: a test sees a bot re-register
-  std::unordered_map<std::uint64_t, std::deque<std::string>> channel_messages; // what the bot posted
-  std::uint64_t next_increment = 0, last_id = 0;
-  std::mt19937_64 churn_rng{opt.seed ^ 0xc4u};
-  tcp::acceptor acceptor;
-  asio::steady_timer sweeper;
-  steady::time_point started;
-  std::uint16_t port = 0;
-  std::string ws_url;
-  bool stopped = false;
-
-  std::map<std::string, std::uint64_t> violations; // besides the identify limiter's own
-  std::uint64_t resumes_refused = 0;
-  std::uint64_t connections_total = 0;
-  std::size_t open_connections = 0; // gateway and HTTP, for kMaxConnections
-  std::uint64_t faults_applied = 0;
-  std::unordered_set<ConnPtr> conns;
-  std::unordered_map<std::string, std::weak_ptr<GatewayConn>> conn_of; // session id -> its connection
-
-  // Guilds unavailable at start come back at outage_end: sessions that saw them unavailable
-  // get their GUILD_CREATE then (replayable like any dispatch if they are disconnected).
-  steady::time_point outage_end;
-  bool outage_over = false;
-  std::vector<std::string> awaiting_outage;
-
-  std::uint32_t recommended_shards() const { return opt.shards ? opt.shards : world.recommended_shards(); }
-};
-
-// ---- gateway: queueing, dispatching, closing ------------------------------------------------
-
-void wake_writer(GatewayConn& c) { c.wake.cancel(); }
-
-void request_close(GatewayConn& c, std::uint16_t code, std::string reason);
-
-Frame make_frame(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
-
-void enqueue(GatewayConn& c, GatewayConn::Out out) {
-  if (c.closing || c.ended) return;
-  c.out_bytes += out.frame->size();
-  c.outq.push_back(std::move(out));
-  if (c.outq.size() > kMaxQueuedFrames || c.out_bytes > kMaxQueuedBytes)
-    return request_close(c, close_code::unknown_error, "Slow consumer.");
-  wake_writer(c);
-}
-
-void count_violation(Sim& sim, const char* kind, const GatewayConn& c, const std::string& detail = {}) {
-  ++sim.violations[kind];
-  spdlog::warn("violation {} from {}{}{}", kind, c.address, detail.empty() ? "" : ": ", detail);
-}
-
-// Closes with `code` as soon as the writer is free; frames still queued are dropped (a
-// dispatch among them stays in the session's replay buffer, undelivered).
-void request_close(GatewayConn& c, std::uint16_t code, std::string reason) {
-  if (c.closing || c.ended) return;
-  spdlog::info("closing gateway connection {} with {} ({})", c.address, code, reason);
-  c.closing = true;
-  c.close_code = code;
-  c.close_reason = std::move(reason);
-  c.close_started = steady::now();
-  c.outq.clear();
-  c.out_bytes = 0;
-  wake_writer(c);
-}
-
-// Appends a dispatch to the session (sequence, replay buffer) and sends it if a connection
-// holds the session.
-void dispatch(Sim& sim, Session& s, std::string_view type, std::string_view data) {
-  auto& ev = s.append(type, data);
-  auto it = sim.conn_of.find(s.id());
-  if (it == sim.conn_of.end()) return;
-  auto c = it->second.lock();
-  if (!c || c->session_id != s.id()) return;
-  enqueue(*c, {ev.frame, ev.seq, false});
-  // The oldest queued dispatch is the first one the client has not received: close while it
-  // would survive kSlowConsumerHeadroom more events in the replay buffer (by count, and by
-  // bytes through the queue, which holds the same events).
-  for (auto& o : c->outq) {
-    if (o.seq == 0) continue;
-    const std::uint64_t behind = s.last_seq() - o.seq + 1;
-    const bool at_risk = behind + kSlowConsumerHeadroom > ReplayLimits{}.max_events ||
-                         c->out_bytes > ReplayLimits{}.max_bytes / 10 * 9;
-    const bool stuck = sim.clock() - c->last_write_done > kWriterStuckAfter;
-    if ((at_risk && stuck) || !s.can_replay_from(o.seq - 1))
-      request_close(*c, close_code::unknown_error, "Slow consumer.");
-    break;
-  }
-}
-
-void send_guilds(Sim& sim, Session& s) {
-  bool in_outage = !sim.outage_over && sim.clock() < sim.outage_end;
-  bool waits = false;
-  for (auto* g : sim.world.guilds_of_shard(s.shard_id(), s.num_shards())) {
-    if (g->unavailable_at_start && in_outage) {
-      dispatch(sim, s, "GUILD_DELETE", guild_unavailable_data(*g));
-      waits = true;
-    } else {
-      dispatch(sim, s, "GUILD_CREATE", guild_create_data(sim.world, *g, s.large_threshold));
-    }
-  }
-  if (waits) sim.awaiting_outage.push_back(s.id());
-}
-
-void end_outage(Sim& sim) {
-  sim.outage_over = true;
-  std::size_t sent = 0;
-  for (auto& id : sim.awaiting_outage) {
-    auto* s = sim.sessions.find(id);
-    if (!s || s->invalidated) continue;
-    for (auto* g : sim.world.guilds_of_shard(s->shard_id(), s->num_shards()))
-      if (g->unavailable_at_start) {
-        dispatch(sim, *s, "GUILD_CREATE", guild_create_data(sim.world, *g, s->large_threshold));
-        ++sent;
-      }
-  }
-  sim.awaiting_outage.clear();
-  spdlog::info("guild outage over: {} GUILD_CREATE sent to waiting sessions", sent);
-}
-
-bool invalidates_session(std::uint16_t code) {
-  switch (code) {
-  case 1000:
-  case 1001:
-  case close_code::authentication_failed:
-  case close_code::invalid_seq:
-  case close_code::session_timed_out:
-  case close_code::invalid_shard:
-  case close_code::sharding_required:
-  case close_code::invalid_api_version:
-  case close_code::invalid_intents:
-  case close_code::disallowed_intents: return true;
-  default: return false;
-  }
-}
-
-void attach(Sim& sim, const ConnPtr& c, Session& s) {
-  c->session_id = s.id();
-  sim.conn_of[s.id()] = c;
-  if (sim.opt.server_heartbeat_ms) c->next_server_heartbeat = sim.clock() + millis(sim.opt.server_heartbeat_ms);
-}
-
-// Sends a HEARTBEAT request (op 1); the client must answer with a HEARTBEAT at once.
-void request_heartbeat(GatewayConn& c, std::uint64_t last_seq) {
-  GatewayConn::Out out{make_frame(heartbeat_request_frame(last_seq))};
-  out.heartbeat_request = true;
-  enqueue(c, std::move(out));
-}
-
-void on_identify(Sim& sim, const ConnPtr& c, const std::string& d_json) {
-  if (!c->session_id.empty()) {
-    count_violation(sim, "already_authenticated", *c);
-    return request_close(*c, close_code::already_authenticated, "You sent more than one identify payload.");
-  }
-  GatewayError err;
-  auto id = parse_identify(d_json, err);
-  if (!id) {
-    count_violation(sim, err.code == close_code::invalid_shard ? "invalid_shard" : "bad_identify", *c, err.reason);
-    return request_close(*c, err.code, err.reason);
-  }
-  if (id->token != sim.opt.token) {
-    count_violation(sim, "authentication_failed", *c);
-    return request_close(*c, close_code::authentication_failed, "Authentication failed.");
-  }
-  if (auto refused = id->intents & kPrivilegedIntents & ~sim.opt.privileged_intents) {
-    count_violation(sim, "disallowed_intents", *c, fmt::format("privileged intents {} not enabled", refused));
-    return request_close(*c, close_code::disallowed_intents, "Disallowed intent(s).");
-  }
-  if (sim.world.count_of_shard(id->shard_id, id->num_shards) > World::kMaxGuildsPerShard) {
-    count_violation(sim, "sharding_required", *c,
-                    fmt::format("shard [{}, {}] would hold more than {} guilds", id->shard_id, id->num_shards,
-                                World::kMaxGuildsPerShard));
-    return request_close(*c, close_code::sharding_required, "Sharding is required.");
-  }
-  auto verdict = sim.identify.try_identify(id->shard_id);
-  if (verdict != IdentifyVerdict::accepted) {
-    // The limiter counts it; the client must wait and IDENTIFY again.
-    spdlog::warn("violation {} from {}: IDENTIFY of shard [{}, {}] refused (bucket {})", to_string(verdict),
-                 c->address, id->shard_id, id->num_shards, sim.identify.bucket_of(id->shard_id));
-    enqueue(*c, {make_frame(invalid_session_frame(false))});
-    return;
-  }
-  auto& s = sim.sessions.create(id->shard_id, id->num_shards);
-  s.intents = id->intents;
-  s.large_threshold = id->large_threshold;
-  attach(sim, c, s);
-  spdlog::info("IDENTIFY shard [{}, {}] from {}: session {}", id->shard_id, id->num_shards, c->address, s.id());
-  dispatch(sim, s, "READY", ready_data(sim.world, s.id(), sim.ws_url, id->shard_id, id->num_shards));
-  send_guilds(sim, s);
-}
-
-void on_resume(Sim& sim, const ConnPtr& c, const std::string& d_json) {
-  if (!c->session_id.empty()) {
-    count_violation(sim, "already_authenticated", *c);
-    return request_close(*c, close_code::already_authenticated, "Already authenticated.");
-  }
-  GatewayError err;
-  auto r = parse_resume(d_json, err);
-  if (!r) {
-    count_violation(sim, "bad_resume", *c);
-    return request_close(*c, err.code, err.reason);
-  }
-  if (r->token != sim.opt.token) {
-    count_violation(sim, "authentication_failed", *c);
-    return request_close(*c, close_code::authentication_failed, "Authentication failed.");
-  }
-  // A session whose connection we are closing with a code that ends it (4009 session timed out,
-  // 4007...) is over already, even while that close is still under way.
-  if (auto held = sim.conn_of.find(r->session_id); held != sim.conn_of.end())
-    if (auto h = held->second.lock(); h && h != c && h->closing && invalidates_session(h->close_code))
-      if (auto* s = sim.sessions.find(r->session_id)) s->invalidated = true;
-  auto res = sim.sessions.resume(r->session_id, r->seq);
-  if (!res) {
-    ++sim.resumes_refused;
-    // The session id is the peer's text: logged by length only (no log injection).
-    spdlog::info("RESUME ({}-byte session id) at {} refused from {}: {}", r->session_id.size(), r->seq,
-                 c->address, to_string(res.refusal));
-    enqueue(*c, {make_frame(invalid_session_frame(false))});
-    return;
-  }
-  // A session still held by another connection (the client gave up on a zombie): once the
-  // resume is accepted, that connection loses the session and is closed.
-  if (auto it = sim.conn_of.find(r->session_id); it != sim.conn_of.end()) {
-    if (auto old = it->second.lock(); old && old != c && old->session_id == r->session_id) {
-      old->session_id.clear();
-      request_close(*old, close_code::unknown_error, "Session resumed elsewhere.");
-    }
-  }
-  auto& s = *res.session;
-  attach(sim, c, s);
-  auto missed = s.events_after(r->seq);
-  spdlog::info("RESUME of {} (shard [{}, {}]) at {} from {}: replaying {}", s.id(), s.shard_id(), s.num_shards(),
-               r->seq, c->address, missed.size());
-  for (auto* e : missed) enqueue(*c, {e->frame, e->seq, true});
-  dispatch(sim, s, "RESUMED", resumed_data());
-}
-
-void on_message(Sim& sim, const ConnPtr& c, std::string_view text) {
-  if (!c->send_limiter.allow()) {
-    count_violation(sim, "send_rate", *c, fmt::format("over {} commands in 60 s", c->send_limiter.limit()));
-    return request_close(*c, close_code::rate_limited, "You are being rate limited.");
-  }
-  GatewayError err;
-  auto cmd = parse_command(text, err);
-  if (!cmd) {
-    count_violation(sim, err.code == close_code::unknown_opcode ? "unknown_opcode" : "decode_error", *c);
-    return request_close(*c, err.code, err.reason);
-  }
-  switch (cmd->op) {
-  case op::heartbeat:
-    c->last_heartbeat = sim.clock();
-    c->heartbeat_requested = {};
-    if (!c->no_acks) enqueue(*c, {make_frame(heartbeat_ack_frame())});
-    return;
-  case op::identify: return on_identify(sim, c, cmd->d_json);
-  case op::resume: return on_resume(sim, c, cmd->d_json);
-  default:
-    // Presence, voice state, member requests: accepted and ignored once authenticated.
-    if (c->session_id.empty()) {
-      count_violation(sim, "not_authenticated", *c, fmt::format("op {} before IDENTIFY", cmd->op));
-      return request_close(*c, close_code::not_authenticated, "Not authenticated.");
-    }
-    return;
-  }
-}
-
-void end_connection(Sim& sim, const ConnPtr& c, std::uint16_t client_code) {
-  if (c->ended) return;
-  c->ended = true;
-  wake_writer(*c);
-  sim.conns.erase(c);
-  if (c->session_id.empty()) return;
-  auto* s = sim.sessions.find(c->session_id);
-  auto it = sim.conn_of.find(c->session_id);
-  if (it != sim.conn_of.end() && it->second.lock() == c) sim.conn_of.erase(it);
-  if (!s) return;
-  // When we closed first, our code decides: a client that answers our resumable close
-  // (4000, 4002, 4008...) with 1000 keeps its session, as gateway.md's table says.
-  bool invalidate = c->closing ? invalidates_session(c->close_code) : invalidates_session(client_code);
-  sim.sessions.detach(*s, invalidate);
-  spdlog::info("session {} (shard [{}, {}]) {}", s->id(), s->shard_id(), s->num_shards(),
-               invalidate ? "ended" : "detached, resumable");
-}
-
-// ---- gateway: coroutines -------------------------------------------------------------------
-
-// While a backlog of frames is being written the socket is corked (TCP_CORK), so the kernel
-// sends full segments instead of one per dispatch (a loopback send per message cost about as
-// much as generating and compressing it); it is uncorked, which sends what is pending, as
-// soon as the queue is empty and before the writer sleeps or closes.
-void set_cork(GatewayConn& c, bool on) {
-  int v = on ? 1 : 0;
-  ::setsockopt(beast::get_lowest_layer(c.ws).socket().native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
-}
-
-asio::awaitable<void> gateway_writer(std::shared_ptr<Sim> sim, ConnPtr c) {
-  bool corked = false;
-  std::string zbuf; // compressed frame, its capacity reused
-  for (;;) {
-    if (corked && (c->outq.empty() || c->stalled || c->ended)) {
-      set_cork(*c, false);
-      corked = false;
-    }
-    while ((c->outq.empty() || c->stalled) && !c->closing && !c->ended) {
-      c->wake.expires_at(steady::time_point::max());
-      co_await c->wake.async_wait(use_tuple);
-    }
-    if (c->ended) co_return;
-    if (c->outq.empty() && c->closing) {
-      websocket::close_reason reason(static_cast<websocket::close_code>(c->close_code), c->close_reason);
-      [[maybe_unused]] auto [ec] = co_await c->ws.async_close(reason, use_tuple);
-      co_return;
-    }
-    auto out = std::move(c->outq.front());
-    c->outq.pop_front();
-    c->out_bytes -= out.frame->size();
-    if (!corked && !c->outq.empty()) {
-      set_cork(*c, true);
-      corked = true;
-    }
-    c->ws.binary(c->zlib != nullptr);
-    if (c->zlib) c->zlib->compress_into(*out.frame, zbuf);
-    auto [ec, n] = co_await c->ws.async_write(asio::buffer(c->zlib ? zbuf : *out.frame), use_tuple);
-    if (ec) {
-      beast::error_code ignored;
-      beast::get_lowest_layer(c->ws).socket().close(ignored);
-      co_return;
-    }
-    c->last_write_done = sim->clock();
-    // A dispatch reached the client of the session this connection holds (still holds: a
-    // RESUME elsewhere detaches it, and then the replay there is what counts).
-    if (out.seq != 0 && !c->session_id.empty())
-      if (auto* s = sim->sessions.find(c->session_id)) sim->sessions.delivered(*s, out.seq, out.replayed);
-    // The client's answer is due from when the request reached the wire, not from when it
-    // was queued behind a backlog of dispatches.
-    if (out.heartbeat_request && c->heartbeat_requested == steady::time_point{}) c->heartbeat_requested = sim->clock();
-  }
-}
-
-// Checks the query of the gateway URL: v=10, encoding=json, compress absent or zlib-stream.
-// Returns 0 if fine, else the close code to refuse with.
-std::uint16_t check_gateway_query(std::string_view target, bool& zlib, std::string& why) {
-  auto u = boost::urls::parse_origin_form(target);
-  if (!u) {
-    why = "Malformed gateway URL.";
-    return close_code::decode_error;
-  }
-  for (auto p : u->params()) {
-    if (p.key == "v" && p.value != "10") {
-      why = "Invalid API version.";
-      return close_code::invalid_api_version;
-    }
-    if (p.key == "encoding" && p.value != "json") {
-      why = "Only encoding=json is simulated.";
-      return close_code::decode_error;
-    }
-    if (p.key == "compress") {
-      if (p.value != "zlib-stream") {
-        why = "Only compress=zlib-stream is simulated.";
-        return close_code::decode_error;
-      }
-      zlib = true;
-    }
-  }
-  return 0;
-}
-
-asio::awaitable<void> gateway(std::shared_ptr<Sim> sim, ConnPtr c, Request req) {
-  bool zlib = false;
-  std::string why;
-  auto refuse = check_gateway_query(sv(req.target()), zlib, why);
-  beast::get_lowest_layer(c->ws).expires_never();
-  c->ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
-  c->ws.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "shardline-sim"); }));
-  // No frame-size limit in Beast: it would fail a large frame with 1009 before the reader
-  // below counts it and closes with 4002; that reader never buffers more than 5 KiB.
-  c->ws.read_message_max(0);
-  c->ws.auto_fragment(false);
-  auto [aec] = co_await c->ws.async_accept(req, use_tuple);
-  if (aec) co_return;
-  // The simulator must outrun its clients (benchmarks stream 100k events/s through it):
-  // ISA-L by default (zlib_stream.hpp says why); any engine inflates the same way.
-  if (zlib) c->zlib = std::make_unique<ZlibStream>(sim->opt.deflate);
-  ++sim->connections_total;
-  sim->conns.insert(c);
-  c->last_heartbeat = sim->clock();
-  c->last_write_done = sim->clock();
-  // The reader owns the connection; a writer that fails closes the socket, which ends it.
-  asio::co_spawn(c->ws.get_executor(), gateway_writer(sim, c), [c](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("gateway writer for {} failed: {}", c->address, ex.what());
-    }
-    beast::error_code ignored;
-    beast::get_lowest_layer(c->ws).socket().close(ignored);
-  });
-  if (refuse) request_close(*c, refuse, why);
-  else enqueue(*c, {make_frame(hello_frame(sim->opt.heartbeat_ms))});
-
-  beast::flat_buffer buf;
-  std::uint16_t client_code = 0;
-  for (;;) {
-    buf.clear();
-    bool too_big = false;
-    beast::error_code ec;
-    // Read piecewise, so an oversized message is refused after 4 KiB, never buffered whole.
-    do {
-      auto [e, n] = co_await c->ws.async_read_some(buf, 1024, use_tuple);
-      if (e) {
-        ec = e;
-        break;
-      }
-      if (buf.size() > kMaxPayloadBytes) {
-        too_big = true;
-        break;
-      }
-    } while (!c->ws.is_message_done());
-    if (ec) {
-      if (ec == websocket::error::closed) client_code = static_cast<std::uint16_t>(c->ws.reason().code);
-      break;
-    }
-    if (c->closing) continue; // drain until the peer answers our close
-    if (too_big) {
-      count_violation(*sim, "payload_too_large", *c, "over 4096 bytes");
-      request_close(*c, close_code::decode_error, "Payload too large.");
-      continue;
-    }
-    if (!c->ws.got_text()) {
-      // Binary frames carry ETF; clients send JSON as text even with zlib-stream (which
-      // compresses only what the gateway sends).
-      count_violation(*sim, "decode_error", *c, "binary frame");
-      request_close(*c, close_code::decode_error, "Error while decoding payload.");
-      continue;
-    }
-    auto data = buf.data();
-    on_message(*sim, c, std::string_view(static_cast<const char*>(data.data()), data.size()));
-  }
-  end_connection(*sim, c, client_code);
-  beast::error_code ignored;
-  beast::get_lowest_layer(c->ws).socket().close(ignored);
-}
 
 // ---- REST -----------------------------------------------------------------------------------
 
@@ -825,10 +301,7 @@ Response faults(Sim& sim, const Request& req) {
         c->session_id.clear();
       }
     } else if (kind == "reset") {
-      auto& sock = beast::get_lowest_layer(c->ws).socket();
-      beast::error_code ignored;
-      sock.set_option(asio::socket_base::linger(true, 0), ignored); // close sends RST
-      sock.close(ignored);
+      reset_socket(*c);
     } else if (kind == "stop_acks") {
       c->no_acks = true;
     } else if (kind == "stall") {
@@ -876,20 +349,6 @@ std::optional<std::uint64_t> id_field(const json::object& o, std::string_view ke
   return std::nullopt;
 }
 
-std::uint64_t wall_now_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<millis>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-// A fresh snowflake for something the simulator creates now (messages, commands,
-// interactions): wall-clock time, and an increment that keeps ids of one millisecond apart.
-std::uint64_t new_id(Sim& sim) {
-  auto id = World::snowflake(wall_now_ms(), 2, 0, static_cast<std::uint32_t>(sim.next_increment++ % 4096));
-  id = std::max(id, sim.last_id + 1);
-  sim.last_id = id;
-  return id;
-}
-
 
 Response discord_error(const Request& req, http::status status, int code, std::string_view message) {
   return error_response(req, status, message, code);
@@ -933,9 +392,9 @@ json::object bot_message(Sim& sim, std::uint64_t id, std::uint64_t channel_id, c
   }
   // A reply (type 19) names the message it answers, as Discord returns it.
   if (auto* ref = body.if_contains("message_reference"); ref && ref->is_object() && !webhook_id) {
-    if (auto id = id_field(ref->get_object(), "message_id")) {
+    if (auto id_ref = id_field(ref->get_object(), "message_id")) {
       m["type"] = 19;
-      m["message_reference"] = json::object{{"type", 0}, {"message_id", std::to_string(*id)},
+      m["message_reference"] = json::object{{"type", 0}, {"message_id", std::to_string(*id_ref)},
                                             {"channel_id", std::to_string(channel_id)}};
     }
   }
@@ -994,11 +453,11 @@ Response put_commands(Sim& sim, const Request& req, const std::string& scope, st
     for (auto& old : sim.commands[scope])
       if (old.at("name") == cmd.at("name") && old.at("type") == json::value(type))
         id = std::string(jsv(old.at("id").as_string()));
-    if (id.empty()) id = std::to_string(new_id(sim));
+    if (id.empty()) id = std::to_string(sim.new_id());
     cmd["id"] = id;
     cmd["application_id"] = std::to_string(sim.world.application_id());
     cmd["type"] = type;
-    cmd["version"] = std::to_string(new_id(sim));
+    cmd["version"] = std::to_string(sim.new_id());
     cmd["default_member_permissions"] =
         o.contains("default_member_permissions") ? o.at("default_member_permissions") : json::value(nullptr);
     if (!cmd.contains("options")) cmd["options"] = json::array{};
@@ -1037,42 +496,6 @@ Response interaction_error(const Request& req, InteractionError e) {
   return discord_error(req, http::status::internal_server_error, 0, "500: Internal Server Error");
 }
 
-// Dispatches to every live or resumable session of the guild's shard that asked for `intent`
-// (0: every such session). Returns how many sessions it went to.
-std::size_t dispatch_to_guild(Sim& sim, std::uint64_t guild_id, const char* type, const std::string& data,
-                              std::uint64_t intent_bit) {
-  std::size_t n = 0;
-  for (auto* s : sim.sessions.active()) {
-    if (World::shard_of(guild_id, s->num_shards()) != s->shard_id()) continue;
-    if (intent_bit && !(s->intents & intent_bit)) continue;
-    dispatch(sim, *s, type, data);
-    ++n;
-  }
-  return n;
-}
-
-// The bot joins a new guild (GUILD_CREATE) or leaves one (GUILD_DELETE without
-// `unavailable`), told to the sessions of the guild's shard that asked for the GUILDS intent.
-std::uint64_t join_guild(Sim& sim, std::uint64_t unix_ms) {
-  auto& g = sim.world.join(unix_ms);
-  for (auto* s : sim.sessions.active())
-    if ((s->intents & intent::guilds) && World::shard_of(g.id, s->num_shards()) == s->shard_id())
-      dispatch(sim, *s, "GUILD_CREATE", guild_create_data(sim.world, g, s->large_threshold));
-  return g.id;
-}
-
-bool leave_guild(Sim& sim, std::uint64_t id) {
-  auto* g = sim.world.find(id);
-  // A guild in an outage is still owed its GUILD_CREATE; it stays, and so does the last one
-  // (the event stream needs a guild).
-  if (!g || (g->unavailable_at_start && !sim.outage_over) || sim.world.guilds().size() < 2) return false;
-  sim.world.leave(id);
-  for (auto* s : sim.sessions.active())
-    if ((s->intents & intent::guilds) && World::shard_of(id, s->num_shards()) == s->shard_id())
-      dispatch(sim, *s, "GUILD_DELETE", guild_removed_data(id));
-  return true;
-}
-
 // ---- REST: /_sim/ control -------------------------------------------------------------------
 
 // POST /_sim/interactions {name, options?, user_id?, guild_id, channel_id?}: a member invokes
@@ -1099,7 +522,7 @@ Response sim_interaction(Sim& sim, const Request& req) {
   spec.channel_id = id_field(o, "channel_id").value_or(*guild_id + 1);
   spec.user_id = id_field(o, "user_id").value_or(World::snowflake(World::unix_ms_of(*guild_id) + 1000, 0, 3, 1));
   auto command_id = parse_id(jsv(cmd->at("id").as_string())).value_or(0);
-  auto& in = sim.interactions.create(new_id(sim), std::move(spec));
+  auto& in = sim.interactions.create(sim.new_id(), std::move(spec));
   auto n = dispatch_to_guild(sim, *guild_id, "INTERACTION_CREATE", interaction_create_data(sim.world, in, command_id), 0);
   spdlog::info("interaction {} (/{}) injected for guild {}: {} session(s)", in.id, in.spec.name, *guild_id, n);
   json::object out{{"id", std::to_string(in.id)}, {"token", in.token}, {"sessions", n}};
@@ -1152,7 +575,7 @@ Response sim_message(Sim& sim, const Request& req) {
   }
   auto channel = id_field(o, "channel_id").value_or(*guild_id + 1);
   auto user = id_field(o, "user_id").value_or(World::snowflake(World::unix_ms_of(*guild_id) + 1000, 0, 3, 1));
-  auto id = new_id(sim);
+  auto id = sim.new_id();
   const auto text = jsv(content->get_string());
   const auto bot = std::to_string(sim.world.bot_user_id());
   const bool mentions_bot = text.find("<@" + bot + ">") != std::string_view::npos ||
@@ -1355,7 +778,7 @@ Response rest(Sim& sim, const Request& req) {
       ++sim.violations[std::string("interaction_") + to_string(e)];
       return interaction_error(req, e);
     }
-    auto msg = bot_message(sim, new_id(sim), 0, body->get_object(), sim.world.application_id());
+    auto msg = bot_message(sim, sim.new_id(), 0, body->get_object(), sim.world.application_id());
     return json_response(req, http::status::ok, json::serialize(msg));
   }
 
@@ -1408,7 +831,7 @@ Response rest(Sim& sim, const Request& req) {
       if (auto why = check_message_body(body->get_object()); !why.empty())
         return discord_error(req, http::status::bad_request, why == "empty" ? 50006 : 50035,
                              why == "empty" ? "Cannot send an empty message" : "Invalid Form Body (" + why + ")");
-      auto msg = bot_message(sim, new_id(sim), *channel, body->get_object());
+      auto msg = bot_message(sim, sim.new_id(), *channel, body->get_object());
       msg["guild_id"] = std::to_string(*channel - 1);
       auto text = json::serialize(msg);
       remember_channel_message(sim, *channel, text);
@@ -1420,7 +843,22 @@ Response rest(Sim& sim, const Request& req) {
 
 // ---- accepting, serving, sweeping -------------------------------------------------------------
 
-asio::awaitable<void> serve(std::shared_ptr<Sim> sim, tcp::socket sock) {
+// One of the kMaxConnections, held by the coroutine that serves the connection: given back
+// when its frame goes, however it ends.
+class ConnectionSlot {
+public:
+  explicit ConnectionSlot(std::shared_ptr<Sim> sim) : sim_(std::move(sim)) { ++sim_->open_connections; }
+  ConnectionSlot(ConnectionSlot&& other) noexcept : sim_(std::move(other.sim_)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (sim_) --sim_->open_connections;
+  }
+
+private:
+  std::shared_ptr<Sim> sim_;
+};
+
+asio::awaitable<void> serve(std::shared_ptr<Sim> sim, tcp::socket sock, [[maybe_unused]] ConnectionSlot slot) {
   beast::tcp_stream stream(std::move(sock));
   std::string address;
   {
@@ -1448,9 +886,7 @@ asio::awaitable<void> serve(std::shared_ptr<Sim> sim, tcp::socket sock) {
     }
     auto req = parser.release();
     if (websocket::is_upgrade(req)) {
-      auto c = std::make_shared<GatewayConn>(std::move(stream), sim->clock);
-      c->address = address;
-      co_await gateway(sim, std::move(c), std::move(req));
+      co_await serve_gateway(sim, std::move(stream), std::move(address), std::move(req));
       co_return;
     }
     auto res = rest(*sim, req);
@@ -1479,16 +915,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Sim> sim) {
       continue;
     }
     sock.set_option(tcp::no_delay(true), ignored);
-    ++sim->open_connections;
-    asio::co_spawn(sim->io, serve(sim, std::move(sock)), [sim](std::exception_ptr e) {
-      --sim->open_connections;
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("sim connection failed: {}", ex.what());
-      }
-    });
+    net::spawn_owned(sim->io, serve(sim, std::move(sock), ConnectionSlot(sim)), "sim connection");
   }
 }
 
@@ -1507,10 +934,7 @@ asio::awaitable<void> sweep_loop(std::shared_ptr<Sim> sim) {
     std::vector<ConnPtr> all(sim->conns.begin(), sim->conns.end());
     for (auto& c : all) {
       if (c->closing) {
-        if (now - c->close_started > kCloseGrace) {
-          beast::error_code ignored;
-          beast::get_lowest_layer(c->ws).socket().close(ignored); // the reader ends the connection
-        }
+        if (now - c->close_started > kCloseGrace) close_socket(*c); // the reader ends the connection
         continue;
       }
       if (now - c->last_heartbeat > zombie_after) {
@@ -1534,11 +958,6 @@ asio::awaitable<void> sweep_loop(std::shared_ptr<Sim> sim) {
       sim->sessions.sweep();
     }
   }
-}
-
-void churn(Sim& sim, std::uint64_t unix_ms) {
-  if (sim.churn_rng() % 2 == 0) join_guild(sim, unix_ms);
-  else leave_guild(sim, sim.world.guilds()[sim.churn_rng() % sim.world.guilds().size()].id);
 }
 
 // The steady event stream: --events-per-sec events for random guilds, each dispatched to every
@@ -1568,7 +987,7 @@ asio::awaitable<void> event_loop(std::shared_ptr<Sim> sim) {
     for (std::uint64_t i = 0; i < n; ++i) {
       // About one event in 1,000 is the bot joining or leaving a guild.
       if (sim->churn_rng() % 1000 == 0) {
-        churn(*sim, unix_ms);
+        churn_guilds(*sim, unix_ms);
         active = sim->sessions.active();
         continue;
       }
@@ -1645,19 +1064,9 @@ int run_sim(const SimOptions& options) {
     return 1;
   }
 
-  auto log_failure = [](const char* what) {
-    return [what](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("{} failed: {}", what, ex.what());
-      }
-    };
-  };
-  asio::co_spawn(io, accept_loop(sim), log_failure("sim accept loop"));
-  asio::co_spawn(io, sweep_loop(sim), log_failure("sim sweeper"));
-  asio::co_spawn(io, event_loop(sim), log_failure("sim event stream"));
+  net::spawn_owned(io, accept_loop(sim), "sim accept loop");
+  net::spawn_owned(io, sweep_loop(sim), "sim sweeper");
+  net::spawn_owned(io, event_loop(sim), "sim event stream");
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& sec, int sig) {
     if (sec) return;
