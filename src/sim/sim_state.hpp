@@ -1,11 +1,11 @@
 #pragma once
 // What one running simulator holds, shared by its rooms: the gateway connections
-// (gateway_conn.cpp), the world's changes (world_events.cpp) and the server with its REST and
-// control handlers (sim_server.cpp). One io_context, one thread: nothing here is locked.
+// (gateway_conn.cpp), the REST routes (rest_routes.cpp), the control API (control_api.cpp), the
+// world's changes (world_events.cpp) and the server's loops (sim_server.cpp). One io_context,
+// one thread: nothing here is locked.
 //
 // Beast stays out of this header: a connection's websocket is a GatewaySocket, defined in
-// gateway_conn.cpp alone, so what does not touch sockets compiles without Beast (slow to
-// compile).
+// gateway_conn.cpp alone, so the REST and control rooms compile without Beast (slow to compile).
 
 #include "core/clock.hpp"
 #include "sim/event_generator.hpp"
