@@ -16,9 +16,9 @@
 namespace shardline::net {
 
 template <class Executor, class T>
-void spawn_owned(Executor&& ex, asio::awaitable<T> work, const char* what,
+void spawn_owned(Executor&& executor, asio::awaitable<T> work, const char* what,
                  std::function<void(const std::exception&)> on_failure = {}) {
-  asio::co_spawn(std::forward<Executor>(ex), std::move(work),
+  asio::co_spawn(std::forward<Executor>(executor), std::move(work),
                  [what, on_failure = std::move(on_failure)](std::exception_ptr e, auto&&...) {
                    if (!e) return;
                    try {

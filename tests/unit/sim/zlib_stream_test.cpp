@@ -90,7 +90,7 @@ TEST_P(SimZlibStream, EveryMessageInflatesWithOneContext) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, SimZlibStream,
                          ::testing::Values(Engine{"zlib", DeflateEngine::zlib}, Engine{"isal", DeflateEngine::isal}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& engine) { return std::string(engine.param.name); });
 
 // Each gateway message of the ISA-L stream is one fixed-code block (BTYPE 01) and the
 // 00 00 ff ff marker: no code table to send or for the client to build per message. And the
