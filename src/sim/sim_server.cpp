@@ -303,10 +303,8 @@ int run_sim(const SimOptions& options) {
   spdlog::info("sim listening on {}:{}", options.host, sim->port);
   std::cout << "sim listening on http://" << options.host << ":" << sim->port << " (REST /api/v10, gateway "
             << sim->ws_url << ")" << std::endl;
-  try {
-    write_port_file(options.port_file, sim->port);
-  } catch (const std::exception& e) {
-    spdlog::error("--port-file: {}", e.what());
+  if (auto written = write_port_file(options.port_file, sim->port); !written) {
+    spdlog::error("{}", written.error().message);
     return 1;
   }
 
