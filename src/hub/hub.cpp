@@ -135,6 +135,7 @@ asio::awaitable<void> Hub::Impl::read_loop(std::shared_ptr<Impl> self, ConnPtr c
     }
     c->decoder.commit(n);
     auto now = steady::now();
+    bool completed = false; // a frame ended in this read: a partial one after it is a new body
     for (;;) {
       std::string_view body, wire;
       auto st = c->decoder.next(body, wire);
@@ -148,11 +149,14 @@ asio::awaitable<void> Hub::Impl::read_loop(std::shared_ptr<Impl> self, ConnPtr c
         co_return;
       }
       c->last_frame_at = now;
+      completed = true;
       self->on_frame(c, body, wire);
       if (c->state == Connection::State::closing || c->state == Connection::State::closed) co_return;
     }
+    // The body deadline runs from the start of the frame that is still incomplete, not from the
+    // first partial frame of a busy stream: a peer that keeps sending is never timed out.
     if (c->decoder.mid_frame()) {
-      if (c->body_started_at == steady::time_point{}) c->body_started_at = now;
+      if (completed || c->body_started_at == steady::time_point{}) c->body_started_at = now;
     } else {
       c->body_started_at = {};
       if (n < avail / 8) c->decoder.shrink_if_idle(4096);

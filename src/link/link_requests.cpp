@@ -68,9 +68,10 @@ void HubLink::Impl::on_frame(const std::string& body) {
     // The supervisor switches a reshard's layouts over (docs/supervisor.md, "Resharding").
     auto layout = protocol::decode<protocol::Layout>(data_value);
     if (!layout || !layout_cb_) {
+      auto why = !layout ? std::string("layout_request needs active: true|false")
+                         : "cluster " + opt_.name + " runs no gateway shards: it has no layout to switch";
       if (!id.empty() && !opt_.legacy)
-        answer(source, id, "error",
-               protocol::to_data(protocol::ErrorMessage{"bad_request", "layout_request needs active: true|false", ""}));
+        answer(source, id, "error", protocol::to_data(protocol::ErrorMessage{"bad_request", why, ""}));
     } else {
       layout_cb_(layout->active);
       answer(source, id, "layout_response", protocol::to_data(*layout));

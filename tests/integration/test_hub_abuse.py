@@ -214,6 +214,26 @@ class FramingAbuseTest(AbuseCase):
         self.assertLess(took, 3.0)
         self.assert_still_serving()
 
+    def test_body_timeout_is_per_frame_not_per_stream(self):
+        # A busy peer whose writes never end on a frame boundary: each write completes the
+        # previous frame and starts the next. Every single frame arrives well within the body
+        # timeout, so the connection must stay open for longer than that timeout.
+        self.hub(SHARD_IPC_BODY_TIMEOUT_S=0.5)
+        c = self.authed("streamer")
+        frames = [encode_frame(c.envelope("heartbeat", {"timestamp": time.time()})) for _ in range(40)]
+        half = len(frames[0]) // 2
+        c.send_raw(frames[0][:half])
+        scenario = Deadline(2.0, "two seconds of streaming")
+        i = 0
+        while not scenario.passed() and i + 1 < len(frames):
+            c.send_raw(frames[i][half:] + frames[i + 1][:half])  # the pacing is the scenario
+            i += 1
+            pace(0.05)
+        self.assertGreaterEqual(i, 20, "the stream did not last past the body timeout")
+        c.send_raw(frames[i][half:])
+        c.wait_op("heartbeat_ack", timeout=2)  # still linked, and answering
+        self.assertFalse(c.closed)
+
     def test_idle_timeout_and_heartbeats_keep_alive(self):
         self.hub(SHARD_IPC_IDLE_TIMEOUT_S=1)
         busy = self.authed("busy")
