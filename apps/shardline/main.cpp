@@ -4,6 +4,7 @@
 #include "admin/admin_commands.hpp"
 #include "cluster/cluster_process.hpp"
 #include "core/config.hpp"
+#include "core/exit_codes.hpp"
 #include "core/logging.hpp"
 #include "hub/hub_process.hpp"
 #include "sim/sim_server.hpp"
@@ -154,8 +155,14 @@ int main(int argc, char** argv) {
   if (!(hub->parsed() || run->parsed() || sim->parsed() || launch->parsed()))
     spdlog::set_level(spdlog::level::warn); // tools print results, not logs
 
-  // The simulator stands in for Discord: it reads none of Shardline's configuration.
+  // The simulator stands in for Discord: it reads none of Shardline's configuration but its log
+  // level.
   if (sim->parsed()) {
+    if (const char* level = std::getenv("SHARDLINE_LOG"); level && !set_log_level(level)) {
+      std::cerr << "configuration error: SHARDLINE_LOG: '" << level
+                << "' is not a log level (trace, debug, info, warn, error, critical or off)\n";
+      return kExitConfig;
+    }
     try {
       return sim::run_sim(simo);
     } catch (const std::exception& e) {
@@ -170,11 +177,16 @@ int main(int argc, char** argv) {
     src.environment = process_environment();
     if (!env_file.empty()) src.env_file = env_file;
     if (!config_file.empty()) src.config_json = config_file;
+    // `run` without the shard manager runs its shards alone: no IPC, so no secret.
+    src.secret = run->parsed() ? SecretRule::with_shard_manager : SecretRule::required;
     cfg = load_config(src);
   } catch (const ConfigError& e) {
     std::cerr << "configuration error: " << e.what() << "\n";
     return 2;
   }
+  const bool tool = !(hub->parsed() || run->parsed() || launch->parsed());
+  // Tools print results, not logs, unless SHARDLINE_LOG asks for more than the default.
+  if (!tool || cfg.log_level != "info") set_log_level(cfg.log_level);
   for (auto& w : cfg.warnings) spdlog::warn("{}", w);
 
   try {

@@ -27,7 +27,7 @@ int main() {
   try {
     ConfigSources src;
     src.environment = process_environment();
-    src.require_secret = false; // no IPC network here
+    src.secret = SecretRule::optional; // no IPC network here
     cfg = load_config(src);
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";

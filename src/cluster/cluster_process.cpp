@@ -13,18 +13,15 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
-#include <filesystem>
-#include <fstream>
 
 namespace shardline::cluster {
-
-namespace asio = boost::asio;
-namespace ssl = boost::asio::ssl;
 
 namespace {
 
 // SIGTERM: shards close and save their sessions within this, then the process exits.
 constexpr auto kShardShutdownDeadline = std::chrono::milliseconds(3000);
+// After the link and the hub are stopped: time for their close frames to go out.
+constexpr auto kCloseFramesGrace = std::chrono::milliseconds(300);
 
 link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   link::LinkOptions o;
@@ -47,160 +44,176 @@ link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   return o;
 }
 
-// Server mode: the hub answers under this cluster's name.
-hub::HubOptions server_hub_options(const Config& cfg, ssl::context* tls) {
-  auto h = hub::HubOptions::from_config(cfg);
-  h.mode = "server";
-  h.tls = tls;
-  return h;
-}
+// The parts of one `shardline run`, each owned here and stopped in order: shards first (they
+// close resumably and save their sessions), then the IPC link and the hub.
+class ClusterProcess {
+public:
+  ClusterProcess(const Config& cfg, const ClusterProcessOptions& opt)
+      : cfg_(cfg), opt_(opt), signals_(io_, SIGINT, SIGTERM), exit_timer_(io_) {}
+
+  int run() {
+    const bool gateway = !cfg_.discord_token.empty();
+    if (!cfg_.enable_shard_manager && !gateway) {
+      spdlog::error("ENABLE_SHARD_MANAGER is false and DISCORD_TOKEN is not set: nothing to run (set DISCORD_TOKEN "
+                    "to run shards alone, or ENABLE_SHARD_MANAGER=true to join the IPC network)");
+      return kExitConfig;
+    }
+    if (!cfg_.enable_shard_manager)
+      spdlog::info("ENABLE_SHARD_MANAGER is false: the shards run on their own (IDENTIFY paced in this process, "
+                   "no hub, no IPC network)");
+    else if (!gateway)
+      spdlog::info("DISCORD_TOKEN is not set: running {} with no gateway shards (IPC only)", cfg_.cluster_name);
+
+    if (gateway) {
+      auto sc = std::make_unique<gateway::ShardCluster>(io_, cfg_, to_string(cfg_.ipc_mode));
+      shards_ = sc.get();
+      state_ = std::move(sc);
+      trace_events();
+      if (cfg_.commands_enabled) {
+        // The operator commands (/clusters...) answer from this process's shards.
+        commands_ = std::make_unique<commands::OperatorCommands>(io_, cfg_, *shards_);
+        commands_->attach();
+      }
+    } else {
+      state_ = std::make_unique<link::IpcOnlyClusterState>(cfg_.cluster_name, cfg_.shard_ids,
+                                                           cfg_.shard_count.value_or(0), to_string(cfg_.ipc_mode));
+    }
+
+    client_tls_ = net::make_client_tls(cfg_);
+    link_options_ = link_options(cfg_, client_tls_.get());
+    if (cfg_.enable_shard_manager && cfg_.ipc_mode == IpcMode::server)
+      if (auto hosted = host_hub(); !hosted) {
+        spdlog::error("{}", hosted.error().message);
+        return kExitFailure;
+      }
+    // With SHARD_COUNT and SHARD_IDS set (as `shardline launch` sets them) the shards are known
+    // before Discord answers: the link comes up at once, so the cluster is seen alive (and gets
+    // IDENTIFY slots) even while GET /gateway/bot is retried through a Discord incident.
+    const bool layout_known = shards_ && cfg_.shard_count && !cfg_.shard_ids.empty();
+    if (cfg_.enable_shard_manager && (!shards_ || layout_known)) start_link(link_options_);
+    if (shards_)
+      net::spawn_owned(io_, start_shards(this), "cluster shards", [this](const std::exception& e) {
+        spdlog::error("cluster {} cannot run its shards: {}", cfg_.cluster_name, e.what());
+        stop(kExitConfig);
+      });
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("signal {}: stopping cluster {}", sig, cfg_.cluster_name);
+      stop(kExitOk);
+    });
+    io_.run();
+    return exit_code_;
+  }
+
+private:
+  // SHARD_TRACE_EVENTS: one log line per handled event of these types, with its id and shard,
+  // so an operator (or a test) sees which process handled what. Like bot code, it only runs
+  // while this layout is active.
+  void trace_events() {
+    for (auto& type : cfg_.trace_events)
+      shards_->on(type, [](gateway::Shard& shard, std::string_view t, std::string_view data) {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(data, ec);
+        auto* id = !ec && v.is_object() ? v.as_object().if_contains("id") : nullptr;
+        spdlog::info("handled {} {} on shard {}/{}", t, id && id->is_string() ? std::string(id->as_string()) : "?",
+                     shard.id(), shard.count());
+      });
+  }
+
+  // Server mode: this process hosts the hub, under its cluster name, as the seed's cluster-0
+  // does; its own cluster joins it like any other, over loopback.
+  Result<void> host_hub() {
+    server_tls_ = net::make_server_tls(cfg_);
+    auto ho = hub::HubOptions::from_config(cfg_);
+    ho.mode = "server";
+    ho.tls = server_tls_.get();
+    ho.local_instance = link_options_.instance;
+    hub_ = std::make_unique<hub::Hub>(io_, ho);
+    auto port = hub_->listen();
+    if (!port) return port.error();
+    if (auto written = write_port_file(opt_.port_file, *port); !written) return written.error();
+    hub_->start();
+    link_options_.port = *port;
+    if (link_options_.host == "0.0.0.0") link_options_.host = "127.0.0.1";
+    if (link_options_.host == "::") link_options_.host = "::1";
+    // The hub is this process's own: it speaks version 2, whatever legacy auth allows others.
+    link_options_.legacy = false;
+    return {};
+  }
+
+  void start_link(link::LinkOptions options) {
+    link_ = link::HubLink::create(io_, std::move(options), state_.get());
+    if (commands_) commands_->set_link(link_.get());
+    if (shards_) {
+      auto* sc = shards_;
+      link_->on_layout([sc](bool active) { sc->set_active(active); });
+    }
+    link_->on_superseded([this] {
+      // A newer generation owns this cluster's shards now: leave at once, and leave the saved
+      // sessions alone (they are the new process's).
+      if (shards_) shards_->shutdown(std::chrono::milliseconds(0), [] {}, false);
+      shards_ = nullptr;
+      stop(kExitSuperseded);
+    });
+    link_->start();
+  }
+
+  // The link announces the shards this process runs, which with SHARD_COUNT=auto or no
+  // SHARD_IDS are only known once /gateway/bot has answered: the hub routes shard: and guild:
+  // targets by them. A static coroutine taking `self`: no capturing coroutine lambdas (g++ 12).
+  static asio::awaitable<void> start_shards(ClusterProcess* self) {
+    auto* sc = self->shards_;
+    co_await sc->plan();
+    if (self->cfg_.enable_shard_manager) {
+      auto options = self->link_options_;
+      options.shard_ids = sc->shard_ids();
+      options.shard_count = sc->shard_count();
+      if (!self->link_) self->start_link(std::move(options));
+      sc->set_link(self->link_.get());
+    }
+    // Owners and command registration go on beside the shards' start, never before it.
+    if (self->commands_) net::spawn_owned(self->io_, self->commands_->start(), "operator commands start");
+    co_await sc->run();
+  }
+
+  void stop(int exit_code) {
+    if (stopping_) return;
+    stopping_ = true;
+    exit_code_ = exit_code;
+    signals_.cancel();
+    if (commands_) commands_->stop();
+    auto stop_ipc = [this] {
+      if (link_) link_->stop();
+      if (hub_) hub_->stop();
+      // Whatever still waits (a heartbeat timer, a REST retry) is cut short by stopping the loop.
+      exit_timer_.expires_after(kCloseFramesGrace);
+      exit_timer_.async_wait([this](const boost::system::error_code&) { io_.stop(); });
+    };
+    if (shards_) shards_->shutdown(kShardShutdownDeadline, stop_ipc);
+    else stop_ipc();
+  }
+
+  const Config& cfg_;
+  ClusterProcessOptions opt_;
+  asio::io_context io_;
+  asio::signal_set signals_;
+  asio::steady_timer exit_timer_;
+  std::unique_ptr<ssl::context> server_tls_, client_tls_;
+  std::unique_ptr<link::ClusterState> state_;
+  gateway::ShardCluster* shards_ = nullptr; // owned by state_; null without a gateway or once superseded
+  std::unique_ptr<commands::OperatorCommands> commands_;
+  std::unique_ptr<hub::Hub> hub_;
+  link::LinkOptions link_options_;
+  std::shared_ptr<link::HubLink> link_;
+  bool stopping_ = false;
+  int exit_code_ = kExitOk;
+};
 
 } // namespace
 
 int run_cluster(const Config& cfg, const ClusterProcessOptions& opt) {
-  if (!cfg.enable_shard_manager) {
-    spdlog::error("ENABLE_SHARD_MANAGER is false: set ENABLE_SHARD_MANAGER=true (or framework.enable_shard_manager "
-                  "in config.json) to join the IPC network");
-    return kExitConfig;
-  }
-  const bool gateway = !cfg.discord_token.empty();
-  if (!gateway) spdlog::info("DISCORD_TOKEN is not set: running {} with no gateway shards (IPC only)", cfg.cluster_name);
-
-  asio::io_context io;
-  auto server_tls = net::make_server_tls(cfg);
-  auto client_tls = net::make_client_tls(cfg);
-  const bool server = cfg.ipc_mode == IpcMode::server;
-  std::unique_ptr<link::ClusterState> state;
-  gateway::ShardCluster* shards = nullptr;
-  if (gateway) {
-    auto sc = std::make_unique<gateway::ShardCluster>(io, cfg, to_string(cfg.ipc_mode));
-    shards = sc.get();
-    state = std::move(sc);
-  } else {
-    state = std::make_unique<link::IpcOnlyClusterState>(cfg.cluster_name, cfg.shard_ids, cfg.shard_count.value_or(0),
-                                                       to_string(cfg.ipc_mode));
-  }
-
-  // SHARD_TRACE_EVENTS: one log line per handled event of these types, with its id and shard,
-  // so an operator (or a test) sees which process handled what. Like bot code, it only runs
-  // while this layout is active.
-  if (shards)
-    for (auto& type : cfg.trace_events)
-      shards->on(type, [](gateway::Shard& shard, std::string_view type, std::string_view data) {
-        boost::system::error_code ec;
-        auto v = boost::json::parse(data, ec);
-        auto* id = !ec && v.is_object() ? v.as_object().if_contains("id") : nullptr;
-        spdlog::info("handled {} {} on shard {}/{}", type, id && id->is_string() ? std::string(id->as_string()) : "?",
-                     shard.id(), shard.count());
-      });
-
-  // The operator commands (/clusters...) answer from this process's shards.
-  std::unique_ptr<commands::OperatorCommands> operator_commands;
-  if (shards && cfg.commands_enabled) {
-    operator_commands = std::make_unique<commands::OperatorCommands>(io, cfg, *shards);
-    operator_commands->attach();
-  }
-
-  std::unique_ptr<hub::Hub> hub;
-  auto lo = link_options(cfg, client_tls.get());
-  if (server) {
-    auto ho = server_hub_options(cfg, server_tls.get());
-    ho.local_instance = lo.instance;
-    hub = std::make_unique<hub::Hub>(io, ho);
-    auto port = hub->listen();
-    if (!port) {
-      spdlog::error("{}", port.error().message);
-      return kExitFailure;
-    }
-    lo.port = *port;
-    if (auto written = write_port_file(opt.port_file, lo.port); !written) {
-      spdlog::error("{}", written.error().message);
-      return kExitFailure;
-    }
-    hub->start();
-    // The in-process cluster joins its own hub like any other, over loopback.
-    if (lo.host == "0.0.0.0") lo.host = "127.0.0.1";
-    if (lo.host == "::") lo.host = "::1";
-  }
-  std::shared_ptr<link::HubLink> link;
-  int exit_code = 0;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  asio::steady_timer exit_timer(io);
-  bool stopping = false;
-  // Shards first: each closes with a resumable code and saves its session (so the next
-  // process RESUMEs), within a few seconds; then the IPC link and the hub, and whatever still
-  // waits (a heartbeat timer, a REST retry) is cut short.
-  auto stop_all = [&] {
-    if (stopping) return;
-    stopping = true;
-    signals.cancel();
-    if (operator_commands) operator_commands->stop();
-    auto stop_ipc = [&] {
-      if (link) link->stop();
-      if (hub) hub->stop();
-      exit_timer.expires_after(std::chrono::milliseconds(300)); // for the close frames to go out
-      exit_timer.async_wait([&](const boost::system::error_code&) { io.stop(); });
-    };
-    if (shards) shards->shutdown(kShardShutdownDeadline, stop_ipc);
-    else stop_ipc();
-  };
-  auto start_link = [&](link::LinkOptions options) {
-    link = link::HubLink::create(io, std::move(options), state.get());
-    if (operator_commands) operator_commands->set_link(link.get());
-    if (shards) {
-      auto* sc = shards;
-      link->on_layout([sc](bool active) { sc->set_active(active); });
-    }
-    link->on_superseded([&] {
-      // A newer generation owns this cluster's shards now: leave at once, and leave the saved
-      // sessions alone (they are the new process's).
-      exit_code = kExitSuperseded;
-      if (shards) shards->shutdown(std::chrono::milliseconds(0), [] {}, false);
-      shards = nullptr;
-      stop_all();
-    });
-    link->start();
-  };
-  // With SHARD_COUNT and SHARD_IDS set (as `shardline launch` sets them) the shards are known
-  // before Discord answers: the link comes up at once, so the cluster is seen alive (and gets
-  // IDENTIFY slots) even while GET /gateway/bot is retried through a Discord incident.
-  const bool layout_known = shards && cfg.shard_count && !cfg.shard_ids.empty();
-  if (!shards || layout_known) start_link(lo);
-  if (shards) {
-    // The link announces the shards this process runs, which with SHARD_COUNT=auto or no
-    // SHARD_IDS are only known once /gateway/bot has answered: the hub routes shard: and
-    // guild: targets by them.
-    asio::co_spawn(
-        io,
-        [](gateway::ShardCluster* sc, link::LinkOptions options, std::function<void(link::LinkOptions)> link_up,
-           std::shared_ptr<link::HubLink>* link, commands::OperatorCommands* oc) -> asio::awaitable<void> {
-          co_await sc->plan();
-          options.shard_ids = sc->shard_ids();
-          options.shard_count = sc->shard_count();
-          if (!*link) link_up(std::move(options));
-          sc->set_link(link->get());
-          // Owners and command registration go on beside the shards' start, never before it.
-          if (oc) net::spawn_owned(co_await asio::this_coro::executor, oc->start(), "operator commands start");
-          co_await sc->run();
-        }(shards, lo, start_link, &link, operator_commands.get()),
-        [&](std::exception_ptr e) {
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            spdlog::error("cluster {} cannot run its shards: {}", cfg.cluster_name, ex.what());
-          }
-          exit_code = kExitConfig;
-          stop_all();
-        });
-  }
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping cluster {}", sig, cfg.cluster_name);
-    stop_all();
-  });
-  io.run();
-  return exit_code;
+  ClusterProcess process(cfg, opt);
+  return process.run();
 }
 
 } // namespace shardline::cluster

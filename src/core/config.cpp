@@ -30,7 +30,37 @@ const std::vector<std::string> kSettings = {
     "SHARD_CLUSTERS", "SHARD_PER_CLUSTER", "SHARD_CLUSTER_PREFIX", "SHARD_CLUSTER_COMMAND", "SHARD_DEAD_AFTER_S",
     "SHARD_START_TIMEOUT_S", "SHARD_RESTART_MAX", "SHARD_RESTART_WINDOW_S", "SHARD_RESTART_BACKOFF_MIN_S",
     "SHARD_RESTART_BACKOFF_MAX_S", "SHARD_STANDBY", "SHARD_TRACE_EVENTS", "SHARD_RESHARD_GUILDS_PER_SHARD",
+    "SHARDLINE_LOG",
 };
+
+bool is_known(const std::string& key) { return std::find(kSettings.begin(), kSettings.end(), key) != kSettings.end(); }
+
+// A name in Shardline's own namespaces: a typo there is worth a warning. Other variables (the
+// bot's own DISCORD_CLIENT_ID, PATH...) are none of Shardline's business.
+bool looks_like_ours(const std::string& key) { return key.starts_with("SHARD_") || key.starts_with("SHARDLINE_"); }
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_setting_warning(const std::string& key, const std::string& where) {
+  auto near = closest_setting(key);
+  return fmt::format("{} is not a Shardline setting ({}){}: it is ignored", key, where,
+                     near.empty() ? "" : fmt::format("; did you mean {}?", near));
+}
+
+const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
 
 constexpr const char* kDefaultSecret = "change_me_please";
 
@@ -150,6 +180,16 @@ std::map<std::string, std::string> read_config_json(const std::filesystem::path&
 
 const std::vector<std::string>& known_settings() { return kSettings; }
 
+std::string closest_setting(std::string_view name) {
+  std::string best;
+  std::size_t best_d = 4;
+  for (auto& s : kSettings) {
+    auto d = edit_distance(name, s);
+    if (d < best_d) best_d = d, best = s;
+  }
+  return best;
+}
+
 bool is_valid_cluster_name(std::string_view n) {
   if (n.empty() || n.size() > 64 || n == "all" || n == "hub" || n.rfind("shard:", 0) == 0 ||
       n.rfind("guild:", 0) == 0)
@@ -168,8 +208,7 @@ std::map<std::string, std::string> process_environment() {
     auto eq = kv.find('=');
     if (eq == std::string_view::npos) continue;
     std::string key(kv.substr(0, eq));
-    if (std::find(kSettings.begin(), kSettings.end(), key) != kSettings.end())
-      env[key] = std::string(kv.substr(eq + 1));
+    if (is_known(key) || looks_like_ours(key)) env[key] = std::string(kv.substr(eq + 1));
   }
   return env;
 }
@@ -212,6 +251,7 @@ std::string mask_secret(const std::string& secret) {
 Config load_config(const ConfigSources& sources) {
   // Layers, lowest precedence first: config.json, .env, environment.
   std::map<std::string, std::string> raw;
+  std::vector<std::string> unknown; // SHARD_* names that are no setting: typos, warned about
   auto json_path = sources.config_json;
   if (!json_path && std::filesystem::exists("config.json")) json_path = "config.json";
   if (json_path) raw = read_config_json(*json_path);
@@ -223,18 +263,30 @@ Config load_config(const ConfigSources& sources) {
     if (!in) throw ConfigError(fmt::format("--env-file: cannot read '{}'", env_path->string()));
     std::stringstream buf;
     buf << in.rdbuf();
-    for (auto& [k, v] : parse_dotenv(buf.str(), env_path->string()))
-      if (std::find(kSettings.begin(), kSettings.end(), k) != kSettings.end()) raw[k] = v;
+    for (auto& [k, v] : parse_dotenv(buf.str(), env_path->string())) {
+      if (is_known(k)) raw[k] = v;
+      else if (looks_like_ours(k)) unknown.push_back(unknown_setting_warning(k, env_path->string()));
+    }
   }
-  for (auto& [k, v] : sources.environment) raw[k] = v;
+  for (auto& [k, v] : sources.environment) {
+    if (is_known(k)) raw[k] = v;
+    else if (looks_like_ours(k)) unknown.push_back(unknown_setting_warning(k, "environment"));
+  }
 
   Config c;
+  c.warnings = std::move(unknown);
   auto get = [&](const char* k) -> const std::string* {
     auto it = raw.find(k);
     return it == raw.end() ? nullptr : &it->second;
   };
   if (auto v = get("ENABLE_SHARD_MANAGER")) c.enable_shard_manager = parse_bool("ENABLE_SHARD_MANAGER", *v);
   if (auto v = get("SHARD_IPC_SECRET")) c.ipc_secret = *v;
+  if (auto v = get("SHARDLINE_LOG")) {
+    c.log_level = lower(trim(*v));
+    if (c.log_level == "warning") c.log_level = "warn";
+    if (std::find(kLogLevels.begin(), kLogLevels.end(), c.log_level) == kLogLevels.end())
+      fail("SHARDLINE_LOG", *v, "is not a log level (trace, debug, info, warn, error, critical or off)");
+  }
   if (auto v = get("BOT_OWNER_ID")) {
     c.bot_owner_id = trim(*v);
     if (!c.bot_owner_id.empty()) parse_uint("BOT_OWNER_ID", c.bot_owner_id, 0, UINT64_MAX, "a Discord user id");
@@ -378,9 +430,13 @@ Config load_config(const ConfigSources& sources) {
       if (id >= *c.shard_count)
         fail("SHARD_IDS", raw["SHARD_IDS"], fmt::format("has shard {} but SHARD_COUNT is {}", id, *c.shard_count));
 
-  if (sources.require_secret) {
-    if (c.ipc_secret.empty())
-      throw ConfigError("SHARD_IPC_SECRET: is empty; set the same long random secret on every cluster");
+  const bool need_secret = sources.secret == SecretRule::required ||
+                           (sources.secret == SecretRule::with_shard_manager && c.enable_shard_manager);
+  if (need_secret) {
+    if (trim(c.ipc_secret).empty())
+      throw ConfigError(c.ipc_secret.empty()
+                            ? "SHARD_IPC_SECRET: is empty; set the same long random secret on every cluster"
+                            : "SHARD_IPC_SECRET: is only spaces; set the same long random secret on every cluster");
     if (c.ipc_secret == kDefaultSecret)
       throw ConfigError("SHARD_IPC_SECRET: is the default 'change_me_please'; set a long random secret on every cluster");
     if (c.ipc_secret.size() < 16)

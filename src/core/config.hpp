@@ -102,20 +102,32 @@ struct Config {
   HealthThresholds health;
   std::filesystem::path data_dir = "./data/shard_manager";
 
-  // Warnings found while loading (weak secret...): the caller logs them once logging is up.
+  // SHARDLINE_LOG: trace, debug, info, warn, error, critical or off.
+  std::string log_level = "info";
+
+  // Warnings found while loading (weak secret, unknown SHARD_* names...): the caller logs them
+  // once logging is up.
   std::vector<std::string> warnings;
 
   bool tls_enabled() const { return !tls_cert.empty() || !tls_ca.empty(); }
+};
+
+// Whether loading fails without a real SHARD_IPC_SECRET.
+enum class SecretRule {
+  required,                 // every IPC tool: the hub refuses anyone without it
+  with_shard_manager,       // `shardline run`: needed only when ENABLE_SHARD_MANAGER is true
+  optional,                 // tests of unrelated settings
 };
 
 struct ConfigSources {
   std::map<std::string, std::string> environment;   // usually the process environment
   std::optional<std::filesystem::path> env_file;     // --env-file; else ./.env if present
   std::optional<std::filesystem::path> config_json;  // --config; else ./config.json if present
-  bool require_secret = true;                        // the IPC needs a real secret
+  SecretRule secret = SecretRule::required;
 };
 
-// The process environment as a map (only the variables Shardline reads).
+// The process environment as a map: every variable Shardline reads, and every other SHARD_* or
+// SHARDLINE_* name (so load_config can warn about a typo).
 std::map<std::string, std::string> process_environment();
 
 // Parses a .env file's text: KEY=VALUE lines, `export` prefix, # comments, quotes.
@@ -131,6 +143,9 @@ std::string mask_secret(const std::string& secret);
 const std::vector<std::string>& known_settings();
 
 const char* to_string(IpcMode mode);
+
+// The closest known setting to a name that is not one (edit distance 3 at most), or empty.
+std::string closest_setting(std::string_view name);
 
 // A cluster name the hub accepts: 1-64 of A-Z a-z 0-9 - _ . and not a routing keyword
 // ("all", "hub", or a "shard:"/"guild:" target). Config and hub share this one rule.

@@ -8,6 +8,7 @@ never on sleeps or log lines."""
 import math
 import os
 import signal
+import socket
 import time
 import unittest
 
@@ -83,6 +84,37 @@ class GatewayCase(unittest.TestCase):
 
     def wait_shards(self, hub_port, name, pred, what, timeout=20.0):
         return status.wait_shards(hub_port, pred, what, timeout, target=name)
+
+
+class WithoutTheShardManager(GatewayCase):
+    def test_shards_run_alone_with_no_hub_and_no_secret(self):
+        # ENABLE_SHARD_MANAGER=false, as the seed's bot runs without its Shard Manager: the
+        # shards come up on their own, pacing IDENTIFY in the process, with no secret and no hub.
+        sim_port = self.start_sim("--max-concurrency", 1)
+        ipc_port = procs.free_port()
+        env = self.cluster_env("alone", ipc_port, "server", 2, ENABLE_SHARD_MANAGER="false")
+        del env["SHARD_IPC_SECRET"]
+        proc = self.start_cluster("alone", env)
+
+        def up():
+            if proc.p.poll() is not None:
+                raise AssertionError(f"the cluster exited ({proc.p.returncode}): {proc.log()[-2000:]}")
+            s = self.sim_stats()
+            return s if s["identifies"]["total"] == 2 and s["sessions"]["live"] == 2 else None
+        stats = wait_until(up, 20, "both shards connected to the simulator")
+        self.assertEqual(stats["violations_total"], 0, stats)  # paced in the process
+        for shard in (0, 1):
+            live = [s for s in self.sim_sessions(shard) if s["attached"]]
+            self.assertEqual(len(live), 1, (shard, live))
+        self.assertIsNone(proc.p.poll())
+        with self.assertRaises(OSError):  # no hub was started, though the mode says server
+            socket.create_connection(("127.0.0.1", ipc_port), timeout=1).close()
+
+    def test_nothing_to_run_is_a_configuration_error(self):
+        env = procs.base_env(0, ENABLE_SHARD_MANAGER="false")
+        res = procs.run_cli(["run"], env, timeout=15)
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn("nothing to run", res.stdout + res.stderr)
 
 
 class CloseCodesAndFaults(GatewayCase):

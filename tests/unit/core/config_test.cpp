@@ -14,6 +14,8 @@ namespace shardline {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::Not;
 
 const std::string kSecret = "a-long-random-secret-0123456789"; // 31 characters
@@ -402,7 +404,7 @@ TEST_F(ConfigTest, DefaultSecretIsRefused) {
 
 TEST_F(ConfigTest, SecretNotRequiredWhenTheCommandDoesNotNeedIt) {
   auto s = sources();
-  s.require_secret = false;
+  s.secret = SecretRule::optional;
   auto c = load_config(s);
   EXPECT_TRUE(c.ipc_secret.empty());
   EXPECT_TRUE(c.warnings.empty());
@@ -538,6 +540,62 @@ TEST(ClusterName, InvalidNames) {
   for (const std::string& n : std::vector<std::string>{"", "all", "hub", "shard:0", "shard:", "guild:1234", "two words", "a/b", "a:b",
                         "tab\there", "caf\xc3\xa9", std::string(65, 'x'), std::string("nul\0x", 5)})
     EXPECT_FALSE(is_valid_cluster_name(n)) << n;
+}
+
+TEST_F(ConfigTest, ABlankSecretIsRefusedLikeAnEmptyOne) {
+  for (const char* blank : {" ", "   \t  "}) {
+    try {
+      load_config(sources({{"SHARD_IPC_SECRET", blank}}));
+      FAIL() << "a secret of spaces was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("SHARD_IPC_SECRET"));
+    }
+  }
+}
+
+TEST_F(ConfigTest, RunWithoutTheShardManagerNeedsNoSecret) {
+  auto s = sources({{"ENABLE_SHARD_MANAGER", "false"}});
+  s.secret = SecretRule::with_shard_manager;
+  EXPECT_FALSE(load_config(s).enable_shard_manager);
+  s = sources({{"ENABLE_SHARD_MANAGER", "true"}});
+  s.secret = SecretRule::with_shard_manager;
+  EXPECT_THROW(load_config(s), ConfigError); // the IPC needs it
+}
+
+TEST_F(ConfigTest, TyposInShardlineNamesWarnWithTheClosestSetting) {
+  auto c = load_config(with_secret({{"SHARD_IPC_SECERT", "x"}, {"SHARD_CLUSTER", "3"}, {"SHARD_FROB", "1"}}));
+  ASSERT_EQ(c.warnings.size(), 3u);
+  EXPECT_THAT(c.warnings, Contains(HasSubstr("did you mean SHARD_CLUSTERS?")));
+  EXPECT_THAT(c.warnings, Contains(AllOf(HasSubstr("SHARD_FROB is not a Shardline setting"), Not(HasSubstr("did you mean")))));
+  // Never the value: a typo of the secret's name must not print the secret.
+  for (auto& w : c.warnings) EXPECT_THAT(w, Not(HasSubstr("=x")));
+  // The same in a .env file names the file.
+  auto s = with_secret();
+  s.env_file = dir.write("typo.env", "SHARD_IPC_PROT=1\nOTHER_APP_SETTING=2\n");
+  c = load_config(s);
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_THAT(c.warnings[0], HasSubstr("typo.env"));
+  EXPECT_THAT(c.warnings[0], HasSubstr("did you mean SHARD_IPC_PORT?"));
+}
+
+TEST_F(ConfigTest, LogLevelIsASettingLikeTheOthers) {
+  EXPECT_EQ(load_config(with_secret()).log_level, "info");
+  EXPECT_EQ(load_config(with_secret({{"SHARDLINE_LOG", "DEBUG"}})).log_level, "debug");
+  EXPECT_EQ(load_config(with_secret({{"SHARDLINE_LOG", "warning"}})).log_level, "warn");
+  // From .env and config.json too (both used to drop or refuse it).
+  auto s = with_secret();
+  s.env_file = dir.write("log.env", "SHARDLINE_LOG=error\n");
+  EXPECT_EQ(load_config(s).log_level, "error");
+  s = with_secret();
+  s.config_json = dir.write("log.json", R"({"shardline": {"shardline_log": "trace"}})");
+  EXPECT_EQ(load_config(s).log_level, "trace");
+  // A bad value is refused, not read as "off" (which silenced every log).
+  try {
+    load_config(with_secret({{"SHARDLINE_LOG", "verbose"}}));
+    FAIL() << "a bad log level was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("SHARDLINE_LOG"));
+  }
 }
 
 TEST(KnownSettings, ListsEverySettingReadFromTheEnvironment) {
