@@ -2,6 +2,8 @@
 # packages first (scripts/install-deps.sh; a no-op once they are there).
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+# WERROR=ON turns every compiler warning into an error (CI builds that way).
+WERROR ?= OFF
 
 .PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start compare clean
 
@@ -9,7 +11,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	@cmake --preset release >/dev/null
+	@cmake --preset release -DSHARDLINE_WERROR=$(WERROR) >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
 test: build

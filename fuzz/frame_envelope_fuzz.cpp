@@ -1,4 +1,4 @@
-// libFuzzer target for the IPC read path (contract sections 1 and 2): the length-prefixed
+// libFuzzer target for the IPC read path (docs/protocol.md §1 and §2): the length-prefixed
 // frame decoder (ipc/frame_codec) and the envelope parser (ipc/envelope), as the hub and the
 // cluster link use them. The input is a byte stream as it could arrive on a socket.
 //

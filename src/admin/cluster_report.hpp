@@ -17,7 +17,7 @@ struct ClusterRow {
   std::string name;
   bool answered = false;         // answered the stats request before the deadline
   // Did not answer, but the hub holds stats it published at most `stats_hide_s` ago
-  // (contract section 7): its numbers come from those and count in the totals.
+  // (docs/protocol.md §7): its numbers come from those and count in the totals.
   std::optional<double> stats_age;
   std::string health = "red";    // by heartbeat age, as the hub sees it
   double heartbeat_age = -1;     // seconds; -1 if the hub does not know the cluster

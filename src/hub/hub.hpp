@@ -1,5 +1,5 @@
 #pragma once
-// The IPC hub (contract sections 3-7): authenticates clusters and admin tools, routes frames
+// The IPC hub (docs/protocol.md §3-§7): authenticates clusters and admin tools, routes frames
 // between them from the envelope fields only, and watches their health. Runs on the caller's
 // io_context (one per process); all state is touched from that one thread.
 

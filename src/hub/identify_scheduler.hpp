@@ -1,5 +1,5 @@
 #pragma once
-// IDENTIFY slots for every cluster of one bot (docs/ipc-hub.md, "IDENTIFY slots").
+// IDENTIFY slots for every cluster of one bot (docs/protocol.md §11).
 //
 // Discord allows one IDENTIFY per bucket (shard_id % max_concurrency) per 5-second window, and
 // a daily budget (session_start_limit), per bot and not per process: clusters that pace

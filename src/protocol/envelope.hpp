@@ -1,5 +1,5 @@
 #pragma once
-// The envelope (contract section 2): what the hub needs to route a frame, read without
+// The envelope (docs/protocol.md §2): what the hub needs to route a frame, read without
 // building a full document tree (simdjson DOM validates the whole body, then we read only
 // the top-level keys).
 

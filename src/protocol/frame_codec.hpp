@@ -1,5 +1,5 @@
 #pragma once
-// Length-prefixed framing (contract section 1): uint32 big-endian N, then N bytes of JSON.
+// Length-prefixed framing (docs/protocol.md §1): uint32 big-endian N, then N bytes of JSON.
 // Pure code, no I/O: the decoder is fed bytes and hands out whole frames, so it is shared by
 // the hub, the cluster link and the fuzz target.
 

@@ -1,5 +1,5 @@
 #pragma once
-// Health colours (contract section 7), as pure functions of an age.
+// Health colours (docs/protocol.md §7), as pure functions of an age.
 
 #include "core/config.hpp"
 

@@ -1,5 +1,5 @@
 #pragma once
-// Replay protection (contract section 6): remembers the last N nonces of one connection.
+// Replay protection (docs/protocol.md §6): remembers the last N nonces of one connection.
 // Stores 64-bit hashes, not strings: 16 bytes per remembered nonce instead of ~80, and the
 // window only grows as nonces arrive, so an idle connection costs almost nothing. A hash
 // collision can only drop one of the same peer's own frames (the window is per connection).

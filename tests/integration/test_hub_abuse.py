@@ -346,7 +346,7 @@ class EnvelopeAbuseTest(AbuseCase):
 
 class HubOnlyOpsTest(AbuseCase):
     def test_cluster_cannot_forge_hub_frames(self):
-        # cluster_join/cluster_leave/fanout/heartbeat_ack are hub -> client only (ipc.md 4):
+        # cluster_join/cluster_leave/fanout/heartbeat_ack are hub -> client only (docs/protocol.md §4):
         # a cluster that sends one must not make others believe a peer left or joined.
         self.hub()
         a = self.authed("alpha")
@@ -639,7 +639,7 @@ class FloodTest(AbuseCase):
         self.wait_rss_back(baseline, peak)
 
     def test_1000_half_sent_frames_cost_bounded_memory(self):
-        # ipc.md 6: unauthenticated connections cost bounded memory. Each of these announces
+        # docs/protocol.md §6: unauthenticated connections cost bounded memory. Each of these announces
         # a 65,536-byte first frame (the pre-auth cap) and sends half of it, then stalls.
         self.hub()
         half = struct.pack(">I", 65_536) + b"{" + b" " * 32_767

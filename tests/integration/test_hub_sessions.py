@@ -1,4 +1,4 @@
-"""Integration tests of the hub's shard sessions (docs/ipc-hub.md, "Shard sessions"): a real
+"""Integration tests of the hub's shard sessions (docs/protocol.md §12): a real
 `shardline hub` on port 0 keeps the Discord sessions clusters report, so a process started
 elsewhere can look them up and RESUME. Waits are on frames, each bounded; that something is NOT
 delivered is proven with a marker frame sent after it on the same connection (the hub handles a

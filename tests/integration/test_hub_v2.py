@@ -95,7 +95,7 @@ class ClusterLinkAuthTest(HubCase):
         self.assertIsInstance(d["instance"], str)
         self.assertNotIn("secret", d)
         self.assertEqual(fake.frames[1]["op"], "auth_proof")
-        self.assertIs(fake.proof_ok, True, "the cluster's mac does not match ipc.md")
+        self.assertIs(fake.proof_ok, True, "the cluster's mac does not match docs/protocol.md")
         self.assertNotIn(self.secret.encode(), fake.raw, "the secret crossed the wire")
 
     def test_run_drops_a_hub_with_a_wrong_server_mac(self):
@@ -546,7 +546,7 @@ class CliTest(HubCase):
             self.assertEqual(d.get("health"), "green", d)
             self.assertEqual(d.get("role"), "cluster", d)
 
-    # ipc.md: "every receiving cluster logs it": for broadcast_message the log line is the
+    # docs/protocol.md: "every receiving cluster logs it": for broadcast_message the log line is the
     # behaviour under test.
     def test_broadcast_logged_by_each_cluster(self):
         res = self.cli("broadcast", "hello from the test")

@@ -1,4 +1,4 @@
-"""Integration tests of the hub's IDENTIFY slots (docs/ipc-hub.md, "IDENTIFY slots"): a real
+"""Integration tests of the hub's IDENTIFY slots (docs/protocol.md §11): a real
 `shardline hub` on port 0 grants IDENTIFYs for every cluster of the bot together, one per
 bucket per window, within the daily budget. Waits are on frames and the hub's status, each
 bounded.

@@ -1,5 +1,5 @@
 """Integration tests of protocol version 1 (legacy auth): a clean-room Python peer written
-from shared/protocol/ipc.md and the seed document (peers/legacy.py) against real shardline
+from docs/protocol.md and the seed document (peers/legacy.py) against real shardline
 processes, both ways round. Real processes on loopback, port 0.
 
     cd tests/integration && SHARDLINE_BIN=../../build/bin/shardline \
@@ -281,7 +281,7 @@ class HubRoundTripTest(LegacyCase):
                     self.assertTrue(is_number(res) and res >= 0)
 
     def test_broadcast_message_both_ways(self):
-        # ipc.md: every receiving cluster logs a broadcast: the log lines are the behaviour.
+        # docs/protocol.md: every receiving cluster logs a broadcast: the log lines are the behaviour.
         self.p.broadcast("hello from the v1 peer", author="Owner#0001", author_id=OWNER_ID)
         self.alpha.assert_log(
             r"(?m)broadcast from py-v1 by Owner#0001: hello from the v1 peer$", timeout=5)

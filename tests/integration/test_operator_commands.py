@@ -273,7 +273,7 @@ class OperatorCommands(Fleet):
         self.assertEqual(rec["callback"]["type"], 5)
         self.assertEqual(len(rec["edits"]), 1)
         author = f"user{int(TEAM[3]) % 100000} ({TEAM[3]})"  # the simulator's username for that id
-        # ipc.md: every receiving cluster logs a broadcast: the log lines are the behaviour.
+        # docs/protocol.md: every receiving cluster logs a broadcast: the log lines are the behaviour.
         for name in ("cluster-0", "cluster-2"):
             line = self.clusters[name].assert_log(r"broadcast from cluster-1 by (.*?): (.*)")
             self.assertEqual(line.group(2).strip(), text)
@@ -298,7 +298,7 @@ class OperatorCommands(Fleet):
         rec, msg = self.answer(self.invoke("broadcastmsg", "cluster-0", TEAM[4],
                                            [{"name": "message", "type": 3, "value": "é" * 500}]))
         self.assertTrue(msg["content"].startswith("📣 Broadcast sent to 3 cluster(s)"), msg)
-        self.clusters["cluster-1"].assert_log("é" * 500)  # logged whole, as ipc.md asks
+        self.clusters["cluster-1"].assert_log("é" * 500)  # logged whole, as docs/protocol.md asks
 
     # ---- prefix messages ----
 

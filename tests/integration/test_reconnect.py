@@ -1,4 +1,4 @@
-"""Client reconnection (ipc.md section 8): `shardline run` clusters re-link to a restarted
+"""Client reconnection (docs/protocol.md §8): `shardline run` clusters re-link to a restarted
 hub on their backoff schedule; the delays double up to the cap and reset after a success.
 
 Each delay a cluster announces ("link lost: ...; reconnecting in Xs") is the behaviour under

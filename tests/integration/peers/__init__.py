@@ -3,7 +3,7 @@
     wait.py     the one bounded wait (deadline, clear failure message)
     framing.py  length-prefixed JSON frames, one socket reader for both protocol versions
     inbox.py    what a link received, and the waits on it (consuming or looking)
-    v2.py       the v2 IPC client, from shared/protocol/ipc.md
+    v2.py       the v2 IPC client, from docs/protocol.md
     fake_hub.py a v2 hub in Python, for the other side of `shardline run`'s handshake
     legacy.py   protocol version 1 as the seed's Python Shard Manager speaks it, and what
                 every v1 cluster does; legacy_client.py and legacy_server.py its two roles

@@ -1,5 +1,5 @@
 """Length-prefixed JSON frames: the wire format of both IPC protocol versions
-(shared/protocol/ipc.md section 2). A frame is a uint32 big-endian length N, then N bytes of
+(docs/protocol.md §2). A frame is a uint32 big-endian length N, then N bytes of
 UTF-8 JSON; 1,000,000 bytes at most. Version-2 peers send compact JSON; version-1 peers (the
 seed) send plain `json.dumps`, whose NaN goes out as the bare token `NaN`.
 

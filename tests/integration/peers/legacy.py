@@ -1,5 +1,5 @@
 """A clean-room peer for the Shardline IPC protocol, version 1: the protocol of the seed's
-Python Shard Manager (`cogs/shard_manager.py`), written from shared/protocol/ipc.md and the
+Python Shard Manager (`cogs/shard_manager.py`), written from docs/protocol.md and the
 seed document only. It shares the frame layer (framing.py) and the waits (inbox.py) with the
 v2 client, and nothing of the v2 protocol.
 

@@ -59,7 +59,7 @@ class FramingTest(unittest.TestCase):
         # HMAC-SHA256 against RFC 4231 test case 2.
         self.assertEqual(hmac_hex("Jefe", "what do ya want for nothing?"),
                          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
-        # The v2 MACs are HMAC over the exact strings of ipc.md section 3.
+        # The v2 MACs are HMAC over the exact strings of docs/protocol.md §3.
         k, n, cn, sn = "s3cret", "cluster-0", "00" * 16, "ff" * 16
         self.assertEqual(client_mac(k, n, cn, sn), hmac.new(
             b"s3cret", b"shardline-v2-client|cluster-0|" + cn.encode() + b"|" + sn.encode(),

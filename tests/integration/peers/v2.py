@@ -1,4 +1,4 @@
-"""A client of the Shardline IPC protocol, version 2, written from shared/protocol/ipc.md (not
+"""A client of the Shardline IPC protocol, version 2, written from docs/protocol.md (not
 from the C++): the v2 handshake with HMAC-SHA256 both ways, envelopes, and bounded waits for
 frames. The hub's own tests use it as cluster, admin and attacker; status.py uses it for
 `hub_status_request`.

@@ -1,4 +1,4 @@
-// Shard sessions held by the hub (docs/ipc-hub.md, "Shard sessions"): the store driven by a
+// Shard sessions held by the hub (docs/protocol.md §12): the store driven by a
 // ManualClock and its frame parsers. The link's side against a real hub is in
 // tests/unit/link/sessions_test.cpp.
 

@@ -17,6 +17,20 @@ asio::awaitable<bool> wait_value(Condition& c, const int& value, int want, stead
   co_return co_await c.wait_for([&] { return value == want; }, timeout);
 }
 
+// The waiters are free coroutines taking pointers (no capturing coroutine lambdas: g++ 12).
+asio::awaitable<void> timed_wait(Condition* c, const int* value, int want, steady::duration timeout,
+                                 std::optional<bool>* got, steady::duration* took) {
+  auto t0 = steady::now();
+  *got = co_await wait_value(*c, *value, want, timeout);
+  if (took) *took = steady::now() - t0;
+}
+
+asio::awaitable<void> set_then_reset(Event* e, std::optional<bool>* first, std::optional<bool>* second) {
+  *first = co_await e->wait_until(steady::now() + 10s);
+  e->reset();
+  *second = co_await e->wait_until(steady::now() + 20ms);
+}
+
 asio::awaitable<void> set_later(asio::io_context& io, Condition& c, int& value, steady::duration after) {
   asio::steady_timer t(io, after);
   co_await t.async_wait(asio::use_awaitable);
@@ -31,14 +45,7 @@ TEST(Condition, WakesOnNotifyNotAtTheDeadline) {
   std::optional<bool> got;
   steady::duration took{};
   asio::co_spawn(io, set_later(io, c, value, 20ms), asio::detached);
-  asio::co_spawn(
-      io,
-      [](Condition& c, int& value, std::optional<bool>& got, steady::duration& took) -> asio::awaitable<void> {
-        auto t0 = steady::now();
-        got = co_await wait_value(c, value, 1, 10s);
-        took = steady::now() - t0;
-      }(c, value, got, took),
-      asio::detached);
+  asio::co_spawn(io, timed_wait(&c, &value, 1, 10s, &got, &took), asio::detached);
   io.run_for(5s);
   ASSERT_TRUE(got);
   EXPECT_TRUE(*got);
@@ -50,11 +57,7 @@ TEST(Condition, GivesUpAtTheDeadlineWhenNothingChanges) {
   Condition c(io.get_executor());
   int value = 0;
   std::optional<bool> got;
-  asio::co_spawn(
-      io, [](Condition& c, int& value, std::optional<bool>& got) -> asio::awaitable<void> {
-        got = co_await wait_value(c, value, 1, 30ms);
-      }(c, value, got),
-      asio::detached);
+  asio::co_spawn(io, timed_wait(&c, &value, 1, 30ms, &got, nullptr), asio::detached);
   io.run_for(5s);
   ASSERT_TRUE(got);
   EXPECT_FALSE(*got);
@@ -65,11 +68,7 @@ TEST(Condition, ANotificationThatDoesNotSatisfyThePredicateKeepsWaiting) {
   Condition c(io.get_executor());
   int value = 0;
   std::optional<bool> got;
-  asio::co_spawn(
-      io, [](Condition& c, int& value, std::optional<bool>& got) -> asio::awaitable<void> {
-        got = co_await wait_value(c, value, 2, 200ms);
-      }(c, value, got),
-      asio::detached);
+  asio::co_spawn(io, timed_wait(&c, &value, 2, 200ms, &got, nullptr), asio::detached);
   asio::post(io, [&] {
     value = 1; // not what the waiter wants
     c.notify();
@@ -84,13 +83,7 @@ TEST(Event, SetBeforeTheWaitReturnsAtOnceAndResetClearsIt) {
   Event e(io.get_executor());
   e.set();
   std::optional<bool> first, second;
-  asio::co_spawn(
-      io, [](Event& e, std::optional<bool>& first, std::optional<bool>& second) -> asio::awaitable<void> {
-        first = co_await e.wait_until(steady::now() + 10s);
-        e.reset();
-        second = co_await e.wait_until(steady::now() + 20ms);
-      }(e, first, second),
-      asio::detached);
+  asio::co_spawn(io, set_then_reset(&e, &first, &second), asio::detached);
   io.run_for(5s);
   ASSERT_TRUE(first && second);
   EXPECT_TRUE(*first);
