@@ -10,6 +10,7 @@
 #include "rest/discord_rest.hpp"
 #include "supervisor/child_process.hpp"
 #include "supervisor/cluster_plan.hpp"
+#include "supervisor/reshard.hpp"
 #include "supervisor/restart_policy.hpp"
 
 #include <fmt/format.h>
@@ -197,24 +198,17 @@ private:
       shard_count = bot.shards;
       spdlog::info("GET /gateway/bot recommends {} shards", shard_count);
     }
-    std::vector<std::uint32_t> ids = cfg_.shard_ids;
-    if (ids.empty())
-      for (std::uint32_t i = 0; i < shard_count; ++i) ids.push_back(i);
-    for (auto id : ids)
-      if (id >= shard_count)
-        throw ConfigError(fmt::format("SHARD_IDS has shard {} but the bot has {} shards", id, shard_count));
-    std::vector<ClusterSpec> plan;
-    try {
-      plan = plan_clusters(ids, cfg_.launch.clusters, cfg_.launch.per_cluster, cfg_.launch.prefix);
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError(e.what());
-    }
+    auto planned = plan_layout(shard_count, cfg_.shard_ids, cfg_.launch.clusters, cfg_.launch.per_cluster,
+                               cfg_.launch.prefix);
+    if (!planned) throw ConfigError(planned.error().message);
+    const auto& plan = *planned;
+    const auto owned = cfg_.shard_ids.empty() ? shard_count : cfg_.shard_ids.size();
     shard_count_ = shard_count;
     limits_ = RestartLimits{to_millis(cfg_.launch.backoff_min_s), to_millis(cfg_.launch.backoff_max_s),
                             cfg_.launch.restart_max, to_millis(cfg_.launch.restart_window_s), std::chrono::seconds(60)};
     RestartLimits limits{to_millis(cfg_.launch.backoff_min_s), to_millis(cfg_.launch.backoff_max_s),
                          cfg_.launch.restart_max, to_millis(cfg_.launch.restart_window_s), std::chrono::seconds(60)};
-    spdlog::info("launch: {} shards of {} in {} clusters, hub on {}:{}", ids.size(), shard_count, plan.size(), hub_host_,
+    spdlog::info("launch: {} shards of {} in {} clusters, hub on {}:{}", owned, shard_count, plan.size(), hub_host_,
                  hub_port_);
     // Every cluster at once: none waits on another, and IDENTIFYs are paced by the hub's slots.
     for (auto& spec : plan) {
@@ -669,15 +663,10 @@ private:
     const auto began = steady::now();
     const auto from = shard_count_;
     spdlog::info("launch: resharding from {} to {} shards", from, target);
-    std::vector<std::uint32_t> ids(target);
-    for (std::uint32_t i = 0; i < target; ++i) ids[i] = i;
+    auto planned = plan_reshard(cfg_, target);
     std::vector<ClusterSpec> plan;
-    try {
-      auto clusters = cfg_.launch.clusters ? std::min<std::uint32_t>(cfg_.launch.clusters, target) : 0u;
-      plan = plan_clusters(ids, clusters, cfg_.launch.per_cluster, fmt::format("{}-{}s", cfg_.launch.prefix, target));
-    } catch (const std::exception& e) {
-      reshard_error_ = e.what();
-    }
+    if (planned) plan = std::move(*planned);
+    else reshard_error_ = planned.error().message;
     std::vector<std::unique_ptr<Slot>> fresh;
     if (reshard_error_.empty()) {
       reshard_phase_ = "starting the new layout";
