@@ -1,6 +1,9 @@
 #include "supervisor/control.hpp"
 
+#include "supervisor/supervisor_impl.hpp"
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace shardline::supervisor {
 
@@ -50,6 +53,45 @@ Result<ControlDecision> decide_control(const protocol::LaunchRequest& request, c
   if (request.action == "restart") return decide_rolling(request, state);
   if (request.action == "reshard") return decide_reshard(request, state);
   return fail(Errc::bad_input, "unknown action (status, restart, reshard)");
+}
+
+// ---- the supervisor's answers ------------------------------------------------------------------
+
+void Supervisor::watch_hangup() {
+  hangup_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    spdlog::info("SIGHUP: rolling restart");
+    start_rolling();
+    watch_hangup();
+  });
+}
+
+json::object Supervisor::control(const protocol::LaunchRequest& request) {
+  const ControlState state{activity(), slots_.size(), shard_count_, cfg_.shard_ids.empty()};
+  auto decision = decide_control(request, state);
+  if (!decision) return protocol::to_data(protocol::LaunchStarted{false, decision.error().message});
+  switch (decision->action) {
+  case ControlDecision::Action::status:
+    return protocol::to_data(status());
+  case ControlDecision::Action::rolling_restart:
+    start_rolling();
+    break;
+  case ControlDecision::Action::reshard:
+    start_reshard(decision->target);
+    break;
+  }
+  return protocol::to_data(decision->answer);
+}
+
+protocol::SupervisorStatus Supervisor::status() const {
+  protocol::SupervisorStatus st;
+  for (auto& s : slots_)
+    st.clusters.push_back({s->spec.name, s->spec.shard_ids, s->pid, s->generation, s->up(), s->restarts, s->given_up});
+  st.shard_count = shard_count_;
+  st.reshard = reshard_;
+  st.rolling = rolling_;
+  st.rolling.total = slots_.size();
+  return st;
 }
 
 } // namespace shardline::supervisor
