@@ -66,6 +66,7 @@ void Supervisor::spawn(Slot& s) {
   }
   child.env = child_env(s);
   auto pid = spawn_child(child);
+  changed_.notify();
   if (!pid) {
     spdlog::error("launch: cannot start {}: {}", s.spec.name, pid.error().message);
     s.pid = 0;
@@ -83,6 +84,7 @@ void Supervisor::watch_children() {
   chld_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
     for (auto e = reap_one(); e.pid > 0; e = reap_one()) on_exit(e.pid, e.status);
+    changed_.notify();
     watch_children();
   });
 }
@@ -166,9 +168,8 @@ void Supervisor::retire(std::vector<std::unique_ptr<Slot>> slots) {
 }
 
 asio::awaitable<bool> Supervisor::wait_exited(Slot* s, steady::duration limit) {
-  for (auto deadline = steady::now() + limit; s->pid && steady::now() < deadline;)
-    co_await sleep(std::chrono::milliseconds(20));
-  co_return s->pid == 0;
+  auto exited = [s] { return s->pid == 0; };
+  co_return co_await changed_.wait_for(exited, limit);
 }
 
 std::vector<Slot*> Supervisor::watched() const {

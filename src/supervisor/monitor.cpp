@@ -19,6 +19,8 @@ namespace {
 // way on loopback.
 constexpr auto kMonitorEvery = std::chrono::milliseconds(250);
 constexpr auto kStatusEvery = std::chrono::seconds(10);
+// A cluster's readiness is known only by asking it (shard_status): asked again this often.
+constexpr auto kReadyAskEvery = std::chrono::milliseconds(50);
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 } // namespace
@@ -88,7 +90,8 @@ void Supervisor::log_status() const {
 asio::awaitable<bool> Supervisor::wait_ready(Slot* s, steady::duration limit) {
   const auto deadline = steady::now() + limit;
   const auto generation = s->generation;
-  while (steady::now() < deadline && !stopping_ && s->generation == generation) {
+  auto gone = [this, s, generation] { return stopping_ || s->generation != generation; };
+  while (!gone() && steady::now() < deadline) {
     if (s->pid && link_->linked()) {
       // Named, not temporaries in the co_await: g++ 12 destroys such temporaries twice.
       const protocol::EvalRequest query{"shard_status"};
@@ -99,7 +102,7 @@ asio::awaitable<bool> Supervisor::wait_ready(Slot* s, steady::duration limit) {
         if (answer && all_shards_ready(answer->result, s->spec.shard_ids.size())) co_return true;
       }
     }
-    co_await sleep(std::chrono::milliseconds(50));
+    co_await changed_.wait_until(gone, std::min(deadline, steady::now() + kReadyAskEvery));
   }
   co_return false;
 }

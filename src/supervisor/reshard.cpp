@@ -123,8 +123,8 @@ asio::awaitable<void> Supervisor::reshard(std::uint32_t target) {
   slots_ = std::move(fresh);
   shard_count_ = target;
   retire(std::move(old));
-  for (auto deadline = steady::now() + kRetireWait; !fenced_.empty() && steady::now() < deadline;)
-    co_await sleep(std::chrono::milliseconds(50));
+  auto retired = [this] { return fenced_.empty(); };
+  co_await changed_.wait_for(retired, kRetireWait);
   spdlog::info("launch: reshard done: {} -> {} shards in {:.1f} s", from, target,
                std::chrono::duration<double>(steady::now() - began).count());
   reshard_.phase = kPhaseDone;

@@ -35,7 +35,7 @@ Result<std::string> self_exe() {
 
 Supervisor::Supervisor(asio::io_context& io, const Config& cfg, const LaunchOptions& opt)
     : io_(io), cfg_(cfg), opt_(opt), chld_(io, SIGCHLD), stop_signals_(io, SIGINT, SIGTERM), hangup_(io, SIGHUP),
-      monitor_(io), stop_timer_(io), limits_(RestartLimits::from_config(cfg)),
+      monitor_(io), stop_timer_(io), changed_(io.get_executor()), limits_(RestartLimits::from_config(cfg)),
       health_(HealthSettings::from_config(cfg), clock_), auto_reshard_(AutoReshardSettings::from_config(cfg), clock_) {}
 
 int Supervisor::run() {
@@ -174,8 +174,8 @@ asio::awaitable<Result<std::uint32_t>> Supervisor::recommended_shards() {
                                  why));
     auto wait = std::chrono::seconds(std::min(30, 1 << attempt));
     spdlog::warn("launch: GET /gateway/bot failed ({}); retrying in {} s", why, wait.count());
-    co_await sleep(wait);
-    if (stopping_) co_return fail(Errc::cancelled, "the supervisor is stopping");
+    auto stopped = [this] { return stopping_; };
+    if (co_await changed_.wait_for(stopped, wait)) co_return fail(Errc::cancelled, "the supervisor is stopping");
   }
 }
 
@@ -188,6 +188,7 @@ void Supervisor::fail_start(const Error& error) {
 void Supervisor::stop() {
   if (stopping_) return;
   stopping_ = true;
+  changed_.notify();
   stop_signals_.cancel();
   hangup_.cancel();
   monitor_.cancel();
@@ -228,11 +229,6 @@ void Supervisor::finish() {
   // Close frames of the hub go out, then the loop ends.
   auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
   t->async_wait([this, t](const boost::system::error_code&) { io_.stop(); });
-}
-
-asio::awaitable<void> Supervisor::sleep(steady::duration d) {
-  asio::steady_timer t(io_, d);
-  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 int run_launch(const Config& cfg, const LaunchOptions& opt) {

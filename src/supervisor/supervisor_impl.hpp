@@ -19,6 +19,7 @@
 #include "core/error.hpp"
 #include "hub/hub.hpp"
 #include "link/hub_link.hpp"
+#include "net/event.hpp"
 #include "protocol/hub_messages.hpp"
 #include "supervisor/cluster_plan.hpp"
 #include "supervisor/control.hpp"
@@ -89,7 +90,6 @@ private:
   void stop();
   void maybe_finish_stop();
   void finish();
-  asio::awaitable<void> sleep(steady::duration d);
 
   // ---- children.cpp: the cluster processes -----------------------------------------------
   void spawn(Slot& s);
@@ -137,6 +137,9 @@ private:
   asio::signal_set hangup_;
   asio::steady_timer monitor_;
   asio::steady_timer stop_timer_;
+  // Notified when a child is reaped, when a slot's process is spawned, and when the supervisor
+  // begins to stop: every wait on the children (an exit, a generation, the stop) wakes on it.
+  net::Condition changed_;
   std::unique_ptr<asio::ssl::context> server_tls_, client_tls_;
   std::unique_ptr<hub::Hub> hub_;
   std::shared_ptr<link::HubLink> link_;
