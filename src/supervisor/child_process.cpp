@@ -13,7 +13,7 @@
 
 namespace shardline::supervisor {
 
-pid_t spawn_child(const ChildSpec& spec) {
+Result<pid_t> spawn_child(const ChildSpec& spec) {
   // Everything the child needs is built before fork: between fork and exec only
   // async-signal-safe calls are allowed.
   std::vector<std::string> env_strings;
@@ -36,7 +36,7 @@ pid_t spawn_child(const ChildSpec& spec) {
   if (pid < 0) {
     int err = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    throw std::system_error(err, std::generic_category(), "fork");
+    return fail(Errc::io, fmt::format("fork: {}", std::generic_category().message(err)));
   }
   if (pid == 0) {
     for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
@@ -58,6 +58,11 @@ pid_t spawn_child(const ChildSpec& spec) {
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return pid;
+}
+
+void signal_group(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  if (::kill(-pid, sig) != 0) ::kill(pid, sig);
 }
 
 ChildExit reap_one() {

@@ -3,6 +3,8 @@
 // SIGTERM when the supervisor dies (PR_SET_PDEATHSIG), so no child outlives it, even after
 // kill -9 of the supervisor.
 
+#include "core/error.hpp"
+
 #include <sys/types.h>
 
 #include <map>
@@ -17,9 +19,14 @@ struct ChildSpec {
   std::map<std::string, std::string> env;   // the whole environment of the child
 };
 
-// Returns the child's pid. Throws std::system_error when fork fails. A failed exec makes the
-// child exit with code 127 (seen by the reaper like any other exit).
-pid_t spawn_child(const ChildSpec& spec);
+// Returns the child's pid, or io when fork fails. A failed exec makes the child exit with code
+// 127 (seen by the reaper like any other exit).
+Result<pid_t> spawn_child(const ChildSpec& spec);
+
+// Sends `sig` to a child's process group (each child leads its own: a wrapper's own children,
+// SHARD_CLUSTER_COMMAND="sh -c ...", get it too), or to the process alone when that fails.
+// Nothing for pid 0.
+void signal_group(pid_t pid, int sig);
 
 // One finished child, from waitpid(WNOHANG); pid 0 when none.
 struct ChildExit {

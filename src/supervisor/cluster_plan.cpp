@@ -2,21 +2,19 @@
 
 #include <fmt/format.h>
 
-#include <stdexcept>
-
 namespace shardline::supervisor {
 
-std::vector<ClusterSpec> plan_clusters(const std::vector<std::uint32_t>& shard_ids, std::uint32_t clusters,
-                                       std::uint32_t per_cluster, const std::string& prefix) {
-  if (shard_ids.empty()) throw std::invalid_argument("no shards to run: check SHARD_COUNT and SHARD_IDS");
+Result<std::vector<ClusterSpec>> plan_clusters(const std::vector<std::uint32_t>& shard_ids, std::uint32_t clusters,
+                                               std::uint32_t per_cluster, const std::string& prefix) {
+  if (shard_ids.empty()) return fail(Errc::bad_input, "no shards to run: check SHARD_COUNT and SHARD_IDS");
   const auto n = static_cast<std::uint32_t>(shard_ids.size());
   if (clusters == 0) {
-    if (per_cluster == 0) throw std::invalid_argument("SHARD_CLUSTERS or SHARD_PER_CLUSTER must be above 0");
+    if (per_cluster == 0) return fail(Errc::bad_input, "SHARD_CLUSTERS or SHARD_PER_CLUSTER must be above 0");
     clusters = (n + per_cluster - 1) / per_cluster;
   }
   if (clusters > n)
-    throw std::invalid_argument(
-        fmt::format("SHARD_CLUSTERS is {} but there are only {} shards: every cluster needs one", clusters, n));
+    return fail(Errc::bad_input,
+                fmt::format("SHARD_CLUSTERS is {} but there are only {} shards: every cluster needs one", clusters, n));
   std::vector<ClusterSpec> out;
   std::uint32_t next = 0;
   for (std::uint32_t i = 0; i < clusters; ++i) {
@@ -28,6 +26,18 @@ std::vector<ClusterSpec> plan_clusters(const std::vector<std::uint32_t>& shard_i
     out.push_back(std::move(c));
   }
   return out;
+}
+
+Result<std::vector<ClusterSpec>> plan_layout(std::uint32_t shard_count, const std::vector<std::uint32_t>& owned,
+                                             std::uint32_t clusters, std::uint32_t per_cluster,
+                                             const std::string& prefix) {
+  std::vector<std::uint32_t> ids = owned;
+  if (ids.empty())
+    for (std::uint32_t i = 0; i < shard_count; ++i) ids.push_back(i);
+  for (auto id : ids)
+    if (id >= shard_count)
+      return fail(Errc::bad_input, fmt::format("SHARD_IDS has shard {} but the bot has {} shards", id, shard_count));
+  return plan_clusters(ids, clusters, per_cluster, prefix);
 }
 
 std::string format_shard_ids(const std::vector<std::uint32_t>& ids) {

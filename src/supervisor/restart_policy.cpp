@@ -1,8 +1,30 @@
 #include "supervisor/restart_policy.hpp"
 
+#include "core/exit_codes.hpp"
+
 #include <algorithm>
 
+#include <sys/wait.h>
+
 namespace shardline::supervisor {
+
+namespace {
+
+millis to_millis(double seconds) { return millis(static_cast<std::int64_t>(seconds * 1000)); }
+
+} // namespace
+
+RestartLimits RestartLimits::from_config(const Config& cfg) {
+  return {to_millis(cfg.launch.backoff_min_s), to_millis(cfg.launch.backoff_max_s), cfg.launch.restart_max,
+          to_millis(cfg.launch.restart_window_s), std::chrono::seconds(60)};
+}
+
+std::optional<FinalExit> final_exit(int wait_status) {
+  if (!WIFEXITED(wait_status)) return std::nullopt;
+  if (WEXITSTATUS(wait_status) == kExitConfig) return FinalExit::config_error;
+  if (WEXITSTATUS(wait_status) == kExitSuperseded) return FinalExit::superseded;
+  return std::nullopt;
+}
 
 RestartPolicy::RestartPolicy(RestartLimits limits, Clock clock)
     : limits_(limits), clock_(std::move(clock)), next_backoff_(limits.backoff_min) {}

@@ -3,9 +3,11 @@
 // backoff between attempts, and a cap on restarts within a window, past which the supervisor
 // gives up on that cluster (a crash loop must not burn the IDENTIFY budget or the machine). A
 // spawn that stays up for `stable_after` counts as healthy: its death is a first death again.
-// Reads time through a Clock so tests drive it.
+// Some exits are never answered by a restart (final_exit). Pure: reads time through a Clock so
+// tests drive it.
 
 #include "core/clock.hpp"
+#include "core/config.hpp"
 
 #include <deque>
 #include <optional>
@@ -18,7 +20,22 @@ struct RestartLimits {
   std::size_t max_restarts = 5;      // within `window`
   millis window{10 * 60 * 1000};
   millis stable_after{60'000};
+
+  // SHARD_RESTART_BACKOFF_MIN_S, SHARD_RESTART_BACKOFF_MAX_S, SHARD_RESTART_MAX,
+  // SHARD_RESTART_WINDOW_S; a minute of good health.
+  static RestartLimits from_config(const Config& cfg);
 };
+
+// An exit of a cluster's process that no restart would mend.
+enum class FinalExit {
+  config_error, // exit code 2: another start would fail the same way; its log says what to change
+  superseded,   // exit code 3: fenced by a generation this supervisor did not start (another
+                // supervisor runs the same shards)
+};
+
+// `wait_status` as from waitpid. nullopt: a death like any other (a crash, a signal, even exit
+// code 0), restarted under the RestartPolicy.
+std::optional<FinalExit> final_exit(int wait_status);
 
 class RestartPolicy {
 public:
