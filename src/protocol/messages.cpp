@@ -232,6 +232,15 @@ void GuildCountResponse::write(json::object& o) const {
 EvalRequest EvalRequest::read(const ObjectReader& r) { return {lenient<std::string>(r, "query").value_or("")}; }
 void EvalRequest::write(json::object& o) const { o["query"] = query; }
 
+std::optional<json::value> preset_from_stats(std::string_view query, const ClusterStats& s) {
+  if (query == "guild_count") return json::value(s.guild_count);
+  if (query == "user_count") return json::value(s.user_count);
+  if (query == "shard_count") return json::value(s.shard_ids.empty() ? s.shard_count : s.shard_ids.size());
+  if (query == "latency") return finite_or_null(s.latency);
+  if (query == "uptime") return json::value(s.uptime);
+  return std::nullopt;
+}
+
 EvalResponse EvalResponse::read(const ObjectReader& r) {
   EvalResponse e;
   e.query = lenient<std::string>(r, "query").value_or("");

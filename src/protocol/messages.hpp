@@ -127,6 +127,14 @@ struct EvalRequest {
   void write(json::object& o) const;
 };
 
+// The preset queries a version-1 peer can be asked through its stats (it answers stats_request,
+// not eval_request, unless it hosts the network): the answer to `query` read from `stats`, or
+// nullopt for the presets stats do not carry (memory_rss, shard_status, cluster_info) and unknown
+// ones. shard_count counts the peer's shard_ids when it sent them: the seed reports the bot's
+// total shard count in that field, not its own.
+std::optional<json::value> preset_from_stats(std::string_view query, const ClusterStats& stats);
+inline constexpr const char* kPresetsFromStats = "guild_count, user_count, shard_count, latency, uptime";
+
 struct EvalResponse {
   std::string query;
   json::value result; // the preset's value, or "unknown_query"

@@ -62,6 +62,15 @@ inline constexpr OpInfo kOps[] = {
     {"launch_response", OpKind::hub_only},
 };
 
+// The op a version-1 peer answers a request with (it has no reply_to: docs/protocol.md §16);
+// empty when it answers none.
+constexpr std::string_view v1_reply_op(std::string_view request_op) {
+  if (request_op == "stats_request") return "stats_broadcast";
+  if (request_op == "guild_count_request") return "guild_count_response";
+  if (request_op == "eval_request") return "eval_response";
+  return {};
+}
+
 constexpr OpKind classify(std::string_view op) {
   for (const auto& o : kOps)
     if (o.name == op) return o.kind;
