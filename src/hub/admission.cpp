@@ -60,6 +60,7 @@ Admission judge_name(const Directory& d, const Member& candidate, std::string_vi
   if (!candidate.instance.empty() && candidate.instance == old->instance) return {Kind::replace, old};
   // A newer spawn of this cluster slot: the old process is fenced.
   if (candidate.proto == 2 && candidate.generation > old->generation) return {Kind::supersede, old};
+  if (old->proto == 1) return {Kind::probe, old};
   return {Kind::refuse, old};
 }
 

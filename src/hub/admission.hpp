@@ -36,6 +36,8 @@ struct Admission {
     accept,    // the name is free
     replace,   // the same process (same instance) reconnecting: close `old`
     supersede, // a newer generation of the cluster slot: fence `old` (error superseded)
+    probe,     // the holder speaks version 1 (no instance, no generation): ask it, and let the
+               // newcomer in if it does not answer (as the seed's server lets a newcomer in)
     refuse,    // "Cluster name already connected"
   } kind = Kind::accept;
   Member* old = nullptr;

@@ -19,7 +19,15 @@
 namespace shardline::hub {
 
 struct Connection : Member, std::enable_shared_from_this<Connection> {
-  enum class State { tls_handshake, awaiting_auth, awaiting_proof, authenticated, closing, closed };
+  enum class State {
+    tls_handshake,
+    awaiting_auth,
+    awaiting_proof,
+    awaiting_name, // authenticated, but its name's version-1 holder is being probed
+    authenticated,
+    closing,
+    closed,
+  };
 
   Connection(net::IpcStream s, std::size_t max_preauth_frame, std::size_t max_outbuf_bytes, std::size_t nonce_window)
       : stream(std::move(s)), decoder(max_preauth_frame, 512), writer(stream, max_outbuf_bytes), nonces(nonce_window) {}
@@ -45,6 +53,7 @@ struct Connection : Member, std::enable_shared_from_this<Connection> {
   steady::time_point body_started_at{};
   steady::time_point close_by{}; // closing: give up on flushing after this
   steady::time_point last_heartbeat{};
+  steady::time_point last_sent_at{}; // the hub's last frame to it (version-1 keep-alive)
   protocol::Health health = protocol::Health::green;
 
   std::string last_stats; // latest stats_broadcast data, as JSON text
@@ -55,7 +64,10 @@ struct Connection : Member, std::enable_shared_from_this<Connection> {
   bool in_pending = false;
 
   bool authenticated() const { return state == State::authenticated; }
-  bool open() const { return state == State::awaiting_auth || state == State::awaiting_proof || authenticated(); }
+  bool open() const {
+    return state == State::awaiting_auth || state == State::awaiting_proof || state == State::awaiting_name ||
+           authenticated();
+  }
 };
 
 using ConnPtr = std::shared_ptr<Connection>;

@@ -175,9 +175,11 @@ asio::awaitable<void> Hub::Impl::sweep_loop(std::shared_ptr<Impl> self) {
     if (self->stopped_) co_return;
     auto now = steady::now();
     self->sweep(now);
+    self->settle_probes(now);
     if (now - last_health >= std::chrono::seconds(1)) {
       last_health = now;
       self->update_health(now);
+      self->keep_v1_alive(now);
       // Expired sessions give their memory back even when nobody looks them up.
       if (auto n = self->sessions_.expire(); n > 0) spdlog::debug("sessions: {} expired", n);
     }
@@ -281,6 +283,7 @@ HubOptions HubOptions::from_config(const Config& c) {
   o.max_pending = c.max_pending;
   o.max_outbuf_bytes = c.max_outbuf_bytes;
   o.health = c.health;
+  o.v1_keepalive = std::chrono::duration<double>(c.stats_interval_s);
   o.identify_reserve = c.identify_reserve;
   return o;
 }

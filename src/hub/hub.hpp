@@ -38,6 +38,13 @@ struct HubOptions {
   double max_clock_skew_s = 300;
   std::size_t nonce_window = 10'000;
   HealthThresholds health;
+  // Version-1 peers (the seed's clusters) drop a link on which nothing arrived for 120 s and
+  // never heartbeat: the hub sends each a frame when it sent it nothing for this long
+  // (SHARD_IPC_STATS_INTERVAL_S, the cadence at which the seed's server broadcasts its stats).
+  std::chrono::duration<double> v1_keepalive{60};
+  // A version-1 peer that authenticates with the name of a connected version-1 peer: the holder
+  // is asked for its stats, and replaced if it answers nothing within this (docs/protocol.md §3.5).
+  std::chrono::duration<double> v1_probe_timeout{3};
   // IDENTIFYs of the daily session_start_limit the hub never grants (SHARD_IDENTIFY_RESERVE).
   std::uint32_t identify_reserve = 10;
   // Shard sessions (docs/protocol.md §12): entries kept in all, and how long one

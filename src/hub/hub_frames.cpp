@@ -76,6 +76,7 @@ void Hub::Impl::complete_auth(const ConnPtr& c) {
   auto verdict = judge_name(directory_, *c, opt_.name, opt_.local_instance);
   switch (verdict.kind) {
   case Admission::Kind::refuse: return refuse_auth(c, "Cluster name already connected");
+  case Admission::Kind::probe: return start_probe(c, static_cast<Connection&>(*verdict.old));
   case Admission::Kind::replace: {
     auto& old = static_cast<Connection&>(*verdict.old);
     old.registered = false;
@@ -129,6 +130,12 @@ void Hub::Impl::complete_auth(const ConnPtr& c) {
 // ---- routed frames ---------------------------------------------------------------------------------
 
 void Hub::Impl::on_routed(const ConnPtr& c, std::string_view body, std::string_view wire) {
+  if (c->proto == 1) {
+    // The seed's clusters never manage to heartbeat, but send stats every 60 s: from a
+    // version-1 peer any frame is a sign of life (docs/protocol.md §16).
+    c->last_heartbeat = c->last_frame_at;
+    if (!probes_.empty()) holder_answered(*c);
+  }
   protocol::Envelope env;
   switch (parser_.parse(body, legacy_json(*c), env)) {
   case protocol::EnvelopeStatus::bad_json: return reject(*c, "bad_json", "the frame is not valid JSON", "");
@@ -191,7 +198,8 @@ void Hub::Impl::on_routed(const ConnPtr& c, std::string_view body, std::string_v
   std::string tagged_wire, answered_id;
   if (c->proto == 1 && env.reply_to.empty() && !c->v1_pending.empty() && !env.target.empty() && env.target != "all") {
     if (auto answered = c->v1_pending.answered(env.op, env.target)) {
-      answered_id = std::move(*answered);
+      if (answered->eval_query) return answer_eval_from_stats(*c, env.target, answered->id, *answered->eval_query);
+      answered_id = std::move(answered->id);
       auto field = json::serialize(json::string(answered_id));
       auto frame_body = wire.substr(protocol::kHeaderBytes);
       if (frame_body.size() + field.size() + 14 <= protocol::kMaxFrameBytes) {
@@ -227,6 +235,10 @@ void Hub::Impl::route_frame(const ConnPtr& c, const protocol::Envelope& env, con
   }
   for (auto* m : r.to) {
     auto& dest = static_cast<Connection&>(*m);
+    if (dest.proto == 1 && !is_reply && !id.empty() && c->proto == 2 && env.op == "eval_request") {
+      ask_v1_through_stats(*c, dest, id);
+      continue;
+    }
     deliver(dest, wire);
     if (!is_reply && dest.proto == 1) dest.v1_pending.remember(c->name, id, env.op);
   }
@@ -241,6 +253,7 @@ void Hub::Impl::deliver(Connection& dest, std::string_view wire) {
   if (dest.state != Connection::State::authenticated || dest.overflowed) return;
   if (dest.writer.push_wire(wire, dest.shared_from_this())) {
     ++routed_;
+    dest.last_sent_at = steady::now();
     return;
   }
   // Closed from a fresh handler: the caller may be iterating over the cluster list.
@@ -288,10 +301,19 @@ void Hub::Impl::send_data(Connection& c, std::string_view op, json::object data,
   if (c.proto == 1) reply_to = {}; // v1 peers get the seed's envelope: no request ids
   std::string_view target = c.name.empty() ? std::string_view("all") : std::string_view(c.name);
   auto body = protocol::build_body(protocol::OutFrame{op, std::move(data), opt_.name, target, "", reply_to}, nonces_);
+  c.last_sent_at = steady::now();
   if (!c.writer.push_body(body, c.shared_from_this(), ignore_cap) && !c.overflowed) {
     c.overflowed = true;
     asio::post(io_, [self = shared_from_this(), conn = c.shared_from_this()] { self->slow_consumer(*conn); });
   }
+}
+
+void Hub::Impl::send_as(Connection& to, std::string_view source, std::string_view op, json::object data,
+                         std::string_view reply_to) {
+  if (to.state != Connection::State::authenticated) return;
+  if (to.proto == 1) reply_to = {};
+  auto body = protocol::build_body(protocol::OutFrame{op, std::move(data), source, to.name, "", reply_to}, nonces_);
+  deliver(to, protocol::encode_frame(body));
 }
 
 void Hub::Impl::send_to_clusters(std::string_view op, json::object data, const Connection* except) {

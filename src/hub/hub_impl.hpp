@@ -59,11 +59,19 @@ private:
   void on_proof(const ConnPtr& c, std::string_view body);
   void refuse_auth(const ConnPtr& c, std::string_view error);
   void complete_auth(const ConnPtr& c);
+  void start_probe(const ConnPtr& newcomer, Connection& holder);
+  void settle_probes(steady::time_point now);
+  void holder_answered(Connection& holder);
+  void keep_v1_alive(steady::time_point now);
   void on_routed(const ConnPtr& c, std::string_view body, std::string_view wire);
   void route_frame(const ConnPtr& c, const protocol::Envelope& env, const std::string& id, std::string_view wire);
   void deliver(Connection& dest, std::string_view wire);
   void slow_consumer(Connection& c);
   void on_heartbeat(Connection& c);
+  // An eval_request for a version-1 peer, which answers stats_request only (docs/protocol.md §16).
+  void ask_v1_through_stats(Connection& requester, Connection& dest, const std::string& id);
+  void answer_eval_from_stats(Connection& peer, std::string_view requester, const std::string& id,
+                              const std::string& query);
   void keep_stats(Connection& c);
   bool legacy_json(const Connection& c) const { return c.proto == 1 || (c.proto == 0 && opt_.legacy_auth); }
 
@@ -73,6 +81,9 @@ private:
     send_data(c, op, protocol::to_data(msg), reply_to, ignore_cap);
   }
   void send_data(Connection& c, std::string_view op, json::object data, std::string_view reply_to, bool ignore_cap);
+  // A frame the hub writes on a peer's behalf (`source`): answers for version-1 peers.
+  void send_as(Connection& to, std::string_view source, std::string_view op, json::object data,
+               std::string_view reply_to);
   void send_to_clusters(std::string_view op, json::object data, const Connection* except);
   // A protocol violation: v2 peers get an `error` frame, v1 peers nothing; the frame is dropped.
   void reject(Connection& c, std::string_view code, std::string_view message, std::string_view reply_to);
@@ -99,6 +110,13 @@ private:
   steady::time_point started_at_;
   std::uint16_t port_ = 0;
   bool stopped_ = false;
+
+  // Newcomers waiting for a version-1 name holder to answer (or not) within v1_probe_timeout.
+  struct Probe {
+    std::weak_ptr<Connection> newcomer, holder;
+    steady::time_point deadline;
+  };
+  std::vector<Probe> probes_;
 
   std::unordered_set<ConnPtr> all_;
   std::list<std::weak_ptr<Connection>> pending_; // unauthenticated, oldest first

@@ -3,6 +3,8 @@
 // §5): they answer requests without `reply_to`, and may write bare NaN/Infinity. Pure string and
 // bookkeeping functions; the hub applies them to the bytes it forwards.
 
+#include "protocol/ops.hpp"
+
 #include <cstddef>
 #include <deque>
 #include <optional>
@@ -11,9 +13,7 @@
 
 namespace shardline::hub {
 
-// The op a version-1 peer answers `request_op` with (stats_request -> stats_broadcast, ...);
-// empty when it has none.
-std::string_view v1_reply_op(std::string_view request_op);
+using protocol::v1_reply_op;
 
 // The requests with an id that the hub delivered to one version-1 connection, in order, so the
 // matching answer can be tagged with the id (without it a v1 cluster never answers an admin tool
@@ -21,17 +21,30 @@ std::string_view v1_reply_op(std::string_view request_op);
 class V1PendingRequests {
 public:
   explicit V1PendingRequests(std::size_t capacity = 256) : capacity_(capacity) {}
+
+  // What an answer matched.
+  struct Answered {
+    std::string id;
+    // Set when the hub asked this peer's stats in place of an eval_request it cannot answer:
+    // the answer is turned into an eval_response for this preset.
+    std::optional<std::string> eval_query;
+  };
+
   // A request `op` with `id` from `requester` was delivered to this peer.
   void remember(std::string requester, std::string id, std::string_view op);
-  // The id of the oldest request this answer (`op` addressed to `target`) matches, removed.
-  std::optional<std::string> answered(std::string_view op, std::string_view target);
+  // The hub sent this peer a stats_request for `requester`'s eval_request `id` of `query`.
+  void remember_eval(std::string requester, std::string id, std::string query);
+  // The oldest request this answer (`op` addressed to `target`) matches, removed.
+  std::optional<Answered> answered(std::string_view op, std::string_view target);
   bool empty() const { return q_.empty(); }
 
 private:
   struct Entry {
     std::string requester, id;
     std::string_view reply_op; // a static string from v1_reply_op
+    std::optional<std::string> eval_query;
   };
+  void push(Entry e);
   std::size_t capacity_;
   std::deque<Entry> q_;
 };

@@ -229,11 +229,17 @@ TEST(HubLegacyV1, AnswersAreMatchedToRequestsInOrder) {
   q.remember("cli", "r3", "eval_request");
   q.remember("cli", "", "eval_request");      // no id: nothing to tag
   q.remember("cli", "r9", "broadcast_message"); // not a request a v1 peer answers
-  EXPECT_EQ(q.answered("eval_response", "cli"), "r3");
-  EXPECT_EQ(q.answered("eval_response", "dash"), "r2");
+  EXPECT_EQ(q.answered("eval_response", "cli")->id, "r3");
+  EXPECT_EQ(q.answered("eval_response", "dash")->id, "r2");
   EXPECT_EQ(q.answered("eval_response", "dash"), std::nullopt);
-  EXPECT_EQ(q.answered("stats_broadcast", "dash"), "r1");
+  EXPECT_EQ(q.answered("stats_broadcast", "dash")->id, "r1");
   EXPECT_TRUE(q.empty());
+  // An eval_request asked through stats: the stats answer it, and say which preset.
+  q.remember_eval("cli", "r4", "guild_count");
+  auto a = q.answered("stats_broadcast", "cli");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->id, "r4");
+  EXPECT_EQ(a->eval_query, "guild_count");
 }
 
 TEST(HubLegacyV1, ThePendingListIsBounded) {
@@ -241,8 +247,8 @@ TEST(HubLegacyV1, ThePendingListIsBounded) {
   q.remember("a", "1", "stats_request");
   q.remember("a", "2", "stats_request");
   q.remember("a", "3", "stats_request"); // the oldest is forgotten
-  EXPECT_EQ(q.answered("stats_broadcast", "a"), "2");
-  EXPECT_EQ(q.answered("stats_broadcast", "a"), "3");
+  EXPECT_EQ(q.answered("stats_broadcast", "a")->id, "2");
+  EXPECT_EQ(q.answered("stats_broadcast", "a")->id, "3");
   EXPECT_EQ(q.answered("stats_broadcast", "a"), std::nullopt);
 }
 
