@@ -29,7 +29,7 @@ link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   o.port = cfg.ipc_port;
   o.secret = cfg.ipc_secret;
   o.name = cfg.cluster_name;
-  o.legacy = cfg.legacy_auth;
+  o.allow_v1 = cfg.legacy_auth;
   o.shard_ids = cfg.shard_ids;
   o.shard_count = cfg.shard_count.value_or(0);
   o.instance = random_hex(8);
@@ -137,7 +137,7 @@ private:
     if (link_options_.host == "0.0.0.0") link_options_.host = "127.0.0.1";
     if (link_options_.host == "::") link_options_.host = "::1";
     // The hub is this process's own: it speaks version 2, whatever legacy auth allows others.
-    link_options_.legacy = false;
+    link_options_.allow_v1 = false;
     return {};
   }
 

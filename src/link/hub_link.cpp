@@ -93,7 +93,20 @@ void HubLink::Impl::close_stream() {
 
 asio::awaitable<Result<void>> HubLink::Impl::connect_and_auth() {
   set_linked(false);
+  auto linked = co_await attempt(false);
+  if (linked || !opt_.allow_v1 || !refused_before_challenge_) co_return linked;
+  spdlog::info("the hub at {}:{} refused version 2 without a challenge ({}): authenticating with version 1, as "
+               "SHARD_IPC_LEGACY_AUTH allows",
+               opt_.host, opt_.port, linked.error().message);
+  close_stream();
+  auto v1 = co_await attempt(true);
+  // A hub that refuses version 1 too: its first answer says more.
+  co_return v1 ? v1 : linked;
+}
+
+asio::awaitable<Result<void>> HubLink::Impl::attempt(bool v1) {
   decoder_ = protocol::FrameDecoder(protocol::kMaxFrameBytes, 4096);
+  refused_before_challenge_ = false;
   const auto deadline = steady::now() + to_steady(opt_.connect_timeout);
   auto connected = co_await net::connect(opt_.host, opt_.port, opt_.tls, deadline);
   if (!connected) {
@@ -110,26 +123,31 @@ asio::awaitable<Result<void>> HubLink::Impl::connect_and_auth() {
       s->close_stream();
     }
   });
+  v1_ = v1;
 
   protocol::Auth auth;
-  auth.cluster_name = opt_.name;
   auth.shard_ids = opt_.shard_ids;
-  auth.shard_count = opt_.shard_count;
   auth.guild_count = state_ ? state_->guild_count() : 0;
-  if (opt_.legacy) {
+  if (v1) {
     auth.proto = 1;
     auth.secret = opt_.secret;
+    // A tool joins a version-1 network as a short-lived member: its name says what it is.
+    auth.cluster_name = v1_name_ = opt_.admin ? "shardline-" + opt_.name : opt_.name;
+    // The seed's server shows this in the cluster's row: its own shards, the truth there.
+    auth.shard_count = static_cast<std::uint32_t>(opt_.shard_ids.size());
   } else {
     auth.proto = 2;
+    auth.cluster_name = opt_.name;
+    auth.shard_count = opt_.shard_count;
     auth.role = opt_.admin ? "admin" : "cluster";
     auth.instance = opt_.instance;
     auth.generation = opt_.generation;
     auth.client_nonce = random_hex(16);
   }
-  push(protocol::build_body({"auth", protocol::to_data(auth), opt_.name, "all", "", ""}, nonces_));
+  push(protocol::build_body({"auth", protocol::to_data(auth), auth.cluster_name, "all", "", ""}, nonces_));
 
   std::string server_nonce;
-  if (!opt_.legacy) {
+  if (!v1) {
     auto challenge = co_await expect("auth_challenge", deadline);
     if (!challenge) co_return challenge.error();
     server_nonce = protocol::AuthChallenge::read(protocol::ObjectReader(json::value(*challenge))).server_nonce;
@@ -142,9 +160,8 @@ asio::awaitable<Result<void>> HubLink::Impl::connect_and_auth() {
   auto resp = protocol::AuthResponse::read(protocol::ObjectReader(json::value(*answer)));
   if (!resp.success) co_return auth_failed(resp.error);
   // Mutual authentication: the hub proves it knows the secret too.
-  if (!opt_.legacy &&
-      !constant_time_equal(resp.server_mac,
-                           protocol::server_mac(opt_.secret, opt_.name, auth.client_nonce, server_nonce)))
+  if (!v1 && !constant_time_equal(resp.server_mac,
+                                  protocol::server_mac(opt_.secret, opt_.name, auth.client_nonce, server_nonce)))
     co_return fail(Errc::refused,
                    "Auth failed: the hub did not prove it knows SHARD_IPC_SECRET (wrong hub or wrong secret)");
   server_name_ = resp.server_cluster;
@@ -155,7 +172,7 @@ asio::awaitable<Result<void>> HubLink::Impl::connect_and_auth() {
   hub_lacks_sessions_ = false; // perhaps another hub now (failover, upgrade)
   last_frame_at_ = steady::now();
   set_linked(true);
-  if (!opt_.admin) spdlog::info("linked to hub {} as {}", server_name_, opt_.name);
+  if (!opt_.admin) spdlog::info("linked to hub {} as {}{}", server_name_, auth.cluster_name, v1 ? " (version 1)" : "");
   co_return Result<void>();
 }
 
@@ -168,7 +185,7 @@ asio::awaitable<Result<json::object>> HubLink::Impl::expect(std::string_view op,
     co_return body.error();
   }
   json::value doc;
-  if (!protocol::parse_body(*body, opt_.legacy, doc) || !doc.is_object())
+  if (!protocol::parse_body(*body, v1_, doc) || !doc.is_object())
     co_return fail(Errc::protocol, "Auth failed: bad frame from the hub");
   auto& o = doc.get_object();
   auto* got = o.if_contains("op");
@@ -176,8 +193,10 @@ asio::awaitable<Result<json::object>> HubLink::Impl::expect(std::string_view op,
   if (!got || !got->is_string() || !data || !data->is_object())
     co_return fail(Errc::protocol, fmt::format("Auth failed: expected {} from the hub", op));
   // Refused early (e.g. "Legacy auth disabled"): an auth_response instead of the challenge.
-  if (got->get_string() == "auth_response" && op != "auth_response")
+  if (got->get_string() == "auth_response" && op != "auth_response") {
+    refused_before_challenge_ = true;
     co_return auth_failed(protocol::AuthResponse::read(protocol::ObjectReader(*data)).error);
+  }
   if (got->get_string() != op) co_return fail(Errc::protocol, fmt::format("Auth failed: expected {} from the hub", op));
   co_return std::move(data->get_object());
 }
@@ -267,7 +286,7 @@ LinkStatus HubLink::Impl::status() const {
   s.host = opt_.host;
   s.port = opt_.port;
   s.tls = opt_.tls != nullptr;
-  s.legacy = opt_.legacy;
+  s.legacy = v1_;
   if (linked_) {
     s.linked_for_s = age(linked_since_);
     s.last_ack_age_s = age(last_ack_at_);
@@ -328,6 +347,14 @@ asio::awaitable<Result<std::vector<protocol::ShardSession>>> HubLink::lookup_ses
   return impl_->lookup_sessions(shard_count, std::move(shard_ids), timeout);
 }
 bool HubLink::linked() const { return impl_->linked_; }
+bool HubLink::speaks_v1() const { return impl_->v1_; }
+std::vector<std::string> HubLink::known_clusters() const {
+  std::vector<std::string> out;
+  const auto& own = impl_->v1_ ? impl_->v1_name_ : impl_->opt_.name;
+  for (auto& n : impl_->clusters_)
+    if (n != own) out.push_back(n);
+  return out;
+}
 const std::string& HubLink::server_name() const { return impl_->server_name_; }
 const std::string& HubLink::name() const { return impl_->opt_.name; }
 LinkStatus HubLink::status() const { return impl_->status(); }

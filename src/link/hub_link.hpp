@@ -35,7 +35,10 @@ struct LinkOptions {
   std::string secret;
   std::string name;
   bool admin = false;  // role admin: never counted as a cluster, may only send requests
-  bool legacy = false; // speak version 1 (plaintext secret)
+  // SHARD_IPC_LEGACY_AUTH: when the hub refuses version 2 outright, as the seed's server does
+  // (it reads only the clear-text secret), authenticate again with version 1. A Shardline hub
+  // always answers version 2 with a challenge, so it never sees the fallback.
+  bool allow_v1 = false;
   std::vector<std::uint32_t> shard_ids;
   std::uint32_t shard_count = 0;
   std::string instance; // random per process start
@@ -145,6 +148,11 @@ public:
                                                                                std::chrono::milliseconds timeout);
 
   bool linked() const;
+  // The link speaks version 1 (the hub is the seed's server): no request ids, no hub status.
+  bool speaks_v1() const;
+  // The cluster names the hub announced (auth_response, cluster_join, cluster_leave), this
+  // link's own excluded.
+  std::vector<std::string> known_clusters() const;
   const std::string& server_name() const;
   const std::string& name() const;
   LinkStatus status() const;

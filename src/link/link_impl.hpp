@@ -10,6 +10,7 @@
 #include "net/frame_writer.hpp"
 #include "protocol/body.hpp"
 #include "protocol/frame_codec.hpp"
+#include "protocol/ops.hpp"
 
 #include <set>
 #include <unordered_map>
@@ -28,6 +29,9 @@ public:
     bool link_dropped = false;
     std::optional<std::set<std::string>> expected; // fanout: from the hub's `fanout` frame
     std::map<std::string, Reply> replies;
+    // Version 1 carries no request ids: an answer is matched by its op and its source.
+    std::string_view v1_reply_op;
+    std::string target;
   };
 
   Impl(asio::io_context& io, LinkOptions opt, ClusterState* state);
@@ -38,6 +42,8 @@ public:
   static asio::awaitable<void> run(std::shared_ptr<Impl> self);
   asio::awaitable<Result<void>> connect_once();
   asio::awaitable<Result<void>> connect_and_auth();
+  // One connection and handshake in version 2, or in version 1.
+  asio::awaitable<Result<void>> attempt(bool v1);
   // Reads frames until one with `op` arrives (auth phase only).
   asio::awaitable<Result<json::object>> expect(std::string_view op, steady::time_point deadline);
   // One frame body, or closed / timeout / protocol.
@@ -55,6 +61,8 @@ public:
   void on_reply(Pending& p, const std::string& op, const std::string& source, const json::object& data);
   void answer(const std::string& requester, const std::string& id, std::string_view op, json::object data);
   void fail_pending();
+  // The request a version-1 answer (`op` from `source`, no reply_to) belongs to; null if none.
+  Pending* v1_pending_for(const std::string& op, const std::string& source);
   void push(const std::string& body);
   Result<void> send(std::string_view op, json::object data, std::string_view target, std::string_view id = {});
   asio::awaitable<Result<Reply>> request(std::string op, json::object data, std::string target,
@@ -81,6 +89,9 @@ public:
   std::set<std::string> clusters_;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
   bool linked_ = false;
+  bool v1_ = false;                  // this link speaks version 1
+  bool refused_before_challenge_ = false; // the last version-2 auth got no challenge, only a refusal
+  std::string v1_name_;              // the name this link authenticated with in version 1
   net::Event linked_event_{io_.get_executor()};
   bool stopped_ = false;
   bool superseded_ = false;

@@ -21,7 +21,7 @@ std::string string_field(const json::object& o, std::string_view key) {
 
 void HubLink::Impl::on_frame(const std::string& body) {
   json::value doc;
-  if (!protocol::parse_body(body, opt_.legacy, doc) || !doc.is_object()) {
+  if (!protocol::parse_body(body, v1_, doc) || !doc.is_object()) {
     spdlog::warn("ignored a frame from the hub that is not a JSON object");
     return;
   }
@@ -40,6 +40,11 @@ void HubLink::Impl::on_frame(const std::string& body) {
     if (auto it = pending_.find(reply_to); it != pending_.end()) on_reply(*it->second, op, source, data);
     return;
   }
+  if (v1_ && !pending_.empty())
+    if (auto* p = v1_pending_for(op, source)) {
+      on_reply(*p, op, source, data);
+      if (op != "stats_broadcast") return; // a stats answer is also the peer's stats broadcast
+    }
   if (op == "heartbeat_ack") {
     last_ack_at_ = steady::now();
     ipc_latency_ = std::chrono::duration<double>(last_ack_at_ - heartbeat_sent_).count();
@@ -70,7 +75,7 @@ void HubLink::Impl::on_frame(const std::string& body) {
     if (!layout || !layout_cb_) {
       auto why = !layout ? std::string("layout_request needs active: true|false")
                          : "cluster " + opt_.name + " runs no gateway shards: it has no layout to switch";
-      if (!id.empty() && !opt_.legacy)
+      if (!id.empty() && !v1_)
         answer(source, id, "error", protocol::to_data(protocol::ErrorMessage{"bad_request", why, ""}));
     } else {
       layout_cb_(layout->active);
@@ -101,7 +106,7 @@ void HubLink::Impl::on_frame(const std::string& body) {
     } else {
       spdlog::warn("hub error {}: {}", e.code, e.message);
     }
-  } else if (!id.empty() && !opt_.legacy) {
+  } else if (!id.empty() && !v1_) {
     answer(source, id, "error", protocol::to_data(protocol::ErrorMessage{"unknown_op", "unknown op: " + op, ""}));
   }
 }
@@ -128,9 +133,17 @@ void HubLink::Impl::answer(const std::string& requester, const std::string& id, 
   // v1 peers correlate by op and source; v2 by reply_to.
   auto body = protocol::build_body(protocol::OutFrame{op, std::move(data), opt_.name,
                                                       requester.empty() ? "all" : requester, "",
-                                                      opt_.legacy ? std::string_view() : std::string_view(id)},
+                                                      v1_ ? std::string_view() : std::string_view(id)},
                                    nonces_);
   push(body);
+}
+
+HubLink::Impl::Pending* HubLink::Impl::v1_pending_for(const std::string& op, const std::string& source) {
+  for (auto& [id, p] : pending_)
+    if (!p->done.is_set() && p->v1_reply_op == op && (p->target == "all" || p->target == source) &&
+        !p->replies.count(source))
+      return p.get();
+  return nullptr;
 }
 
 void HubLink::Impl::fail_pending() {
@@ -149,8 +162,8 @@ void HubLink::Impl::push(const std::string& body) {
 Result<void> HubLink::Impl::send(std::string_view op, json::object data, std::string_view target,
                                  std::string_view id) {
   if (!linked_) return fail(Errc::not_connected, "not linked to the hub");
-  push(protocol::build_body(protocol::OutFrame{op, std::move(data), opt_.name, target, opt_.legacy ? "" : id, ""},
-                            nonces_));
+  push(protocol::build_body(
+      protocol::OutFrame{op, std::move(data), v1_ ? v1_name_ : opt_.name, target, v1_ ? "" : id, ""}, nonces_));
   return {};
 }
 
@@ -162,6 +175,8 @@ asio::awaitable<Result<Reply>> HubLink::Impl::request(std::string op, json::obje
   auto self = shared_from_this();
   auto id = nonces_.next();
   auto p = std::make_shared<Pending>(io_.get_executor());
+  p->v1_reply_op = protocol::v1_reply_op(op);
+  p->target = target;
   pending_[id] = p;
   (void)send(op, std::move(data), target, id);
   co_await p->done.wait_until(steady::now() + timeout);
@@ -179,6 +194,17 @@ asio::awaitable<FanoutResult> HubLink::Impl::request_all(std::string op, json::o
   auto id = nonces_.next();
   auto p = std::make_shared<Pending>(io_.get_executor());
   p->fanout = true;
+  p->v1_reply_op = protocol::v1_reply_op(op);
+  p->target = "all";
+  if (v1_) {
+    // No fanout frame in version 1: wait for every cluster the hub announced, and the hub itself
+    // (the seed's server is a cluster too, and answers).
+    std::set<std::string> everyone;
+    for (auto& n : clusters_)
+      if (n != v1_name_) everyone.insert(n);
+    everyone.insert(server_name_);
+    p->expected = std::move(everyone);
+  }
   pending_[id] = p;
   (void)send(op, std::move(data), "all", id);
   co_await p->done.wait_until(steady::now() + timeout);

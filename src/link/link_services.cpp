@@ -14,7 +14,7 @@ asio::awaitable<Result<protocol::IdentifyGrant>> HubLink::Impl::request_identify
     protocol::IdentifyRequest req, std::chrono::milliseconds timeout) {
   if (!linked_) co_return fail(Errc::not_connected, "not linked to the hub");
   // A v1 link carries no request ids, so no grant could be matched to this request.
-  if (opt_.legacy) co_return fail(Errc::unsupported, "IDENTIFY slots need IPC protocol v2 (legacy auth is on)");
+  if (v1_) co_return fail(Errc::unsupported, "IDENTIFY slots need IPC protocol v2 (the hub speaks version 1)");
   auto self = shared_from_this();
   // Named, not a temporary in the co_await: g++ 12 destroys such temporaries twice.
   auto data = protocol::to_data(req);
@@ -35,7 +35,7 @@ asio::awaitable<Result<protocol::IdentifyGrant>> HubLink::Impl::request_identify
 Result<void> HubLink::Impl::report_sessions(std::uint32_t shard_count, std::vector<protocol::ShardSession> sessions) {
   if (!linked_) return fail(Errc::not_connected, "not linked to the hub");
   // A v1 link cannot carry the op, an admin may not send it, an older hub does not know it.
-  if (opt_.legacy || opt_.admin || hub_lacks_sessions_)
+  if (v1_ || opt_.admin || hub_lacks_sessions_)
     return fail(Errc::unsupported, "this link cannot report shard sessions");
   if (shard_count < 1 || shard_count > protocol::kMaxSessionShardCount) {
     spdlog::warn("not reporting sessions to the hub: shard_count {} is not 1..{}", shard_count,
@@ -82,7 +82,7 @@ Result<void> HubLink::Impl::report_sessions(std::uint32_t shard_count, std::vect
 asio::awaitable<Result<std::vector<protocol::ShardSession>>> HubLink::Impl::lookup_sessions(
     std::uint32_t shard_count, std::vector<std::uint32_t> shard_ids, std::chrono::milliseconds timeout) {
   if (!linked_) co_return fail(Errc::not_connected, "not linked to the hub");
-  if (opt_.legacy || opt_.admin) co_return fail(Errc::unsupported, "this link cannot look shard sessions up");
+  if (v1_ || opt_.admin) co_return fail(Errc::unsupported, "this link cannot look shard sessions up");
   if (shard_count < 1 || shard_count > protocol::kMaxSessionShardCount)
     co_return fail(Errc::bad_input, "shard_count out of range");
   auto self = shared_from_this(); // see request()
