@@ -45,6 +45,8 @@ int run_admin(const Config& cfg, Body body) {
   o.port = cfg.ipc_port;
   o.secret = cfg.ipc_secret;
   o.name = "admin-" + random_hex(4);
+  // With legacy auth on, a tool talks to the seed's server too (as shardline-admin-...).
+  o.allow_v1 = cfg.legacy_auth;
   o.admin = true;
   o.reconnect = false;
   o.connect_timeout = std::chrono::seconds(5);
@@ -86,7 +88,7 @@ asio::awaitable<int> clusters_body(std::shared_ptr<link::HubLink> link, AdminOpt
   else std::cout << render_text(report);
   // Clusters that did not answer are listed (missing, "Not answering within"): the report is
   // still the answer, so the exit code is 0; only a hub that does not answer fails it.
-  co_return report.hub ? kExitOk : kExitFailure;
+  co_return report.hub || !report.v1_hub.empty() ? kExitOk : kExitFailure;
 }
 
 int clusters_command(const Config& cfg, const AdminOptions& opt) {
@@ -94,12 +96,16 @@ int clusters_command(const Config& cfg, const AdminOptions& opt) {
 }
 
 asio::awaitable<int> ipc_status_body(std::shared_ptr<link::HubLink> link, Config cfg, AdminOptions opt) {
-  auto hub = co_await link->hub_status(std::chrono::milliseconds(opt.timeout_ms));
-  std::optional<protocol::HubStatus> status;
-  if (hub) status = std::move(*hub);
-  if (opt.json) print_json(ipc_status_json(cfg, status));
-  else std::cout << render_ipc_status_text(cfg, status);
-  co_return status ? kExitOk : kExitFailure;
+  IpcStatusView view;
+  if (link->speaks_v1()) {
+    view.v1_hub = link->server_name();
+    view.v1_clusters = link->known_clusters();
+  } else if (auto hub = co_await link->hub_status(std::chrono::milliseconds(opt.timeout_ms))) {
+    view.hub = std::move(*hub);
+  }
+  if (opt.json) print_json(ipc_status_json(cfg, view));
+  else std::cout << render_ipc_status_text(cfg, view);
+  co_return view.hub || !view.v1_hub.empty() ? kExitOk : kExitFailure;
 }
 
 int ipc_status_command(const Config& cfg, const AdminOptions& opt) {
@@ -112,6 +118,14 @@ asio::awaitable<int> broadcast_body(std::shared_ptr<link::HubLink> link, Config 
   protocol::Broadcast b{message, fmt::format("{} (shardline cli)", user ? user : "operator"), 0};
   if (!cfg.bot_owner_id.empty()) b.author_id = std::strtoull(cfg.bot_owner_id.c_str(), nullptr, 10);
   (void)link->send("broadcast_message", protocol::to_data(b), "all");
+  if (link->speaks_v1()) {
+    // The seed's server relays it and answers nothing a tool could wait on.
+    auto known = link->known_clusters().size() + 1; // and the server itself
+    if (opt.json) print_json(json::object{{"sent", true}, {"clusters", known}, {"hub_protocol", 1}});
+    else std::cout << fmt::format("Broadcast sent to the version-1 hub {} ({} cluster(s) known; it does not confirm)\n",
+                                  link->server_name(), known);
+    co_return kExitOk;
+  }
   // The hub handles a connection's frames in order: once it answers this, the broadcast has been
   // routed to every cluster.
   auto hub = co_await link->hub_status(std::chrono::milliseconds(opt.timeout_ms));
@@ -251,8 +265,31 @@ json::value result_of(const link::Reply& r) {
   return e.result;
 }
 
+// A version-1 network (the seed's server) has no eval_request for its clients: every cluster is
+// asked for its stats and the preset is read from them (protocol::preset_from_stats).
+asio::awaitable<QueryAnswers> run_query_v1(std::shared_ptr<link::HubLink> link, std::string preset, std::string target,
+                                           std::chrono::milliseconds timeout) {
+  QueryAnswers a;
+  link::FanoutResult r;
+  if (target == "all") {
+    r = co_await link->request_all("stats_request", json::object{}, timeout);
+  } else {
+    auto one = co_await link->request("stats_request", json::object{}, target, timeout);
+    if (one) r.replies[one->from] = std::move(*one);
+    else r.missing.push_back(target);
+  }
+  for (auto& [name, reply] : r.replies) {
+    auto stats = protocol::ClusterStats::read(protocol::ObjectReader(json::value(reply.data)));
+    if (auto v = protocol::preset_from_stats(preset, stats)) a.results[name] = std::move(*v);
+    else a.errors[name] = "unsupported";
+  }
+  for (auto& m : r.missing) a.missing.emplace_back(m);
+  co_return a;
+}
+
 asio::awaitable<QueryAnswers> run_query_once(std::shared_ptr<link::HubLink> link, std::string preset,
                                              std::string target, std::chrono::milliseconds timeout) {
+  if (link->speaks_v1()) co_return co_await run_query_v1(std::move(link), std::move(preset), std::move(target), timeout);
   QueryAnswers a;
   auto request = protocol::to_data(protocol::EvalRequest{preset});
   if (target == "all") {

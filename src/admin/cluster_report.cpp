@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 namespace shardline::admin {
 
@@ -50,11 +51,13 @@ std::string format_latency(double seconds) {
 }
 
 ClusterReport build_report(const std::optional<protocol::HubStatus>& hub, const link::FanoutResult& stats,
-                           int timeout_ms) {
+                           int timeout_ms, std::string v1_hub) {
   ClusterReport r;
   r.hub = hub;
+  r.v1_hub = std::move(v1_hub);
   r.timeout_ms = timeout_ms;
   std::map<std::string, ClusterRow> rows;
+  const int default_proto = r.v1_hub.empty() ? 2 : 1;
 
   if (hub)
     for (auto* c : hub->clusters()) {
@@ -62,16 +65,23 @@ ClusterReport build_report(const std::optional<protocol::HubStatus>& hub, const 
       row.name = c->name;
       row.health = c->health;
       row.heartbeat_age = c->last_heartbeat_age;
+      row.proto = c->proto;
     }
   for (auto& [name, reply] : stats.replies) {
     if (reply.is_error()) continue;
-    auto& row = rows[name];
+    auto [it, fresh] = rows.try_emplace(name);
+    auto& row = it->second;
+    if (fresh) row.proto = default_proto;
     row.name = name;
     row.answered = true;
     fill(row, protocol::ClusterStats::read(protocol::ObjectReader(json::value(reply.data))));
     if (row.heartbeat_age < 0) row.health = "green"; // answered now, so alive
   }
-  for (auto& name : stats.missing) rows[name].name = name;
+  for (auto& name : stats.missing) {
+    auto [it, fresh] = rows.try_emplace(name);
+    if (fresh) it->second.proto = default_proto;
+    it->second.name = name;
+  }
   // §7: stats the hub kept are used for a cluster that did not answer in time, while they are
   // younger than stats_hide_s; older ones never reach the totals.
   if (hub)
@@ -83,15 +93,21 @@ ClusterReport build_report(const std::optional<protocol::HubStatus>& hub, const 
       fill(it->second, *c.stats);
       it->second.stats_age = c.stats_age;
     }
+  std::set<std::uint32_t> shards;
+  std::uint64_t shards_without_ids = 0;
   for (auto& [name, row] : rows) {
+    // The seed reports the bot's total in shard_count: its own shards are its ids.
+    if (row.proto == 1 && !row.shard_ids.empty()) row.shards = row.shard_ids.size();
     if (!row.answered) r.missing.push_back(name);
     if (row.answered || row.stats_age) {
       r.total_guilds += row.guilds;
       r.total_users += row.users;
-      r.total_shards += row.shards;
+      if (row.shard_ids.empty()) shards_without_ids += row.shards;
+      shards.insert(row.shard_ids.begin(), row.shard_ids.end());
     }
     r.rows.push_back(std::move(row));
   }
+  r.total_shards = shards.size() + shards_without_ids;
   return r;
 }
 
@@ -100,13 +116,18 @@ boost::asio::awaitable<ClusterReport> gather_report(link::HubLink* link, std::ch
   using namespace boost::asio::experimental::awaitable_operators;
   std::optional<protocol::HubStatus> hub;
   link::FanoutResult stats;
-  if (link && link->linked()) {
+  std::string v1_hub;
+  if (link && link->linked() && link->speaks_v1()) {
+    // The seed's server keeps no status for tools: every cluster (and the server) is asked.
+    v1_hub = link->server_name();
+    stats = co_await link->request_all("stats_request", json::object{}, timeout);
+  } else if (link && link->linked()) {
     auto [h, s] = co_await (link->hub_status(timeout) && link->request_all("stats_request", json::object{}, timeout));
     if (h) hub = std::move(*h);
     stats = std::move(s);
   }
   if (self) stats.replies[self->cluster_name] = link::Reply{self->cluster_name, "stats_broadcast", protocol::to_data(*self)};
-  co_return build_report(hub, stats, static_cast<int>(timeout.count()));
+  co_return build_report(hub, stats, static_cast<int>(timeout.count()), std::move(v1_hub));
 }
 
 std::vector<std::string> cluster_names(const protocol::HubStatus& hub) {
@@ -121,6 +142,9 @@ std::string render_text(const ClusterReport& r) {
     out += fmt::format("Hub {} ({}) on {}:{} · up {} · {} cluster(s) · legacy auth {} · TLS {}\n\n", r.hub->hub,
                        r.hub->mode, r.hub->host, r.hub->port, format_duration(r.hub->uptime), r.rows.size(),
                        r.hub->legacy_auth ? "on" : "off", r.hub->tls ? "on" : "off");
+  } else if (!r.v1_hub.empty()) {
+    out += fmt::format("Hub {} (protocol version 1: it keeps no status for tools) · {} cluster(s)\n\n", r.v1_hub,
+                       r.rows.size());
   } else {
     out += "Hub: did not answer\n\n";
   }
@@ -164,35 +188,66 @@ json::object to_json(const ClusterReport& r) {
   }
   json::array missing;
   for (auto& m : r.missing) missing.emplace_back(m);
-  return json::object{{"hub", r.hub ? json::value_from(*r.hub) : json::value(json::object{})},
+  json::value hub = json::object{};
+  if (r.hub) hub = json::value_from(*r.hub);
+  else if (!r.v1_hub.empty()) hub = json::object{{"hub", r.v1_hub}, {"proto", 1}};
+  return json::object{{"hub", std::move(hub)},
                       {"clusters", std::move(clusters)},
                       {"totals", {{"guilds", r.total_guilds}, {"users", r.total_users}, {"shards", r.total_shards}}},
                       {"missing", std::move(missing)}};
 }
 
-json::object ipc_status_json(const Config& cfg, const std::optional<protocol::HubStatus>& hub) {
+json::object ipc_status_json(const Config& cfg, const IpcStatusView& view) {
+  const auto& hub = view.hub;
   json::array clients;
   if (hub)
     for (auto& c : hub->clients) clients.emplace_back(json::value_from(c));
-  return json::object{{"mode", to_string(cfg.ipc_mode)},
-                      {"host", cfg.ipc_host},
-                      {"port", cfg.ipc_port},
-                      {"secret", mask_secret(cfg.ipc_secret)},
-                      {"legacy_auth", cfg.legacy_auth},
-                      {"tls", cfg.tls_enabled()},
-                      {"hub", hub ? json::value(hub->hub) : json::value(nullptr)},
-                      {"clients", std::move(clients)},
-                      // The hub's IDENTIFY slots and the shard sessions it holds (a count).
-                      {"identify", hub ? json::value_from(hub->identify) : json::value(nullptr)},
-                      {"sessions_known", hub ? json::value(hub->sessions_known) : json::value(nullptr)}};
+  for (auto& n : view.v1_clusters) clients.emplace_back(json::object{{"name", n}, {"role", "cluster"}});
+  json::value hub_name = nullptr;
+  if (hub) hub_name = hub->hub;
+  else if (!view.v1_hub.empty()) hub_name = view.v1_hub;
+  json::object out{{"mode", to_string(cfg.ipc_mode)},
+                   {"host", cfg.ipc_host},
+                   {"port", cfg.ipc_port},
+                   {"secret", mask_secret(cfg.ipc_secret)},
+                   {"legacy_auth", cfg.legacy_auth},
+                   {"tls", cfg.tls_enabled()},
+                   {"hub", std::move(hub_name)},
+                   {"hub_protocol", hub ? 2 : view.v1_hub.empty() ? 0 : 1},
+                   // The hub's own settings, which decide what its peers may do (this tool's
+                   // are above).
+                   {"hub_legacy_auth", hub ? json::value(hub->legacy_auth) : json::value(nullptr)},
+                   {"hub_tls", hub ? json::value(hub->tls) : json::value(nullptr)},
+                   {"hub_mode", hub ? json::value(hub->mode) : json::value(nullptr)},
+                   {"clients", std::move(clients)},
+                   // The hub's IDENTIFY slots and the shard sessions it holds (a count).
+                   {"identify", hub ? json::value_from(hub->identify) : json::value(nullptr)},
+                   {"sessions_known", hub ? json::value(hub->sessions_known) : json::value(nullptr)}};
+  return out;
 }
 
-std::string render_ipc_status_text(const Config& cfg, const std::optional<protocol::HubStatus>& hub) {
-  std::string out = fmt::format("Mode: {}   Host: {}   Port: {}   Secret: {}   Legacy auth: {}   TLS: {}\n",
-                                to_string(cfg.ipc_mode), cfg.ipc_host, cfg.ipc_port, mask_secret(cfg.ipc_secret),
-                                cfg.legacy_auth ? "on" : "off", cfg.tls_enabled() ? "on" : "off");
-  if (!hub) return out + "Hub: did not answer\n";
-  out += fmt::format("Hub: {} ({}), up {}\n", hub->hub, hub->mode, format_duration(hub->uptime));
+std::string render_ipc_status_text(const Config& cfg, const IpcStatusView& view) {
+  const auto& hub = view.hub;
+  std::string out;
+  if (hub) {
+    out += fmt::format("Hub: {} ({}) on {}:{}, up {} · legacy auth {} · TLS {}\n", hub->hub, hub->mode, hub->host,
+                       hub->port, format_duration(hub->uptime), hub->legacy_auth ? "on" : "off",
+                       hub->tls ? "on" : "off");
+  } else if (!view.v1_hub.empty()) {
+    out += fmt::format("Hub: {} (protocol version 1: the seed's server; it keeps no status for tools)\n", view.v1_hub);
+  } else {
+    out += "Hub: did not answer\n";
+  }
+  out += fmt::format("This tool: mode {} · host {} · port {} · secret {} · legacy auth {} · TLS {}\n",
+                     to_string(cfg.ipc_mode), cfg.ipc_host, cfg.ipc_port, mask_secret(cfg.ipc_secret),
+                     cfg.legacy_auth ? "on" : "off", cfg.tls_enabled() ? "on" : "off");
+  if (!hub) {
+    if (!view.v1_hub.empty()) {
+      out += fmt::format("Clusters it announced ({}):\n", view.v1_clusters.size());
+      for (auto& n : view.v1_clusters) out += "  " + n + "\n";
+    }
+    return out;
+  }
   auto& id = hub->identify;
   out += fmt::format("IDENTIFY slots: {} granted, {} queued, session budget {} · shard sessions held: {}\n", id.granted,
                      id.queued, id.budget_remaining ? fmt::format("{} left", *id.budget_remaining) : "unknown",

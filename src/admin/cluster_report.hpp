@@ -28,18 +28,25 @@ struct ClusterRow {
   std::optional<double> latency; // seconds; none before the first gateway heartbeat
   double uptime = 0;
   std::string mode;
+  int proto = 2; // the protocol version it speaks (1: the seed's clusters)
 };
 
 struct ClusterReport {
   std::optional<protocol::HubStatus> hub; // nullopt: the hub did not answer
+  // The hub speaks version 1 (the seed's server): its name. It keeps no status for tools, and
+  // every cluster behind it follows the seed's conventions.
+  std::string v1_hub;
   std::vector<ClusterRow> rows;  // sorted by name
-  std::uint64_t total_guilds = 0, total_users = 0, total_shards = 0;
+  std::uint64_t total_guilds = 0, total_users = 0;
+  // Distinct shard ids over the clusters counted: clusters of the seed report the bot's total in
+  // shard_count, Shardline's their own, so summing counts would count shards twice.
+  std::uint64_t total_shards = 0;
   std::vector<std::string> missing;
   int timeout_ms = 0;
 };
 
 ClusterReport build_report(const std::optional<protocol::HubStatus>& hub, const link::FanoutResult& stats,
-                           int timeout_ms);
+                           int timeout_ms, std::string v1_hub = {});
 
 // Asks the hub for its status and every cluster for its stats, at once, each within `timeout`,
 // and builds the report. `self`: the asking cluster's own stats (the hub sends "all" to every
@@ -53,9 +60,16 @@ std::vector<std::string> cluster_names(const protocol::HubStatus& hub);
 std::string render_text(const ClusterReport& r);
 boost::json::object to_json(const ClusterReport& r);
 
-// `ipc-status`: this side's configuration and the hub's connected clients.
-std::string render_ipc_status_text(const Config& cfg, const std::optional<protocol::HubStatus>& hub);
-boost::json::object ipc_status_json(const Config& cfg, const std::optional<protocol::HubStatus>& hub);
+// `ipc-status`: the hub's settings and connected clients, and this side's configuration. A hub
+// that speaks version 1 has no status: `v1_hub` names it and `v1_clusters` lists what it
+// announced.
+struct IpcStatusView {
+  std::optional<protocol::HubStatus> hub;
+  std::string v1_hub;
+  std::vector<std::string> v1_clusters;
+};
+std::string render_ipc_status_text(const Config& cfg, const IpcStatusView& view);
+boost::json::object ipc_status_json(const Config& cfg, const IpcStatusView& view);
 
 // "1h 02m", "3m 05s", "12s".
 std::string format_duration(double seconds);

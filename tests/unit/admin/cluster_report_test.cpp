@@ -39,6 +39,7 @@ TEST(BuildReport, TotalsCountOnlyClustersThatAnswered) {
   link::FanoutResult stats;
   stats.replies["a"] = stats_reply("a", 100, 1000, 2);
   stats.replies["b"] = stats_reply("b", 50, 500, 3);
+  stats.replies["b"].data["shard_ids"] = json::array{2, 3, 4}; // its 3 shards, after a's 0 and 1
   stats.missing = {"c"};
   auto r = build_report(status_of(hub), stats, 1500);
 
@@ -114,6 +115,28 @@ TEST(BuildReport, CountsPastTwoToThe64SaturateInsteadOfWrapping) {
   auto r = build_report(std::nullopt, stats, 1000);
   EXPECT_EQ(r.total_guilds, UINT64_MAX);
   EXPECT_EQ(r.total_users, UINT64_MAX);
+}
+
+TEST(BuildReport, ShardTotalsCountDistinctIdsWhateverConventionAPeerUses) {
+  // A 6-shard bot: a Shardline cluster reports its own 3 shards, a seed cluster (version 1)
+  // the bot's total 6 with its own ids.
+  auto hub = hub_with({client("shardline-0", "cluster", "green", 1), client("py-1", "cluster", "green", 1)});
+  hub["clients"].as_array()[1].as_object()["proto"] = 1;
+  link::FanoutResult stats;
+  auto own = stats_reply("shardline-0", 10, 10, 3);
+  own.data["shard_ids"] = json::array{0, 1, 2};
+  auto seed = stats_reply("py-1", 10, 10, 6);
+  seed.data["shard_ids"] = json::array{3, 4, 5};
+  stats.replies["shardline-0"] = own;
+  stats.replies["py-1"] = seed;
+  auto r = build_report(status_of(hub), stats, 1000);
+  EXPECT_EQ(r.total_shards, 6u); // not 9, and not 3 + 3 by luck: distinct ids
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[0].name, "py-1");
+  EXPECT_EQ(r.rows[0].shards, 3u); // its ids, not the bot's total it reported
+  // Two clusters claiming the same shard (a reshard's layouts, a stale peer) count it once.
+  stats.replies["shardline-0"].data["shard_ids"] = json::array{0, 1, 2, 3};
+  EXPECT_EQ(build_report(status_of(hub), stats, 1000).total_shards, 6u);
 }
 
 json::object with_kept_stats(json::object c, std::uint64_t guilds, double age) {
@@ -206,10 +229,10 @@ TEST(IpcStatus, NeverShowsTheSecret) {
   cfg.ipc_secret = "super-secret-value-0123456789";
   auto hub = hub_with({client("a", "cluster", "green", 1)});
   for (const auto& h : {hub, json::object{}}) {
-    auto text = render_ipc_status_text(cfg, status_of(h));
+    auto text = render_ipc_status_text(cfg, IpcStatusView{status_of(h)});
     EXPECT_THAT(text, Not(HasSubstr(cfg.ipc_secret)));
     EXPECT_THAT(text, HasSubstr(mask_secret(cfg.ipc_secret)));
-    auto j = ipc_status_json(cfg, status_of(h));
+    auto j = ipc_status_json(cfg, IpcStatusView{status_of(h)});
     EXPECT_THAT(json::serialize(j), Not(HasSubstr(cfg.ipc_secret)));
     EXPECT_EQ(j.at("secret").as_string(), mask_secret(cfg.ipc_secret));
   }
@@ -220,25 +243,50 @@ TEST(IpcStatus, JsonDescribesThisSideAndTheHub) {
   cfg.ipc_secret = "super-secret-value-0123456789";
   cfg.ipc_mode = IpcMode::client;
   cfg.ipc_port = 20005;
-  auto j = ipc_status_json(cfg, status_of(hub_with({client("a", "cluster", "green", 1)})));
+  auto j = ipc_status_json(cfg, IpcStatusView{status_of(hub_with({client("a", "cluster", "green", 1)}))});
   EXPECT_EQ(j.at("mode").as_string(), "client");
   EXPECT_EQ(j.at("port").to_number<int>(), 20005);
   EXPECT_EQ(j.at("hub").as_string(), "cluster-0");
   EXPECT_EQ(j.at("clients").as_array().size(), 1u);
   EXPECT_FALSE(j.at("tls").as_bool());
-  auto none = ipc_status_json(cfg, std::nullopt);
+  auto none = ipc_status_json(cfg, IpcStatusView{});
   EXPECT_TRUE(none.at("hub").is_null());
   EXPECT_TRUE(none.at("clients").as_array().empty());
+}
+
+TEST(IpcStatus, ShowsTheHubsSettingsBesideThisToolsOwn) {
+  Config cfg; // this tool: legacy auth off
+  cfg.ipc_secret = "super-secret-value-0123456789";
+  auto hub = hub_with({client("a", "cluster", "green", 1)});
+  hub["legacy_auth"] = true;
+  hub["tls"] = true;
+  auto j = ipc_status_json(cfg, IpcStatusView{status_of(hub)});
+  EXPECT_FALSE(j.at("legacy_auth").as_bool());
+  EXPECT_TRUE(j.at("hub_legacy_auth").as_bool());
+  EXPECT_TRUE(j.at("hub_tls").as_bool());
+  EXPECT_EQ(j.at("hub_protocol").to_number<int>(), 2);
+  auto text = render_ipc_status_text(cfg, IpcStatusView{status_of(hub)});
+  EXPECT_THAT(text, HasSubstr("legacy auth on · TLS on"));     // the hub's
+  EXPECT_THAT(text, HasSubstr("This tool: mode server"));      // and this tool's, labelled
+  // A version-1 hub: its name and what it announced, no status.
+  IpcStatusView v1;
+  v1.v1_hub = "cluster-0";
+  v1.v1_clusters = {"py-1", "py-2"};
+  auto j1 = ipc_status_json(cfg, v1);
+  EXPECT_EQ(j1.at("hub").as_string(), "cluster-0");
+  EXPECT_EQ(j1.at("hub_protocol").to_number<int>(), 1);
+  EXPECT_EQ(j1.at("clients").as_array().size(), 2u);
+  EXPECT_THAT(render_ipc_status_text(cfg, v1), HasSubstr("protocol version 1"));
 }
 
 TEST(IpcStatus, TextListsConnectedClients) {
   Config cfg;
   cfg.ipc_secret = "super-secret-value-0123456789";
-  auto text = render_ipc_status_text(cfg, status_of(hub_with({client("a", "cluster", "yellow", 75)})));
+  auto text = render_ipc_status_text(cfg, IpcStatusView{status_of(hub_with({client("a", "cluster", "yellow", 75)}))});
   EXPECT_THAT(text, HasSubstr("Connected clients (1)"));
   EXPECT_THAT(text, HasSubstr("1m 15s ago"));
   EXPECT_THAT(text, HasSubstr("yellow"));
-  EXPECT_THAT(render_ipc_status_text(cfg, std::nullopt), HasSubstr("Hub: did not answer"));
+  EXPECT_THAT(render_ipc_status_text(cfg, IpcStatusView{}), HasSubstr("Hub: did not answer"));
 }
 
 } // namespace
