@@ -29,6 +29,7 @@ legacy_client.py (a secondary cluster, SHARD_IPC_MODE=client) and legacy_server.
 primary cluster hosting the IPC server, SHARD_IPC_MODE=server). What an endpoint received
 (`inbox`) and logged (`logs`) are its status: tests wait on those, never on time.
 """
+import json
 import math
 import re
 import time
@@ -171,6 +172,12 @@ class Endpoint:
         with self.inbox.cv:
             self.arrivals.append(time.monotonic())
             self.inbox.put((conn_name, msg))
+
+    def sent_ops(self):
+        """The op of every message this endpoint sent, in order."""
+        with self.inbox.cv:
+            bodies = list(self.sent)
+        return [json.loads(b).get("op") for b in bodies]
 
     def longest_silence(self, since=None):
         """The longest time without a received frame, from `since` (a time.monotonic(); by
