@@ -487,6 +487,12 @@ class SeedLikePeersTest(unittest.TestCase):
         srv.send("guild_count_request", {}, "cluster-1")
         g = srv.wait_op("guild_count_response", timeout=3, source="cluster-1")
         self.assertEqual(g["data"], {"guild_count": 9, "user_count": 0, "shard_count": 6})
+        # The seed's real timing: it authenticates before its shards exist.
+        early = self.client(srv, "cluster-2", [6, 7], 8, guild_count=4, auth_before_ready=True)
+        auth = srv.wait_event("auth_ok", timeout=3, count=2)[2]["data"]
+        self.assertEqual((auth["shard_ids"], auth["shard_count"], auth["guild_count"]),
+                         ([0], 8, 0))
+        self.assertEqual(early.broadcast_stats()["data"]["shard_ids"], [6, 7])
 
     def test_only_the_server_answers_eval_and_it_answers_whatever_the_target(self):
         srv = self.server(name="cluster-0", shard_ids=[0], shard_count=2, guild_count=3)

@@ -11,10 +11,15 @@ By default it is the seed's client as it really runs:
   a test that wants a new link makes a new client, so every link is one the test counted.
 
 Options that are not the seed, for tests that need them: `heartbeat_interval` (a heartbeat
-loop that works), `answers_eval=True` (a client that answers the v1 presets, as the seed's
-server does), `stats_interval=None` (no stats loop). `freeze()` makes it a hung process: it
-goes on reading (what arrives is recorded, so a test sees the hub probe it) but answers and
-sends nothing, and no longer times out."""
+loop that works, as in the seed's first version, before 5dce57e: every 30 s), `answers_eval=True`
+(a client that answers the v1 presets, as the seed's server does), `stats_interval=None` (no
+stats loop). `freeze()` makes it a hung process: it goes on reading (what arrives is recorded,
+so a test sees the hub probe it) but answers and sends nothing, and no longer times out.
+
+`auth_before_ready=True` is the seed's real timing, off by default (the hub's tests rely on
+the auth's shard list): the seed's cog connects from setup_hook, before discord.py has
+started any shard, so its auth says shard_ids [0] and guild_count 0 whatever SHARD_IDS says
+(shard_count is SHARD_COUNT all the same); only its stats carry the real shard_ids."""
 import socket
 import threading
 import time
@@ -36,7 +41,7 @@ class LegacyClient(Endpoint):
     def __init__(self, port, secret, name, shard_ids=(), shard_count=1, guild_count=0,
                  user_count=0, latency=float("nan"), host="127.0.0.1",
                  heartbeat_interval=None, stats_interval=STATS_INTERVAL, auto_answer=True,
-                 answers_eval=False, silence_timeout=SILENCE_TIMEOUT):
+                 answers_eval=False, silence_timeout=SILENCE_TIMEOUT, auth_before_ready=False):
         super().__init__(LocalCluster(name, shard_ids, shard_count, guild_count, user_count,
                                       latency, mode="client"), answers_eval=answers_eval)
         self.host, self.port, self.secret = host, port, secret
@@ -44,6 +49,7 @@ class LegacyClient(Endpoint):
         self.stats_interval = stats_interval           # the seed: 60 s
         self.silence_timeout = silence_timeout         # the seed: 120 s
         self.auto_answer = auto_answer
+        self.auth_before_ready = auth_before_ready
         self.conn = None
         self.auth_response = None
         self.auth_envelope = None
@@ -62,9 +68,10 @@ class LegacyClient(Endpoint):
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         self.conn = Link(sock, self, name=self.name)
         c = self.cluster
+        ids, guilds = ([0], 0) if self.auth_before_ready else (list(c.shard_ids), c.guild_count)
         self.conn.send_message(make_message("auth", {
-            "secret": self.secret, "cluster_name": c.name, "shard_ids": list(c.shard_ids),
-            "shard_count": c.shard_count, "guild_count": c.guild_count}, c.name))
+            "secret": self.secret, "cluster_name": c.name, "shard_ids": ids,
+            "shard_count": c.shard_count, "guild_count": guilds}, c.name))
         msg = read_message(self.conn.stream, Deadline(timeout, "auth_response"))
         if msg.get("op") != "auth_response":
             raise AssertionError(f"expected auth_response, got {msg}")
