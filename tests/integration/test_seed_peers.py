@@ -270,6 +270,8 @@ class HungV1HolderTest(SeedCase):
         self.watcher = self.seed_client(self.port, "watcher", [1], 2)
 
     def test_hung_holder_is_replaced(self):
+        """Issue 19, point 6: a holder that stopped answering is probed, then replaced: the
+        newcomer gets in within 6 s and the old link is closed."""
         self.holder.freeze()                # its reader records, answers nothing
         mark = self.holder.mark()
         newcomer = self.seed_client(self.port, "py-v1", [0], 2, guild_count=2, connect=False)
@@ -288,6 +290,8 @@ class HungV1HolderTest(SeedCase):
         newcomer.wait_op("guild_count_request", timeout=3, source="watcher")
 
     def test_answering_holder_keeps_its_name(self):
+        """Issue 19, point 6: a holder that answers the probe keeps its name; the newcomer is
+        refused "Cluster name already connected"."""
         mark = self.holder.mark()
         newcomer = self.seed_client(self.port, "py-v1", [0], 2, connect=False)
         with self.assertRaises(AuthRefused) as cm:
@@ -303,7 +307,8 @@ class HungV1HolderTest(SeedCase):
         self.assertEqual(e["address"], "127.0.0.1:%d" % self.holder.local_port)
 
     def test_v2_newcomer_of_a_higher_generation_still_supersedes(self):
-        """Unchanged by issue 19: a v2 newcomer with a higher generation fences a v1 holder."""
+        """Issue 19, point 6 (unchanged behaviour): a v2 newcomer with a higher generation
+        still supersedes a v1 holder."""
         v2 = self.client(self.port, "py-v1", shard_ids=[0], shard_count=2, generation=1)
         self.assertIs(v2.auth_response["success"], True)
         self.holder.wait_closed(timeout=3)
