@@ -18,6 +18,7 @@ from peers.legacy import ENVELOPE_KEYS, V1_PRESETS, AuthRefused, is_nan  # noqa:
 from peers.legacy_client import LegacyClient  # noqa: E402
 from peers.legacy_server import LegacyServer  # noqa: E402
 from peers.v2 import guild_on_shard  # noqa: E402  (v2 side of mixed networks only)
+from peers.wait import hold  # noqa: E402
 
 QUIET_S = 0.5          # bounded wait used only to prove that something does NOT arrive
 OWNER_ID = 987654321098765432
@@ -130,7 +131,9 @@ class HubLegacyAuthTest(LegacyCase):
         # A `shardline run` cluster (v2, legacy off) also receives the relayed stats; at
         # debug level it logs each one it could read.
         run = self.start_cluster("runner", port, [], 2, SHARDLINE_LOG="debug")
-        p = self.v1(port, "py-v1", [0], 2, guild_count=42, user_count=4200)
+        # answers_eval: the query below is answered by the peer itself (the seed's client does
+        # not answer eval_request: test_seed_peers covers that one).
+        p = self.v1(port, "py-v1", [0], 2, guild_count=42, user_count=4200, answers_eval=True)
         sent = p.broadcast_stats()
         self.assertTrue(is_nan(sent["data"]["latency"]))
         self.assertIn(b'"latency": NaN', p.sent[-1], "the peer must emit the bare NaN token")
@@ -195,7 +198,10 @@ class HubRoundTripTest(LegacyCase):
     def setUp(self):
         self.hub, self.port = self.start_legacy_hub()
         self.alpha = self.start_cluster("alpha", self.port, [0, 1], 4)
-        self.p = self.v1(self.port, "py-v1", [2, 3], 4, guild_count=7, user_count=70)
+        # answers_eval: the eval tests ask the v1 peer itself (the seed's client does not
+        # answer eval_request; test_seed_peers covers that one).
+        self.p = self.v1(self.port, "py-v1", [2, 3], 4, guild_count=7, user_count=70,
+                         answers_eval=True)
 
     def test_heartbeat_ack(self):
         self.p.heartbeat()
@@ -445,6 +451,114 @@ class RunAgainstLegacyServerTest(LegacyCase):
             bad.connect(timeout=3)
         self.assertEqual(cm.exception.response, {"success": False, "error": "Invalid secret"})
         bad.wait_closed(timeout=3)
+
+
+# --------------------------------------------------------------------------- the peers are the seed
+
+class SeedLikePeersTest(unittest.TestCase):
+    """The clean-room peers against each other, no shardline process: they do what the seed's
+    real code does where Shardline has to cope with it (guards the fixture of every v1 test).
+    Short silence timeouts and intervals stand in for the seed's 120 s and 60 s."""
+
+    secret = procs.SECRET
+
+    def server(self, **kw):
+        srv = LegacyServer(self.secret, **kw)
+        srv.start()
+        self.addCleanup(srv.stop)
+        return srv
+
+    def client(self, srv, name, shard_ids=(), shard_count=1, **kw):
+        c = LegacyClient(srv.port, self.secret, name, shard_ids, shard_count, **kw)
+        self.addCleanup(c.close)
+        c.connect(timeout=3)
+        return c
+
+    def test_client_sends_stats_never_heartbeats_and_reports_the_bots_total(self):
+        srv = self.server(name="cluster-0", shard_ids=[0, 1, 2], shard_count=6)
+        c = self.client(srv, "cluster-1", [3, 4, 5], 6, guild_count=9, stats_interval=0.2)
+        auth = srv.wait_event("auth_ok", timeout=3)[2]["data"]
+        self.assertEqual((auth["shard_ids"], auth["shard_count"]), ([3, 4, 5], 6))
+        stats = srv.wait_count(lambda m: m.get("op") == "stats_broadcast", 2, timeout=3,
+                               what="stats broadcasts")
+        self.assertEqual([(m["target"], m["data"]["shard_count"], m["data"]["shard_ids"])
+                          for m in stats[:2]], [("all", 6, [3, 4, 5])] * 2)
+        self.assertEqual([m for _, m in srv.inbox.items if m.get("op") == "heartbeat"], [])
+        srv.send("guild_count_request", {}, "cluster-1")
+        g = srv.wait_op("guild_count_response", timeout=3, source="cluster-1")
+        self.assertEqual(g["data"], {"guild_count": 9, "user_count": 0, "shard_count": 6})
+        # The seed's real timing: it authenticates before its shards exist.
+        early = self.client(srv, "cluster-2", [6, 7], 8, guild_count=4, auth_before_ready=True)
+        auth = srv.wait_event("auth_ok", timeout=3, count=2)[2]["data"]
+        self.assertEqual((auth["shard_ids"], auth["shard_count"], auth["guild_count"]),
+                         ([0], 8, 0))
+        self.assertEqual(early.broadcast_stats()["data"]["shard_ids"], [6, 7])
+
+    def test_only_the_server_answers_eval_and_it_answers_whatever_the_target(self):
+        srv = self.server(name="cluster-0", shard_ids=[0], shard_count=2, guild_count=3)
+        a = self.client(srv, "cluster-1", [1], 2, guild_count=5)
+        b = self.client(srv, "cluster-2", [], 2)
+        b.send("eval_request", {"query": "guild_count"}, "cluster-1")
+        # cluster-1 got it and kept quiet; the server answered with its own count.
+        a.wait_op("eval_request", timeout=3, source="cluster-2")
+        got = b.wait_op("eval_response", timeout=3)
+        self.assertEqual((got["source"], got["data"]["result"]), ("cluster-0", 3))
+        self.assertEqual(b.none_within(lambda m: m.get("op") == "eval_response"
+                                       and m.get("source") == "cluster-1", 0.3), [])
+        # A stats_request for cluster-1 is answered by cluster-1 and by the server.
+        mark = b.mark()
+        b.send("stats_request", {}, "cluster-1")
+        answers = b.wait_count(lambda m: m.get("op") == "stats_broadcast", 2, timeout=3,
+                               after=mark, what="stats answers")
+        self.assertEqual(sorted(m["data"]["cluster_name"] for m in answers),
+                         ["cluster-0", "cluster-1"])
+        # The relayed frame is rebuilt from the seed's six keys, with the sender's name.
+        mark = a.mark()
+        b.send_message({"op": "guild_count_request", "data": {}, "source": "someone",
+                        "target": "cluster-1", "nonce": "n-1", "timestamp": time.time(),
+                        "id": "v2-id"})
+        r = a.wait_op("guild_count_request", timeout=3, after=mark)
+        self.assertEqual((set(r), r["source"]), (ENVELOPE_KEYS, "cluster-2"))
+
+    def test_both_ends_drop_a_silent_link(self):
+        srv = self.server(stats_interval=None, silence_timeout=0.5)
+        quiet = self.client(srv, "quiet", stats_interval=None, silence_timeout=60)
+        srv.wait_event("silent", timeout=3)
+        srv.wait_event("leave", timeout=3)
+        quiet.wait_closed(timeout=3)
+        srv2 = self.server(stats_interval=None)
+        c = self.client(srv2, "waiting", stats_interval=None, silence_timeout=0.5)
+        c.wait_closed(timeout=3)
+        self.assertEqual(c.silence_drops, 1)
+        # The server's own stats keep a client's link alive (the seed's 60 s against 120 s).
+        srv3 = self.server(stats_interval=0.2)
+        kept = self.client(srv3, "kept", stats_interval=None, silence_timeout=0.6)
+        hold(1.5, stop=lambda: kept.closed)
+        self.assertFalse(kept.closed)
+        self.assertLess(kept.longest_silence(), 0.6)
+
+    def test_a_newcomer_takes_a_connected_name(self):
+        srv = self.server()
+        old = self.client(srv, "twin", stats_interval=None)
+        watcher = self.client(srv, "watcher", stats_interval=None)
+        new = self.client(srv, "twin", stats_interval=None)
+        self.assertIs(new.auth_response["success"], True)
+        srv.wait_event("replaced", timeout=3)
+        # The old link stays open, and the name now leads to the newcomer.
+        watcher.send("guild_count_request", {}, "twin")
+        new.wait_op("guild_count_request", timeout=3, source="watcher")
+        self.assertFalse(old.closed)
+        # When the old link ends, the seed forgets the name although the newcomer holds it.
+        old.close()
+        watcher.wait_op("cluster_leave", timeout=3, cluster_name="twin")
+        self.assertNotIn("twin", srv.clients)
+        self.assertFalse(new.closed)
+        # close_replaced: the old peer's way (not the seed's).
+        srv2 = self.server(close_replaced=True)
+        first = self.client(srv2, "twin", stats_interval=None)
+        self.client(srv2, "twin", stats_interval=None)
+        first.wait_closed(timeout=3)
+        self.assertIn("twin", srv2.clients)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,22 @@
 hosts the IPC server, authenticates clients by the secret they send, relays messages by
 target, acks heartbeats, announces cluster_join / cluster_leave, and answers and logs for its
 own cluster as every v1 cluster does (legacy.py). What happened to its connections (`events`)
-is its status, next to what it received and logged."""
+is its status, next to what it received and logged.
+
+As the seed's server really runs:
+- every message from a client reaches the server's own handlers, whatever its target (after
+  being relayed to "all" or to the named client): a stats_request, guild_count_request or
+  eval_request addressed to another client is answered by the server too, with its own
+  values. The relayed frame carries the authenticated name as its `source`;
+- it answers eval_request (its own cluster's v1 presets), as only the server does;
+- it broadcasts its own stats to every client every STATS_INTERVAL (60 s);
+- it drops a client on which nothing arrived for `silence_timeout` (120 s);
+- a newcomer with a connected name is let in, never refused: it takes the name over. The old
+  link stays open (unregistered: no longer a destination, though what it sends is still
+  handled) and, when it ends, the name is dropped with it and cluster_leave announced, even
+  though the newcomer still holds it. `close_replaced=True` closes the old link at once
+  instead (not the seed).
+- its auth_response goes to "all", as every message it builds without a target."""
 import hmac
 import socket
 import threading
@@ -11,7 +26,8 @@ from collections import deque
 
 from .framing import Closed
 from .inbox import DEFAULT_TIMEOUT, Inbox
-from .legacy import AUTH_TIMEOUT, Endpoint, Link, LocalCluster, make_message, read_message
+from .legacy import (AUTH_TIMEOUT, SILENCE_TIMEOUT, STATS_INTERVAL, Endpoint, Link, LocalCluster,
+                     make_message, read_message, seed_message)
 from .wait import Deadline, Timeout
 
 
@@ -22,22 +38,30 @@ class ServerLink(Link):
         self.auth = None             # the auth message as received
         self.shard_ids = []
         self.last_heartbeat = None
+        self.auth_ok = False
+        self.replaced = False
 
 
 class LegacyServer(Endpoint):
     """The seed's primary cluster hosting the IPC server (SHARD_IPC_MODE=server).
 
     Records, for the tests: `connections` (every accepted connection, with its raw bytes
-    and auth message), `events` ("auth_ok"/"auth_failed"/"auth_timeout"/"leave" tuples) and
-    the inbox of every message received from authenticated clients."""
+    and auth message), `events` ("auth_ok"/"auth_failed"/"auth_timeout"/"silent"/"leave"
+    tuples) and the inbox of every message received from authenticated clients.
+
+    `shard_count` is the bot's total, as the seed reports it; `shard_ids` this cluster's."""
 
     def __init__(self, secret, name="cluster-0", shard_ids=(0,), shard_count=1, guild_count=0,
                  user_count=0, latency=float("nan"), host="127.0.0.1", port=0,
-                 auth_timeout=AUTH_TIMEOUT):
+                 auth_timeout=AUTH_TIMEOUT, silence_timeout=SILENCE_TIMEOUT,
+                 stats_interval=STATS_INTERVAL, close_replaced=False):
         super().__init__(LocalCluster(name, shard_ids, shard_count, guild_count, user_count,
-                                      latency, mode="server"))
+                                      latency, mode="server"), answers_eval=True)
         self.secret = secret
         self.auth_timeout = auth_timeout
+        self.silence_timeout = silence_timeout
+        self.stats_interval = stats_interval
+        self.close_replaced = close_replaced
         self.clients = {}            # cluster_name -> ServerLink (authenticated)
         self.connections = []        # every accepted connection
         self.event_log = Inbox(name + " events")
@@ -59,7 +83,16 @@ class LegacyServer(Endpoint):
 
     def start(self):
         self._spawn(self._accept_loop)
+        if self.stats_interval:
+            self._spawn(self._stats_loop)
         return self.port
+
+    def _stats_loop(self):
+        """The seed's sync_stats: its own stats to every client, every interval."""
+        while not self._stop.wait(self.stats_interval):
+            if not self.frozen:
+                self._to_clients(make_message("stats_broadcast", self.cluster.stats(),
+                                              self.name, "all"))
 
     def _spawn(self, fn, *args):
         t = threading.Thread(target=fn, args=args, daemon=True)
@@ -93,7 +126,12 @@ class LegacyServer(Endpoint):
             if not self._authenticate(conn, first):
                 return
             while not self._stop.is_set():
-                self._on_message(conn, read_message(conn.stream))
+                try:
+                    msg = read_message(conn.stream, Deadline(self.silence_timeout, "a frame"))
+                except Timeout:
+                    self._event("silent", conn.name)     # the seed's read timeout
+                    return
+                self._on_message(conn, msg)
         except (Closed, ValueError, OSError):
             pass
         finally:
@@ -107,11 +145,12 @@ class LegacyServer(Endpoint):
         if not ok:
             conn.send_message(make_message("auth_response",
                                            {"success": False, "error": "Invalid secret"},
-                                           self.name, data.get("cluster_name") or "all"))
+                                           self.name, "all"))
             self._event("auth_failed", conn.address, msg)
             return False
         name = str(data.get("cluster_name") or conn.address)
         conn.name = name
+        conn.auth_ok = True
         conn.shard_ids = list(data.get("shard_ids") or [])
         conn.last_heartbeat = time.time()
         with self.inbox.cv:
@@ -119,21 +158,28 @@ class LegacyServer(Endpoint):
             self.clients[name] = conn
             names = list(self.clients)
         if old is not None and old is not conn:
-            old.stream.shutdown()
+            self._event("replaced", name, old.address)
+            if self.close_replaced:
+                old.replaced = True
+                old.stream.shutdown()
         conn.send_message(make_message("auth_response", {
             "success": True, "server_cluster": self.name, "connected_clients": names},
-            self.name, name))
+            self.name, "all"))
         self._event("auth_ok", name, msg)
         self._log(f"cluster joined: {name}")
         self._to_clients(make_message("cluster_join", {"cluster_name": name,
                                                        "shard_ids": conn.shard_ids},
-                                      self.name, "all"), except_conn=conn)
+                                      self.name, "all"), except_name=name)
         return True
 
     def _drop(self, conn):
         conn.stream.shutdown()
         with self.inbox.cv:
-            registered = conn.name is not None and self.clients.get(conn.name) is conn
+            if self.close_replaced:
+                registered = conn.name is not None and self.clients.get(conn.name) is conn
+            else:
+                # The seed forgets the name when any link that authenticated with it ends.
+                registered = conn.auth_ok and conn.name in self.clients
             if registered:
                 del self.clients[conn.name]
         if registered:
@@ -143,7 +189,11 @@ class LegacyServer(Endpoint):
                                           self.name, "all"))
 
     def _seen(self, nonce):
-        if not isinstance(nonce, str):
+        """The seed's replay check: one window of 10,000 nonces over all its clients (a
+        missing nonce counts as "", so only the first message without one gets through)."""
+        try:
+            hash(nonce)
+        except TypeError:
             return False
         with self.inbox.cv:
             if nonce in self._nonce_set:
@@ -154,28 +204,38 @@ class LegacyServer(Endpoint):
             self._nonce_set.add(nonce)
         return False
 
-    def _on_message(self, conn, msg):
-        if self._seen(msg.get("nonce")):
+    def _on_message(self, conn, received):
+        if self.frozen:
+            return
+        # The seed rebuilds the message from its six keys and overwrites its source with
+        # the authenticated name; that is what it relays and handles.
+        msg = dict(seed_message(received), source=conn.name)
+        if self._seen(msg["nonce"]):
             return                                   # replay: dropped
-        self._record(conn.name, msg)
-        op = msg.get("op")
+        self._record(conn.name, received)            # as it was received
+        op = msg["op"]
         if op == "heartbeat":
             conn.last_heartbeat = time.time()
             self._safe_send(conn, make_message("heartbeat_ack", {"timestamp": time.time()},
                                                self.name, conn.name))
             return
-        target = msg.get("target") or "all"
+        target = msg["target"]
         if target == "all":
-            self._to_clients(msg, except_conn=conn)
-            self.handle_local(msg, lambda o, d, t: self.send(o, d, t))
-        elif target == self.name:
-            self.handle_local(msg, lambda o, d, t: self.send(o, d, t))
-        else:
+            self._to_clients(msg, except_name=conn.name)
+        elif target != self.name:
             with self.inbox.cv:
-                dest = self.clients.get(target)
+                dest = self.clients.get(target) if isinstance(target, str) else None
             if dest is not None:
                 self._safe_send(dest, msg)
             # else: the seed has no error frame; unknown targets are dropped.
+        # Whatever the target, the server's own handlers run too (the seed's quirk).
+        self.handle_local(msg, self._answer)
+
+    def _answer(self, op, data, target):
+        try:
+            self.send(op, data, target)
+        except (AssertionError, OSError):
+            pass                                     # the requester is gone: the seed drops it
 
     def _safe_send(self, conn, msg):
         try:
@@ -183,9 +243,10 @@ class LegacyServer(Endpoint):
         except OSError:
             pass
 
-    def _to_clients(self, msg, except_conn=None):
+    def _to_clients(self, msg, except_name=None):
+        """To every registered client but the one of this name (the seed excludes by name)."""
         with self.inbox.cv:
-            dests = [c for c in self.clients.values() if c is not except_conn]
+            dests = [c for n, c in self.clients.items() if n != except_name]
         for c in dests:
             self._safe_send(c, msg)
 

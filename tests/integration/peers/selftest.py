@@ -160,7 +160,9 @@ class LegacyPeersTest(unittest.TestCase):
         srv = LegacyServer(secret, "cluster-0", [0], 4)
         srv.start()
         self.addCleanup(srv.stop)
-        a = LegacyClient(srv.port, secret, "cluster-1", [1, 2], 4, guild_count=5)
+        # answers_eval: a client that answers eval_request (the seed's client does not).
+        a = LegacyClient(srv.port, secret, "cluster-1", [1, 2], 4, guild_count=5,
+                         answers_eval=True)
         self.addCleanup(a.close)
         self.assertEqual(a.connect(3), {"success": True, "server_cluster": "cluster-0",
                                         "connected_clients": ["cluster-1"]})
