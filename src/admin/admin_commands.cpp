@@ -119,12 +119,17 @@ asio::awaitable<int> broadcast_body(std::shared_ptr<link::HubLink> link, Config 
   if (!cfg.bot_owner_id.empty()) b.author_id = std::strtoull(cfg.bot_owner_id.c_str(), nullptr, 10);
   (void)link->send("broadcast_message", protocol::to_data(b), "all");
   if (link->speaks_v1()) {
-    // The seed's server relays it and answers nothing a tool could wait on.
+    // The seed's server confirms nothing, but it handles one connection's frames in order: once it
+    // answers a stats request sent after the broadcast, it has relayed the broadcast (and closing
+    // the link before then could lose it in our own write queue).
+    auto ack = co_await link->request("stats_request", {}, link->server_name(),
+                                      std::chrono::milliseconds(opt.timeout_ms));
     auto known = link->known_clusters().size() + 1; // and the server itself
-    if (opt.json) print_json(json::object{{"sent", true}, {"clusters", known}, {"hub_protocol", 1}});
-    else std::cout << fmt::format("Broadcast sent to the version-1 hub {} ({} cluster(s) known; it does not confirm)\n",
-                                  link->server_name(), known);
-    co_return kExitOk;
+    if (opt.json) print_json(json::object{{"sent", bool(ack)}, {"clusters", known}, {"hub_protocol", 1}});
+    else if (ack) std::cout << fmt::format("Broadcast sent through the version-1 hub {} ({} cluster(s) known)\n",
+                                           link->server_name(), known);
+    else std::cout << "Broadcast sent; the version-1 hub did not confirm it in time\n";
+    co_return ack ? kExitOk : kExitFailure;
   }
   // The hub handles a connection's frames in order: once it answers this, the broadcast has been
   // routed to every cluster.

@@ -271,7 +271,9 @@ class HubRoundTripTest(LegacyCase):
         asker = self.client(self.port, "asker", shard_ids=[], shard_count=4)
         for q in V1_PRESETS:
             asker.send("eval_request", {"query": q}, target="py-v1", id=f"e-{q}")
-        want = {"guild_count": 7, "user_count": 70, "shard_count": 4}
+        # The hub answers a v1 peer's presets from its stats (issue 19): shard_count is the shards
+        # it runs (len(shard_ids) == 2), not the bot's total that the seed reports (4).
+        want = {"guild_count": 7, "user_count": 70, "shard_count": 2}
         for q in V1_PRESETS:
             with self.subTest(query=q, direction="v2 -> v1"):
                 got = asker.wait_for(lambda f: f.get("op") == "eval_response"
@@ -365,8 +367,10 @@ class RunAgainstLegacyServerTest(LegacyCase):
         self.assert_v1_envelope(auth, "auth from shardline")
         self.assertEqual(auth["op"], "auth")
         self.assertEqual(auth["source"], "alpha")
+        # shard_count is the cluster's own count: the seed's /clusters shows it beside the ids,
+        # and sums the stats' shard_count for its total (issue 19, point 5).
         self.assertEqual(auth["data"], {"secret": self.secret, "cluster_name": "alpha",
-                                        "shard_ids": [1, 2], "shard_count": 4,
+                                        "shard_ids": [1, 2], "shard_count": 2,
                                         "guild_count": 0})
         # Heartbeats arrive, acked by the server.
         hbs = srv.wait_count(lambda m: m.get("op") == "heartbeat", 2, timeout=5,
