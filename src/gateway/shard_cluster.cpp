@@ -2,6 +2,7 @@
 
 #include "core/sharding.hpp"
 #include "link/hub_link.hpp"
+#include "net/backoff.hpp"
 #include "protocol/body.hpp"
 #include "rest/rest_cache.hpp"
 
@@ -72,24 +73,29 @@ asio::awaitable<void> ShardCluster::plan() {
     return true;
   };
   asio::steady_timer retry(io_);
-  for (int attempt = 0; !from_cache(); ++attempt) {
-    auto r = co_await rest::rest_get(io_, *tls_, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token, kRestTimeout);
+  // 1, 2, 4 ... 60 s between attempts. On the heap: its random generator (unused without
+  // jitter) would take kilobytes of the coroutine's frame.
+  auto backoff = std::make_unique<net::Backoff>(std::chrono::seconds(1), std::chrono::seconds(60), /*jitter=*/0.0);
+  while (!from_cache()) {
+    std::string path = "/gateway/bot";
+    auto r = co_await rest::rest_get(io_, *tls_, cfg_.discord_api_url, std::move(path), cfg_.discord_token,
+                                     kRestTimeout);
     std::string error;
-    if (r.status == 200 && rest::parse_gateway_bot(r.body, bot_, error)) {
-      cache.save("gateway_bot", r.body);
+    if (r && r->status == 200 && rest::parse_gateway_bot(r->body, bot_, error)) {
+      cache.save("gateway_bot", r->body);
       break;
     }
-    if (r.status == 401 || r.status == 403)
+    if (r && (r->status == 401 || r->status == 403))
       throw GatewayStartError(fmt::format("GET {}/gateway/bot answered {}: DISCORD_TOKEN is not a valid bot token",
-                                          cfg_.discord_api_url, r.status));
-    std::chrono::milliseconds delay = std::chrono::seconds(std::min(60, 1 << std::min(attempt, 6)));
+                                          cfg_.discord_api_url, r->status));
+    std::chrono::milliseconds delay = backoff->next_ms();
     // Rate-limited: Discord says how long, and asking sooner only earns another 429.
-    if (r.status == 429)
-      delay = std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(r.retry_after_s, 0.0, 60.0) * 1000) + 50);
+    if (r && r->status == 429)
+      delay = std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(r->retry_after_s, 0.0, 60.0) * 1000) + 50);
     // A body that does not parse is retried like a 5xx: a proxy's error page is not the
     // operator's mistake (DISCORD_API_URL pointing elsewhere keeps failing, and says so).
     spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {:.1f} s", cfg_.discord_api_url,
-                 r.status == 200 ? error + " (is DISCORD_API_URL right?)" : r.status ? fmt::format("HTTP {}", r.status) : r.error,
+                 r && r->status == 200 ? error + " (is DISCORD_API_URL right?)" : rest::describe(r),
                  delay.count() / 1000.0);
     retry.expires_after(delay);
     co_await retry.async_wait(use_tuple);

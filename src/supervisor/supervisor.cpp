@@ -184,9 +184,9 @@ private:
       for (int attempt = 1;; ++attempt) {
         auto r = co_await rest::rest_get(io_, tls, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token,
                                             std::chrono::seconds(15));
-        if (r.status == 200 && rest::parse_gateway_bot(r.body, bot, error)) break;
-        auto why = r.status ? fmt::format("HTTP {}", r.status) : r.error;
-        if (r.status == 401 || r.status == 403 || attempt == 8)
+        if (r && r->status == 200 && rest::parse_gateway_bot(r->body, bot, error)) break;
+        auto why = rest::describe(r);
+        if ((r && (r->status == 401 || r->status == 403)) || attempt == 8)
           throw ConfigError(fmt::format("SHARD_COUNT=auto: GET /gateway/bot failed ({}); check DISCORD_TOKEN or set "
                                         "SHARD_COUNT", why));
         auto wait = std::chrono::seconds(std::min(30, 1 << attempt));
