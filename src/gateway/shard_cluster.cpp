@@ -305,7 +305,6 @@ asio::awaitable<Result<void>> ShardCluster::acquire_identify(std::uint32_t shard
   // On the IPC network the hub grants slots for every process of the bot. While the hub is
   // unreachable the shard waits (with its connection heartbeating): pacing locally could
   // collide with the other processes.
-  asio::steady_timer wait(io_);
   bool warned = false;
   for (;;) {
     protocol::IdentifyRequest req;
@@ -341,8 +340,10 @@ asio::awaitable<Result<void>> ShardCluster::acquire_identify(std::uint32_t shard
       spdlog::warn("shard {}: waiting for an IDENTIFY slot from the hub ({})", shard_id, e.message);
       warned = true;
     }
-    wait.expires_after(std::chrono::seconds(1));
-    co_await wait.async_wait(use_tuple);
+    // Asks again as soon as the link is up; a second at most, so a shutdown or a newer request
+    // of the shard ends this wait.
+    auto linked = co_await link_->wait_linked(steady::now() + std::chrono::seconds(1));
+    (void)linked;
     if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
     if (superseded()) co_return fail(Errc::cancelled, "superseded by a newer request of the same shard");
   }
