@@ -57,6 +57,8 @@ std::string slash_or_prefix(const Invocation& in, const Config& cfg) {
 }
 
 bool ok_status(unsigned s) { return s >= 200 && s < 300; }
+// A response with a 2xx status (a transport failure is not one).
+bool ok_status(const Result<rest::RestResponse>& r) { return r && ok_status(r->status); }
 
 
 } // namespace
@@ -210,8 +212,7 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
     auto path = fmt::format("/channels/{}/messages", in.channel_id);
     auto body = json::serialize(message);
     auto r = co_await call("POST", std::move(path), std::move(body), true, steady::now() + kRestCallTimeout);
-    if (!ok_status(r.status))
-      spdlog::warn("{}: the reply was not posted (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
+    if (!ok_status(r)) spdlog::warn("{}: the reply was not posted ({})", what, rest::describe(r));
     co_return;
   }
 
@@ -231,8 +232,7 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
     json::object body{{"type", 4}, {"data", std::move(*pending->message)}}; // CHANNEL_MESSAGE_WITH_SOURCE
     auto text = json::serialize(body);
     auto r = co_await call("POST", callback_path, std::move(text), false, received + kCallbackDeadline);
-    if (!ok_status(r.status))
-      spdlog::warn("{}: the answer was refused (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
+    if (!ok_status(r)) spdlog::warn("{}: the answer was refused ({})", what, rest::describe(r));
     co_return;
   }
   // Not ready in time: "thinking…" now, the answer as an edit of the original response.
@@ -240,8 +240,8 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
   if (ephemeral) defer["data"] = json::object{{"flags", kEphemeral}};
   auto defer_text = json::serialize(defer);
   auto r = co_await call("POST", callback_path, std::move(defer_text), false, received + kCallbackDeadline);
-  if (!ok_status(r.status)) {
-    spdlog::warn("{}: deferring was refused (HTTP {}{})", what, r.status, r.error.empty() ? "" : ": " + r.error);
+  if (!ok_status(r)) {
+    spdlog::warn("{}: deferring was refused ({})", what, rest::describe(r));
     co_return;
   }
   if (defer_first) net::spawn_owned(io_, produce_into(in, pending), "operator command");
@@ -256,8 +256,7 @@ asio::awaitable<void> OperatorCommands::answer(Invocation in, steady::time_point
   auto edit_path = fmt::format("/webhooks/{}/{}/messages/@original", in.application_id, in.interaction_token);
   auto edit_text = json::serialize(message);
   auto e = co_await call("PATCH", std::move(edit_path), std::move(edit_text), false, edit_deadline + kEditMargin);
-  if (!ok_status(e.status))
-    spdlog::warn("{}: the deferred answer was refused (HTTP {}{})", what, e.status, e.error.empty() ? "" : ": " + e.error);
+  if (!ok_status(e)) spdlog::warn("{}: the deferred answer was refused ({})", what, rest::describe(e));
 }
 
 asio::awaitable<json::object> OperatorCommands::clusters_message() {
@@ -320,10 +319,10 @@ asio::awaitable<void> OperatorCommands::post_broadcasts() {
     to_post_.pop_front();
     auto path = fmt::format("/channels/{}/messages", cfg_.broadcast_channel_id);
     auto r = co_await call("POST", std::move(path), std::move(body), true, steady::now() + std::chrono::seconds(60));
-    if (!ok_status(r.status))
-      spdlog::warn("cannot post a broadcast to channel {} (HTTP {}{}): check SHARD_BROADCAST_CHANNEL_ID and the bot's "
+    if (!ok_status(r))
+      spdlog::warn("cannot post a broadcast to channel {} ({}): check SHARD_BROADCAST_CHANNEL_ID and the bot's "
                    "permission to send messages there",
-                   cfg_.broadcast_channel_id, r.status, r.error.empty() ? "" : ": " + r.error);
+                   cfg_.broadcast_channel_id, rest::describe(r));
   }
   posting_ = false;
 }
@@ -350,12 +349,12 @@ asio::awaitable<void> OperatorCommands::start() {
   while (!stopping_ && !app.id) {
     auto r = co_await call("GET", "/oauth2/applications/@me", "", true, steady::now() + kRestCallTimeout);
     std::string error;
-    if (r.status == 200 && parse_application(r.body, app, error)) {
-      cache.save("application", r.body);
+    if (r && r->status == 200 && parse_application(r->body, app, error)) {
+      cache.save("application", r->body);
       break;
     }
-    if (error.empty()) error = r.status ? fmt::format("HTTP {}", r.status) : r.error;
-    if (r.status >= 400 && r.status < 500 && r.status != 429) {
+    if (error.empty()) error = rest::describe(r);
+    if (r && r->status >= 400 && r->status < 500 && r->status != 429) {
       spdlog::error("operator commands: cannot read the application ({}); {}", error,
                     owners_.known() ? "commands are not registered" : "set BOT_OWNER_ID, every invocation is refused");
       co_return;
@@ -378,10 +377,10 @@ asio::awaitable<bool> OperatorCommands::register_commands(std::uint64_t applicat
   auto get_path = path + "?with_localizations=true";
   auto got = co_await call("GET", std::move(get_path), "", true, steady::now() + kRestCallTimeout);
   boost::system::error_code ec;
-  auto registered = got.status == 200 ? json::parse(got.body, ec) : json::value();
-  if (got.status != 200 || ec || !registered.is_array()) {
-    spdlog::error("operator commands: cannot read the registered commands (HTTP {}{}); slash commands are not registered",
-                  got.status, got.error.empty() ? "" : ": " + got.error);
+  auto registered = got && got->status == 200 ? json::parse(got->body, ec) : json::value();
+  if (!got || got->status != 200 || ec || !registered.is_array()) {
+    spdlog::error("operator commands: cannot read the registered commands ({}); slash commands are not registered",
+                  rest::describe(got));
     co_return false;
   }
   auto body = commands_to_put(registered.get_array(), operator_command_set());
@@ -391,31 +390,28 @@ asio::awaitable<bool> OperatorCommands::register_commands(std::uint64_t applicat
   }
   auto put_body = json::serialize(*body);
   auto put = co_await call("PUT", path, std::move(put_body), true, steady::now() + kRestCallTimeout);
-  if (!ok_status(put.status)) {
-    spdlog::error("operator commands: registering the slash commands failed (HTTP {}{}: {})", put.status,
-                  put.error.empty() ? "" : ": " + put.error, cap_characters(put.body, 300));
+  if (!ok_status(put)) {
+    spdlog::error("operator commands: registering the slash commands failed ({}: {})", rest::describe(put),
+                  cap_characters(put ? put->body : std::string(), 300));
     co_return false;
   }
   spdlog::info("operator commands: registered /clusters, /ipcstatus and /broadcastmsg ({} commands in all)", body->size());
   co_return true;
 }
 
-asio::awaitable<rest::RestResponse> OperatorCommands::call(std::string method, std::string path, std::string body,
-                                                              bool bot_auth, steady::time_point deadline) {
+asio::awaitable<Result<rest::RestResponse>> OperatorCommands::call(std::string method, std::string path,
+                                                                   std::string body, bool bot_auth,
+                                                                   steady::time_point deadline) {
   for (int attempt = 0;; ++attempt) {
-    rest::RestResponse r;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (left.count() <= 0) {
-      r.error = "out of time";
-      co_return r;
-    }
+    if (left.count() <= 0) co_return fail(Errc::timeout, "out of time");
     rest::RestRequest req{method, path, body, bot_auth ? cfg_.discord_token : std::string()};
-    r = co_await rest::rest_call(io_, cluster_.discord_tls(), cfg_.discord_api_url, std::move(req),
-                                    std::min<std::chrono::milliseconds>(left, kRestCallTimeout));
-    if (r.status != 429 || attempt == 3) co_return r;
+    auto r = co_await rest::rest_call(io_, cluster_.discord_tls(), cfg_.discord_api_url, std::move(req),
+                                      std::min<std::chrono::milliseconds>(left, kRestCallTimeout));
+    if (!r || r->status != 429 || attempt == 3) co_return r;
     // Clamped: a figure from a proxy or a bug must not overflow the conversion or stall for hours.
     auto wait = std::chrono::duration_cast<steady::duration>(
-        std::chrono::duration<double>(std::clamp(r.retry_after_s, 0.0, 60.0)));
+        std::chrono::duration<double>(std::clamp(r->retry_after_s, 0.0, 60.0)));
     if (steady::now() + wait >= deadline) co_return r;
     co_await sleep_for(wait);
   }

@@ -77,8 +77,8 @@ private:
   asio::awaitable<bool> register_commands(std::uint64_t application_id);
 
   // One REST call, waiting out 429s while `deadline` allows.
-  asio::awaitable<rest::RestResponse> call(std::string method, std::string path, std::string body, bool bot_auth,
-                                              steady::time_point deadline);
+  asio::awaitable<Result<rest::RestResponse>> call(std::string method, std::string path, std::string body,
+                                                  bool bot_auth, steady::time_point deadline);
   asio::awaitable<void> sleep_for(steady::duration d);
 
   asio::io_context& io_;

@@ -6,14 +6,17 @@
 // table says, a send limiter under 120 commands a minute that keeps room for heartbeats.
 //
 // The shard owns its connection and nothing else: its host (ShardCluster) grants IDENTIFY
-// slots, keeps saved sessions, tracks guilds and receives every dispatch. All on one
-// io_context thread: no locks.
+// slots, keeps saved sessions, tracks guilds and receives every dispatch; its connections come
+// from a WsConnector (real websockets, or a test's scripted ones). All on one io_context
+// thread: no locks. shard.cpp is the connection loop, shard_protocol.cpp what the shard says
+// and answers on a connection, ws_connection.cpp the websocket.
 
 #include "core/error.hpp"
 #include "gateway/command_limiter.hpp"
 #include "gateway/gateway_payload.hpp"
 #include "gateway/guild_snapshot.hpp"
 #include "gateway/session_file.hpp"
+#include "gateway/ws_connection.hpp"
 
 #include <utility>
 #include <boost/asio.hpp>
@@ -26,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace shardline::gateway {
 
@@ -52,7 +56,7 @@ struct ShardOptions {
   std::uint32_t large_threshold = 250;
   bool compress = true;
   std::string gateway_url; // from GET /gateway/bot, e.g. wss://gateway.discord.gg
-  std::chrono::milliseconds connect_timeout{20'000};
+  std::chrono::milliseconds connect_timeout{20'000}; // TCP, TLS and the websocket upgrade
   std::chrono::milliseconds hello_timeout{20'000};
 };
 
@@ -90,8 +94,12 @@ struct ShardCounters {
 // more of its handlers; its connection's pending operations call back into it and the host.
 class Shard : public std::enable_shared_from_this<Shard> {
 public:
-  // `tls` is used for wss:// URLs and must outlive the shard.
+  // Connects with real websockets; `tls` is used for wss:// URLs and must outlive the shard.
   Shard(asio::io_context& io, ShardOptions options, ShardHost& host, ssl::context& tls);
+  // Connects through `connector` (a test's scripted connections). `random` gives the jitter of
+  // the first heartbeat and of reconnects, uniform in [0, 1); empty: a random generator.
+  Shard(asio::io_context& io, ShardOptions options, ShardHost& host, std::shared_ptr<WsConnector> connector,
+        std::function<double()> random = {});
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -103,7 +111,8 @@ public:
   void shutdown(std::chrono::milliseconds deadline, std::function<void()> done);
 
   // Sends a gateway command (op and d as JSON text). False if it cannot be sent: not
-  // connected, over 4,096 bytes, or the queue is full. Paced under the send limit.
+  // connected and ready, `d_json` not valid JSON, over 4,096 bytes, or the queue is full.
+  // Paced under the send limit.
   bool send_command(int op, std::string_view d_json);
 
   std::uint32_t id() const;

@@ -1,32 +1,26 @@
+// ShardCluster: plans this process's shards from GET /gateway/bot, runs them, keeps their
+// sessions (SHARD_DATA_DIR and the hub), and hands their dispatches to bot code. Its IDENTIFY
+// slots are in identify_slots.cpp, what it reports to the IPC network in cluster_reports.cpp.
+
 #include "gateway/shard_cluster.hpp"
 
 #include "core/sharding.hpp"
 #include "link/hub_link.hpp"
-#include "protocol/body.hpp"
+#include "net/backoff.hpp"
 #include "rest/rest_cache.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <numeric>
 
 namespace shardline::gateway {
 
-namespace json = boost::json;
-
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kRestTimeout = std::chrono::seconds(15);
-// Margin on top of the window between two IDENTIFYs of a bucket: the second must not reach
-// Discord less than a window after the first, whatever the network does in between.
-constexpr auto kIdentifySlack = std::chrono::milliseconds(250);
-// How long to wait for a grant before asking again. The hub keeps a repeated request's place
-// in its queue, so asking again costs nothing; it bounds how long a wait that nobody needs
-// any more (its shard reconnected and asked anew) lingers.
-constexpr auto kSlotRequestTimeout = std::chrono::seconds(60);
 // The hub forgets a session 600 s after its last report; a resume from a sequence a few seconds
 // old only replays a little more.
 constexpr auto kSessionReportEvery = std::chrono::seconds(5);
@@ -35,7 +29,6 @@ constexpr auto kSessionReportEvery = std::chrono::seconds(5);
 constexpr auto kHubLookupWait = std::chrono::seconds(5);
 // How long GET /gateway/bot's answer, saved in SHARD_DATA_DIR, serves the next process start.
 constexpr auto kGatewayBotCacheFor = std::chrono::seconds(60);
-
 
 } // namespace
 
@@ -72,24 +65,29 @@ asio::awaitable<void> ShardCluster::plan() {
     return true;
   };
   asio::steady_timer retry(io_);
-  for (int attempt = 0; !from_cache(); ++attempt) {
-    auto r = co_await rest::rest_get(io_, *tls_, cfg_.discord_api_url, "/gateway/bot", cfg_.discord_token, kRestTimeout);
+  // 1, 2, 4 ... 60 s between attempts. On the heap: its random generator (unused without
+  // jitter) would take kilobytes of the coroutine's frame.
+  auto backoff = std::make_unique<net::Backoff>(std::chrono::seconds(1), std::chrono::seconds(60), /*jitter=*/0.0);
+  while (!from_cache()) {
+    std::string path = "/gateway/bot";
+    auto r = co_await rest::rest_get(io_, *tls_, cfg_.discord_api_url, std::move(path), cfg_.discord_token,
+                                     kRestTimeout);
     std::string error;
-    if (r.status == 200 && rest::parse_gateway_bot(r.body, bot_, error)) {
-      cache.save("gateway_bot", r.body);
+    if (r && r->status == 200 && rest::parse_gateway_bot(r->body, bot_, error)) {
+      cache.save("gateway_bot", r->body);
       break;
     }
-    if (r.status == 401 || r.status == 403)
+    if (r && (r->status == 401 || r->status == 403))
       throw GatewayStartError(fmt::format("GET {}/gateway/bot answered {}: DISCORD_TOKEN is not a valid bot token",
-                                          cfg_.discord_api_url, r.status));
-    std::chrono::milliseconds delay = std::chrono::seconds(std::min(60, 1 << std::min(attempt, 6)));
+                                          cfg_.discord_api_url, r->status));
+    std::chrono::milliseconds delay = backoff->next_ms();
     // Rate-limited: Discord says how long, and asking sooner only earns another 429.
-    if (r.status == 429)
-      delay = std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(r.retry_after_s, 0.0, 60.0) * 1000) + 50);
+    if (r && r->status == 429)
+      delay = std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(r->retry_after_s, 0.0, 60.0) * 1000) + 50);
     // A body that does not parse is retried like a 5xx: a proxy's error page is not the
     // operator's mistake (DISCORD_API_URL pointing elsewhere keeps failing, and says so).
     spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {:.1f} s", cfg_.discord_api_url,
-                 r.status == 200 ? error + " (is DISCORD_API_URL right?)" : r.status ? fmt::format("HTTP {}", r.status) : r.error,
+                 r && r->status == 200 ? error + " (is DISCORD_API_URL right?)" : rest::describe(r),
                  delay.count() / 1000.0);
     retry.expires_after(delay);
     co_await retry.async_wait(use_tuple);
@@ -257,106 +255,6 @@ bool ShardCluster::all_ready() const {
   });
 }
 
-// ---- IDENTIFY slots ---------------------------------------------------------------------------
-
-std::chrono::milliseconds ShardCluster::budget_resets_in() const {
-  return std::max(std::chrono::milliseconds(0),
-                  std::chrono::duration_cast<std::chrono::milliseconds>(budget_reset_at_ - steady::now()));
-}
-
-std::optional<std::string> ShardCluster::budget_low() {
-  if (bot_.total == 0) return std::nullopt;
-  if (steady::now() >= budget_reset_at_) {
-    // Discord refills session_start_limit once its reset_after has passed; the next period
-    // is a day.
-    budget_remaining_ = bot_.total;
-    budget_reset_at_ = steady::now() + std::chrono::hours(24);
-  }
-  if (budget_remaining_ > cfg_.identify_reserve) return std::nullopt;
-  return fmt::format("session_start_limit: {} IDENTIFYs left of {} (SHARD_IDENTIFY_RESERVE keeps {}); no new "
-                     "session until the budget resets in about {} s. Shards with a saved session still RESUME.",
-                     budget_remaining_, bot_.total, cfg_.identify_reserve, budget_resets_in().count() / 1000);
-}
-
-asio::awaitable<bool> ShardCluster::wait_for_budget(std::uint32_t shard_id, std::string reason,
-                                                    std::function<bool()> abandoned) {
-  spdlog::error("shard {}: not identifying: {}", shard_id, reason);
-  asio::steady_timer wait(io_);
-  wait.expires_after(std::clamp(budget_resets_in(), std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000)));
-  co_await wait.async_wait(use_tuple);
-  co_return !shutting_down_ && !abandoned();
-}
-
-asio::awaitable<Result<void>> ShardCluster::acquire_identify(std::uint32_t shard_id) {
-  if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
-  const auto wait_id = ++slot_waits_[shard_id];
-  auto superseded = [this, shard_id, wait_id] { return slot_waits_[shard_id] != wait_id; };
-  // Below the reserve no new session starts (a restart loop must not burn the budget): the
-  // shard waits, heartbeating, until the budget refills.
-  while (auto low = budget_low())
-    if (!co_await wait_for_budget(shard_id, *low, superseded)) co_return fail(Errc::cancelled, "no longer needed");
-  if (!link_) co_return co_await local_slot(shard_id);
-  // On the IPC network the hub grants slots for every process of the bot. While the hub is
-  // unreachable the shard waits (with its connection heartbeating): pacing locally could
-  // collide with the other processes.
-  asio::steady_timer wait(io_);
-  bool warned = false;
-  for (;;) {
-    protocol::IdentifyRequest req;
-    req.shard_id = shard_id;
-    req.shard_count = shard_count_;
-    req.max_concurrency = bot_.max_concurrency;
-    req.window_ms = cfg_.identify_window_ms;
-    req.budget = protocol::SessionBudget{bot_.total, budget_remaining_,
-                                         static_cast<std::uint64_t>(budget_resets_in().count())};
-    auto r = co_await link_->request_identify_slot(req, std::chrono::duration_cast<std::chrono::milliseconds>(kSlotRequestTimeout));
-    if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
-    if (superseded()) co_return fail(Errc::cancelled, "superseded by a newer request of the same shard");
-    if (r) {
-      if (budget_remaining_ > 0) --budget_remaining_;
-      if (r->remaining) budget_remaining_ = std::min(budget_remaining_, *r->remaining);
-      co_return Result<void>();
-    }
-    const auto& e = r.error();
-    if (e.is(Errc::busy)) {
-      // The hub's view of the budget, for the whole bot: wait as for our own.
-      if (!co_await wait_for_budget(shard_id, e.message, superseded)) co_return fail(Errc::cancelled, "no longer needed");
-      continue;
-    }
-    if (e.is(Errc::timeout)) continue; // still queued at the hub: ask again, same place
-    if (!e.is(Errc::not_connected)) {
-      // A legacy (v1) link, a hub that does not know identify_request, or a refused request: no
-      // shared slots exist, so pace this process's IDENTIFYs as if it were alone.
-      spdlog::warn("shard {}: the hub grants no IDENTIFY slots ({}); pacing IDENTIFYs in this process only", shard_id,
-                   e.message);
-      co_return co_await local_slot(shard_id);
-    }
-    if (!warned) {
-      spdlog::warn("shard {}: waiting for an IDENTIFY slot from the hub ({})", shard_id, e.message);
-      warned = true;
-    }
-    wait.expires_after(std::chrono::seconds(1));
-    co_await wait.async_wait(use_tuple);
-    if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
-    if (superseded()) co_return fail(Errc::cancelled, "superseded by a newer request of the same shard");
-  }
-}
-
-// Without a hub: one IDENTIFY per bucket per window (plus slack), buckets in shard order as
-// the shards ask.
-asio::awaitable<Result<void>> ShardCluster::local_slot(std::uint32_t shard_id) {
-  auto bucket = shard_id % std::max<std::uint32_t>(1, bot_.max_concurrency);
-  auto at = std::max(steady::now(), bucket_free_[bucket]);
-  bucket_free_[bucket] = at + std::chrono::milliseconds(cfg_.identify_window_ms) + kIdentifySlack;
-  if (at > steady::now()) {
-    asio::steady_timer wait(io_, at);
-    co_await wait.async_wait(use_tuple);
-  }
-  if (shutting_down_) co_return fail(Errc::cancelled, "shutting down");
-  if (budget_remaining_ > 0) --budget_remaining_;
-  co_return Result<void>();
-}
-
 // ---- shard events -----------------------------------------------------------------------------
 
 void ShardCluster::set_active(bool active) {
@@ -403,81 +301,5 @@ void ShardCluster::on_session_lost(Shard& shard) {
 
 // The shard has logged why; the other shards keep running, and shard_status shows the reason.
 void ShardCluster::on_stopped(Shard&, const std::string&) {}
-
-// ---- IPC reporting ----------------------------------------------------------------------------
-
-double ShardCluster::uptime() const { return std::chrono::duration<double>(steady::now() - started_).count(); }
-
-std::uint64_t ShardCluster::guild_count() {
-  std::uint64_t n = 0;
-  for (auto& [id, s] : shards_) n += s->guild_count();
-  return n;
-}
-
-json::array ShardCluster::shard_status() {
-  json::array out;
-  for (auto& [id, s] : shards_) {
-    auto& c = s->counters();
-    auto lat = s->latency();
-    json::object o{{"shard_id", id},
-                   {"status", to_string(s->status())},
-                   {"guilds", s->guild_count()},
-                   {"unavailable_guilds", s->unavailable_guilds()},
-                   {"members", s->member_count()},
-                   {"latency", lat ? json::value(lat->count() / 1e6) : json::value(nullptr)},
-                   {"events", c.events},
-                   {"reconnects", c.reconnects},
-                   {"identifies", c.identifies},
-                   {"resumes", c.resumes}};
-    if (!s->stop_reason().empty()) o["stop_reason"] = s->stop_reason();
-    out.emplace_back(std::move(o));
-  }
-  return out;
-}
-
-protocol::ClusterStats ShardCluster::stats() {
-  protocol::ClusterStats s;
-  s.cluster_name = cfg_.cluster_name;
-  s.guild_count = guild_count();
-  s.shard_count = shard_ids_.size();
-  s.shard_ids = shard_ids_;
-  double latency_sum = 0;
-  std::size_t with_latency = 0;
-  for (auto& [id, shard] : shards_) {
-    s.user_count += shard->member_count();
-    if (auto l = shard->latency()) {
-      latency_sum += l->count() / 1e6;
-      ++with_latency;
-    }
-  }
-  // Mean heartbeat round trip of the shards that have one; none before any.
-  if (with_latency) s.latency = latency_sum / with_latency;
-  s.uptime = uptime();
-  s.mode = mode_;
-  s.active = active_;
-  s.layout = shard_count_;
-  s.timestamp = protocol::wall_seconds();
-  return s;
-}
-
-json::value ShardCluster::eval(std::string_view query) {
-  auto st = stats();
-  if (query == "guild_count") return st.guild_count;
-  if (query == "user_count") return st.user_count;
-  if (query == "shard_count") return st.shard_count;
-  if (query == "latency") return st.latency ? json::value(*st.latency) : json::value(nullptr);
-  if (query == "uptime") return st.uptime;
-  if (query == "memory_rss") return link::memory_rss_bytes();
-  if (query == "shard_status") return shard_status();
-  if (query == "cluster_info") {
-    json::array ids;
-    for (auto id : shard_ids_) ids.emplace_back(id);
-    return json::object{{"cluster_name", cfg_.cluster_name}, {"mode", mode_}, {"shard_ids", std::move(ids)},
-                        {"shard_count", shard_count_}, {"pid", static_cast<std::int64_t>(getpid())},
-                        {"uptime", uptime()}, {"gateway", bot_.url}, {"max_concurrency", bot_.max_concurrency},
-                        {"session_budget_remaining", budget_remaining_}};
-  }
-  return "unknown_query";
-}
 
 } // namespace shardline::gateway

@@ -1,5 +1,7 @@
 #include "rest/discord_rest.hpp"
 
+#include "net/connect.hpp"
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -12,78 +14,72 @@
 
 namespace shardline::rest {
 
-namespace asio = boost::asio;
-namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
-using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxBodyBytes = 1u << 20;
 
-// A 429's wait: the Retry-After header (whole seconds), or the body's more precise retry_after.
-double retry_after_of(const http::response<http::string_body>& res) {
-  double wait = 0;
-  if (auto h = res[http::field::retry_after]; !h.empty()) wait = std::atof(std::string(h).c_str());
-  boost::system::error_code ec;
-  auto v = json::parse(res.body(), ec);
-  if (!ec && v.is_object())
-    if (auto* r = v.as_object().if_contains("retry_after"); r && r->is_number()) wait = r->to_number<double>();
-  return std::isfinite(wait) && wait > 0 ? wait : 1.0;
-}
-
+// The request and its response on a connected stream whose lowest layer expires at the call's
+// deadline.
 template <class Stream>
-asio::awaitable<RestResponse> exchange(Stream& stream, http::request<http::string_body> req) {
-  RestResponse out;
+asio::awaitable<Result<RestResponse>> exchange(Stream& stream, http::request<http::string_body> req) {
   auto [wec, wn] = co_await http::async_write(stream, req, use_tuple);
-  if (wec) {
-    out.error = "sending the request failed: " + wec.message();
-    co_return out;
-  }
+  if (wec == beast::error::timeout) co_return fail(Errc::timeout, "sending the request timed out");
+  if (wec) co_return fail(Errc::closed, "sending the request failed: " + wec.message());
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxBodyBytes);
   auto [rec, rn] = co_await http::async_read(stream, buf, parser, use_tuple);
-  if (rec) {
-    out.error = "reading the response failed: " + rec.message();
-    co_return out;
-  }
-  out.status = parser.get().result_int();
-  if (out.status == 429) out.retry_after_s = retry_after_of(parser.get());
-  out.body = std::move(parser.get().body());
+  if (rec == beast::error::timeout) co_return fail(Errc::timeout, "reading the response timed out");
+  if (rec) co_return fail(Errc::closed, "reading the response failed: " + rec.message());
+  RestResponse out;
+  auto& res = parser.get();
+  out.status = res.result_int();
+  if (out.status == 429) out.retry_after_s = retry_after_seconds(res[http::field::retry_after], res.body());
+  out.body = std::move(res.body());
   co_return out;
 }
 
 } // namespace
 
-asio::awaitable<RestResponse> rest_get(asio::io_context& io, ssl::context& tls, std::string api_url, std::string path,
-                                       std::string token, std::chrono::milliseconds timeout) {
+double retry_after_seconds(std::string_view retry_after_header, std::string_view body) {
+  double wait = 0;
+  if (!retry_after_header.empty()) wait = std::atof(std::string(retry_after_header).c_str());
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (!ec && v.is_object())
+    if (auto* r = v.as_object().if_contains("retry_after"); r && r->is_number()) wait = r->to_number<double>();
+  return std::isfinite(wait) && wait > 0 ? wait : 1.0;
+}
+
+std::string describe(const Result<RestResponse>& r) {
+  return r ? fmt::format("HTTP {}", r->status) : r.error().message;
+}
+
+asio::awaitable<Result<RestResponse>> rest_get(asio::io_context& io, ssl::context& tls, std::string api_url,
+                                               std::string path, std::string token, std::chrono::milliseconds timeout) {
   RestRequest r;
   r.path = std::move(path);
   r.token = std::move(token);
   co_return co_await rest_call(io, tls, std::move(api_url), std::move(r), timeout);
 }
 
-asio::awaitable<RestResponse> rest_call(asio::io_context& io, ssl::context& tls, std::string api_url, RestRequest rr,
-                                        std::chrono::milliseconds timeout) {
-  RestResponse out;
+asio::awaitable<Result<RestResponse>> rest_call(asio::io_context&, ssl::context& tls, std::string api_url,
+                                                RestRequest rr, std::chrono::milliseconds timeout) {
+  const auto deadline = steady::now() + timeout;
   auto u = boost::urls::parse_uri(api_url);
-  if (!u || (u->scheme() != "http" && u->scheme() != "https")) {
-    out.error = fmt::format("'{}' is not an http:// or https:// URL", api_url);
-    co_return out;
-  }
+  if (!u || (u->scheme() != "http" && u->scheme() != "https"))
+    co_return fail(Errc::bad_input, fmt::format("'{}' is not an http:// or https:// URL", api_url));
   const bool https = u->scheme() == "https";
   std::string host(u->host_address());
   std::string port = u->has_port() ? std::string(u->port()) : (https ? "443" : "80");
   std::string target = std::string(u->path()) + rr.path;
   auto verb = http::string_to_verb(rr.method);
-  if (verb == http::verb::unknown) {
-    out.error = "unknown HTTP method " + rr.method;
-    co_return out;
-  }
+  if (verb == http::verb::unknown) co_return fail(Errc::bad_input, "unknown HTTP method " + rr.method);
 
   http::request<http::string_body> req{verb, target, 11};
   req.set(http::field::host, host);
@@ -95,51 +91,22 @@ asio::awaitable<RestResponse> rest_call(asio::io_context& io, ssl::context& tls,
   }
   req.prepare_payload();
 
-  // Shared with the guard's handler, which may run after this frame has moved on.
-  auto resolver = std::make_shared<tcp::resolver>(io);
-  asio::steady_timer guard(io, timeout);
-  guard.async_wait([resolver](const boost::system::error_code& ec) {
-    if (!ec) resolver->cancel();
-  });
-  auto [rec, endpoints] = co_await resolver->async_resolve(host, port, use_tuple);
-  guard.cancel();
-  if (rec) {
-    out.error = fmt::format("cannot resolve {}: {}", host, rec.message());
-    co_return out;
-  }
+  auto sock = co_await net::connect_tcp(host, port, deadline);
+  if (!sock) co_return sock.error();
   if (!https) {
-    beast::tcp_stream stream(io);
-    stream.expires_after(timeout);
-    auto [cec, ep] = co_await stream.async_connect(endpoints, use_tuple);
-    if (cec) {
-      out.error = fmt::format("cannot connect to {}:{}: {}", host, port, cec.message());
-      co_return out;
-    }
-    out = co_await exchange(stream, std::move(req));
+    beast::tcp_stream stream(std::move(*sock));
+    stream.expires_at(deadline);
+    auto out = co_await exchange(stream, std::move(req));
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     co_return out;
   }
-  beast::ssl_stream<beast::tcp_stream> stream(io, tls);
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(*sock), tls);
   auto& lowest = beast::get_lowest_layer(stream);
-  lowest.expires_after(timeout);
-  auto [cec, ep] = co_await lowest.async_connect(endpoints, use_tuple);
-  if (cec) {
-    out.error = fmt::format("cannot connect to {}:{}: {}", host, port, cec.message());
-    co_return out;
-  }
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
-    out.error = "TLS: cannot set SNI";
-    co_return out;
-  }
-  stream.set_verify_callback(ssl::host_name_verification(host));
-  auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
-  if (hec) {
-    out.error = fmt::format("TLS handshake with {} failed: {}", host, hec.message());
-    co_return out;
-  }
-  out = co_await exchange(stream, std::move(req));
-  co_return out;
+  auto shaken = co_await net::tls_handshake(stream, lowest.socket(), host, deadline);
+  if (!shaken) co_return shaken.error();
+  lowest.expires_at(deadline);
+  co_return co_await exchange(stream, std::move(req));
 }
 
 bool parse_gateway_bot(const std::string& body, GatewayBot& out, std::string& error) {

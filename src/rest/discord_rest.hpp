@@ -2,15 +2,20 @@
 // The little of Discord's REST API a cluster needs: GET /gateway/bot before its shards connect
 // (gateway URL, recommended shard count, session_start_limit), and the few calls of the
 // operator commands. http:// (the simulator) or https:// (Discord), one request per
-// connection, with a deadline.
+// connection (net::connect_tcp, and net::tls_handshake for https), within one deadline.
+//
+// A transport failure (resolving, connecting, TLS, a request or response cut short, the deadline)
+// is an error of the Result; an HTTP status, whatever it is, is a response.
 
-#include <utility>
+#include "core/error.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace shardline::rest {
 
@@ -24,9 +29,8 @@ struct GatewayBot {
 };
 
 struct RestResponse {
-  unsigned status = 0; // 0: no response (the error says why)
+  unsigned status = 0; // the HTTP status
   std::string body;
-  std::string error;
   // A 429's wait, from its Retry-After header or retry_after field (seconds); 0 otherwise.
   double retry_after_s = 0;
 };
@@ -39,14 +43,24 @@ struct RestRequest {
   std::string token;
 };
 
-// One request to `api_url` + `req.path`. Never throws.
-boost::asio::awaitable<RestResponse> rest_call(boost::asio::io_context& io, boost::asio::ssl::context& tls,
-                                               std::string api_url, RestRequest req, std::chrono::milliseconds timeout);
+// One request to `api_url` + `req.path`, answered within `timeout`. Errors: bad_input (not an
+// http(s) URL, an unknown method), connect_failed, timeout, closed (the exchange failed). Never
+// throws.
+boost::asio::awaitable<Result<RestResponse>> rest_call(boost::asio::io_context& io, boost::asio::ssl::context& tls,
+                                                       std::string api_url, RestRequest req,
+                                                       std::chrono::milliseconds timeout);
 
 // GET `api_url` + `path` with `Authorization: Bot <token>`. Never throws.
-boost::asio::awaitable<RestResponse> rest_get(boost::asio::io_context& io, boost::asio::ssl::context& tls,
-                                              std::string api_url, std::string path, std::string token,
-                                              std::chrono::milliseconds timeout);
+boost::asio::awaitable<Result<RestResponse>> rest_get(boost::asio::io_context& io, boost::asio::ssl::context& tls,
+                                                      std::string api_url, std::string path, std::string token,
+                                                      std::chrono::milliseconds timeout);
+
+// What a caller logs about a call: "HTTP 404", or the transport error's message.
+std::string describe(const Result<RestResponse>& r);
+
+// A 429's wait in seconds: the body's retry_after (more precise), else the Retry-After header
+// (whole seconds), else 1. Never 0, negative or not finite.
+double retry_after_seconds(std::string_view retry_after_header, std::string_view body);
 
 // Parses GET /gateway/bot's body. False (and `error`) if a field is missing or mistyped.
 bool parse_gateway_bot(const std::string& body, GatewayBot& out, std::string& error);

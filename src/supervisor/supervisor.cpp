@@ -162,12 +162,12 @@ asio::awaitable<Result<std::uint32_t>> Supervisor::recommended_shards() {
                                      std::chrono::seconds(15));
     rest::GatewayBot bot;
     std::string error;
-    if (r.status == 200 && rest::parse_gateway_bot(r.body, bot, error)) {
+    if (r && r->status == 200 && rest::parse_gateway_bot(r->body, bot, error)) {
       spdlog::info("GET /gateway/bot recommends {} shards", bot.shards);
       co_return bot.shards;
     }
-    auto why = r.status ? fmt::format("HTTP {}", r.status) : r.error;
-    if (r.status == 401 || r.status == 403 || attempt == 8)
+    auto why = rest::describe(r);
+    if ((r && (r->status == 401 || r->status == 403)) || attempt == 8)
       co_return fail(Errc::bad_input,
                      fmt::format("SHARD_COUNT=auto: GET /gateway/bot failed ({}); check DISCORD_TOKEN or set "
                                  "SHARD_COUNT",
