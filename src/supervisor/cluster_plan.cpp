@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace shardline::supervisor {
 
 Result<std::vector<ClusterSpec>> plan_clusters(const std::vector<std::uint32_t>& shard_ids, std::uint32_t clusters,
@@ -45,7 +47,13 @@ std::string format_shard_ids(const std::vector<std::uint32_t>& ids) {
   for (std::size_t i = 0; i < ids.size();) {
     auto j = i;
     while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
-    out += (out.empty() ? "" : ",") + (j == i ? std::to_string(ids[i]) : fmt::format("{}-{}", ids[i], ids[j]));
+    if (!out.empty()) out += ',';
+    // fmt::format_to rather than string concatenation: g++ 12 reports a false -Wrestrict
+    // for `"," + std::to_string(...)` at -O2.
+    if (j == i)
+      fmt::format_to(std::back_inserter(out), "{}", ids[i]);
+    else
+      fmt::format_to(std::back_inserter(out), "{}-{}", ids[i], ids[j]);
     i = j + 1;
   }
   return out;

@@ -411,7 +411,11 @@ TEST(IpcStatusEmbed, AThousandClientsStayWithinTheDescriptionLimit) {
 // --- broadcasts -------------------------------------------------------------------------
 
 TEST(BroadcastEmbed, ShowsSourceAuthorAndMessage) {
-  link::BroadcastMessage b{{"Deploying at 18:00", "alice", 300000000000000001ULL}, "cluster-3"};
+  link::BroadcastMessage b;
+  b.message = "Deploying at 18:00";
+  b.author = "alice";
+  b.author_id = 300000000000000001ULL;
+  b.source = "cluster-3";
   auto e = broadcast_embed(b);
   expect_within_discord_limits(e);
   EXPECT_THAT(std::string(e.at("title").as_string()), HasSubstr("cluster-3"));

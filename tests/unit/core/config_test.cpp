@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -266,6 +268,9 @@ struct BadValue {
   std::map<std::string, std::string> also = {};
 };
 
+// What gtest prints for a case (instead of the struct's bytes).
+void PrintTo(const BadValue& v, std::ostream* os) { *os << v.setting << "=" << v.value; }
+
 class ConfigBadValueTest : public ConfigTest, public ::testing::WithParamInterface<BadValue> {};
 
 TEST_P(ConfigBadValueTest, ThrowsNamingTheSetting) {
@@ -330,7 +335,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"SHARD_STATS_HIDE_S", "60"},    // below the default stats green of 120
         BadValue{"SHARD_IPC_TLS_CERT", "/nonexistent/cert.pem", {{"SHARD_IPC_TLS_KEY", "/nonexistent/key.pem"}}},
         BadValue{"SHARD_IPC_TLS_CERT", "cert-without-key.pem"},
-        BadValue{"SHARD_IPC_TLS_CA", "/nonexistent/ca.pem"}));
+        BadValue{"SHARD_IPC_TLS_CA", "/nonexistent/ca.pem"}),
+    // Stable, readable names (the default prints the struct's bytes, pointers included, so
+    // ctest's list changed from build to build): the index, the setting, then the value's
+    // letters and digits.
+    [](const ::testing::TestParamInfo<BadValue>& param_info) {
+      std::string name = std::to_string(param_info.index) + "_" + param_info.param.setting;
+      for (char c : param_info.param.value.substr(0, 24))
+        if (std::isalnum(static_cast<unsigned char>(c))) name += c;
+      return name;
+    });
 
 TEST_F(ConfigTest, OperatorCommandSettings) {
   auto d = load_config(with_secret({}));

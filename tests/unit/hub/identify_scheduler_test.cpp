@@ -4,6 +4,7 @@
 #include "hub/identify_scheduler.hpp"
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -61,7 +62,7 @@ TEST(IdentifyScheduler, TwentyFourShardsFromThreeClustersWithinSixWindows) {
   for (std::uint32_t i = 0; i < 8; ++i)
     for (std::uint64_t cluster = 0; cluster < 3; ++cluster) {
       auto shard = static_cast<std::uint32_t>(cluster * 8 + i);
-      ASSERT_EQ(s.submit(cluster, "r" + std::to_string(shard), req(shard, 24, 4)).status, Status::accepted);
+      ASSERT_EQ(s.submit(cluster, fmt::format("r{}", shard), req(shard, 24, 4)).status, Status::accepted);
     }
   EXPECT_EQ(s.stats().queued, 24u);
   auto grants = drain(s, clock);
@@ -71,7 +72,7 @@ TEST(IdentifyScheduler, TwentyFourShardsFromThreeClustersWithinSixWindows) {
   for (auto& g : grants) {
     EXPECT_EQ(g.outcome.kind, Kind::grant);
     EXPECT_EQ(g.outcome.bucket, g.outcome.shard_id % 4);
-    EXPECT_EQ(g.outcome.tag, "r" + std::to_string(g.outcome.shard_id));
+    EXPECT_EQ(g.outcome.tag, fmt::format("r{}", g.outcome.shard_id));
     EXPECT_EQ(g.outcome.requester, g.outcome.shard_id / 8);
     EXPECT_FALSE(g.outcome.remaining); // no budget reported: unknown
     shards.insert(g.outcome.shard_id);
