@@ -30,6 +30,8 @@ const std::vector<std::string> kSettings = {
     "SHARD_CLUSTERS", "SHARD_PER_CLUSTER", "SHARD_CLUSTER_PREFIX", "SHARD_CLUSTER_COMMAND", "SHARD_DEAD_AFTER_S",
     "SHARD_START_TIMEOUT_S", "SHARD_RESTART_MAX", "SHARD_RESTART_WINDOW_S", "SHARD_RESTART_BACKOFF_MIN_S",
     "SHARD_RESTART_BACKOFF_MAX_S", "SHARD_STANDBY", "SHARD_TRACE_EVENTS", "SHARD_RESHARD_GUILDS_PER_SHARD",
+    "SHARD_PROXY_HOST", "SHARD_PROXY_PORT", "SHARD_PROXY_CACHE_MEMBERS", "SHARD_PROXY_CACHE_PRESENCES",
+    "SHARD_PROXY_CACHE_VOICE_STATES", "SHARD_PROXY_RESUME_EVENTS", "SHARD_PROXY_RESUME_S", "SHARD_BOT_COMMAND",
     "SHARDLINE_LOG",
 };
 
@@ -371,6 +373,21 @@ Config load_config(const ConfigSources& sources) {
       fail("SHARD_CLUSTER_PREFIX", *v, "is not a name prefix (1-56 of A-Z a-z 0-9 - _ .)");
   }
   if (auto v = get("SHARD_CLUSTER_COMMAND")) c.launch.command = trim(*v);
+  if (auto v = get("SHARD_BOT_COMMAND")) c.launch.bot_command = trim(*v);
+  if (auto v = get("SHARD_PROXY_HOST")) {
+    c.proxy.host = trim(*v);
+    if (c.proxy.host.empty()) fail("SHARD_PROXY_HOST", *v, "is empty (an address to listen on, e.g. 127.0.0.1)");
+  }
+  if (auto v = get("SHARD_PROXY_PORT"))
+    c.proxy.port = static_cast<std::uint16_t>(parse_uint("SHARD_PROXY_PORT", *v, 0, 65535, "a port number (0: off)"));
+  if (auto v = get("SHARD_PROXY_CACHE_MEMBERS")) c.proxy.cache_members = parse_bool("SHARD_PROXY_CACHE_MEMBERS", *v);
+  if (auto v = get("SHARD_PROXY_CACHE_PRESENCES"))
+    c.proxy.cache_presences = parse_bool("SHARD_PROXY_CACHE_PRESENCES", *v);
+  if (auto v = get("SHARD_PROXY_CACHE_VOICE_STATES"))
+    c.proxy.cache_voice_states = parse_bool("SHARD_PROXY_CACHE_VOICE_STATES", *v);
+  if (auto v = get("SHARD_PROXY_RESUME_EVENTS"))
+    c.proxy.resume_events =
+        static_cast<std::uint32_t>(parse_uint("SHARD_PROXY_RESUME_EVENTS", *v, 0, 1'000'000, "a count of events"));
   if (auto v = get("SHARD_RESTART_MAX"))
     c.launch.restart_max = static_cast<std::uint32_t>(parse_uint("SHARD_RESTART_MAX", *v, 0, 1000, "a count of restarts"));
   if (auto v = get("SHARD_IPC_LEGACY_AUTH")) c.legacy_auth = parse_bool("SHARD_IPC_LEGACY_AUTH", *v);
@@ -397,6 +414,7 @@ Config load_config(const ConfigSources& sources) {
       {"SHARD_RESTART_WINDOW_S", &c.launch.restart_window_s, 1, 86400 * 7},
       {"SHARD_RESTART_BACKOFF_MIN_S", &c.launch.backoff_min_s, 0.01, 3600},
       {"SHARD_RESTART_BACKOFF_MAX_S", &c.launch.backoff_max_s, 0.01, 86400},
+      {"SHARD_PROXY_RESUME_S", &c.proxy.resume_s, 0, 86400},
   };
   for (auto& d : durations)
     if (auto v = get(d.name)) *d.field = parse_seconds(d.name, *v, d.min, d.max);

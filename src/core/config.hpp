@@ -75,6 +75,9 @@ struct Config {
     std::uint32_t per_cluster = 8;       // SHARD_PER_CLUSTER: shards per process when clusters is 0
     std::string prefix = "cluster";      // SHARD_CLUSTER_PREFIX: names are <prefix>-<index>
     std::string command;                 // SHARD_CLUSTER_COMMAND: program and arguments of a cluster
+    // SHARD_BOT_COMMAND: the bot's own program (e.g. `node bot.js`), one per cluster, started
+    // once the cluster's shards are ready and pointed at its endpoint (docs/bots.md). Empty: none.
+    std::string bot_command;
     double dead_after_s = 90;            // SHARD_DEAD_AFTER_S: no heartbeat for this long: dead
     double start_timeout_s = 60;         // SHARD_START_TIMEOUT_S: must join the hub within this
     std::uint32_t restart_max = 5;       // SHARD_RESTART_MAX: restarts within the window, then give up
@@ -85,6 +88,24 @@ struct Config {
     // (0: never on its own; `shardline reshard` still works).
     std::uint32_t reshard_guilds_per_shard = 1500;
   } launch;
+
+  // The bot endpoint of `shardline run` (docs/bots.md): a Discord look-alike gateway and REST
+  // base that the bot's own library connects to, served from this cluster's shards.
+  struct Proxy {
+    std::string host = "127.0.0.1";     // SHARD_PROXY_HOST
+    std::uint16_t port = 0;             // SHARD_PROXY_PORT (0: no endpoint)
+    // What the cache keeps beyond guilds, channels, threads, roles, emojis, stickers and the
+    // bot's own member (gateway-proxy's `cache` block): SHARD_PROXY_CACHE_MEMBERS,
+    // SHARD_PROXY_CACHE_PRESENCES, SHARD_PROXY_CACHE_VOICE_STATES.
+    bool cache_members = false;
+    bool cache_presences = false;
+    bool cache_voice_states = false;
+    // Dispatches kept per shard for clients that RESUME (SHARD_PROXY_RESUME_EVENTS), and how
+    // long a detached client session may be resumed (SHARD_PROXY_RESUME_S).
+    std::uint32_t resume_events = 20000;
+    double resume_s = 120;
+    bool enabled() const { return port != 0; }
+  } proxy;
 
   bool legacy_auth = false;
   std::string tls_cert;

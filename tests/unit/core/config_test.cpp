@@ -335,7 +335,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"SHARD_STATS_HIDE_S", "60"},    // below the default stats green of 120
         BadValue{"SHARD_IPC_TLS_CERT", "/nonexistent/cert.pem", {{"SHARD_IPC_TLS_KEY", "/nonexistent/key.pem"}}},
         BadValue{"SHARD_IPC_TLS_CERT", "cert-without-key.pem"},
-        BadValue{"SHARD_IPC_TLS_CA", "/nonexistent/ca.pem"}),
+        BadValue{"SHARD_IPC_TLS_CA", "/nonexistent/ca.pem"}, BadValue{"SHARD_PROXY_PORT", "65536"},
+        BadValue{"SHARD_PROXY_PORT", "web"}, BadValue{"SHARD_PROXY_HOST", " "},
+        BadValue{"SHARD_PROXY_RESUME_EVENTS", "-1"}, BadValue{"SHARD_PROXY_RESUME_S", "forever"},
+        BadValue{"SHARD_PROXY_CACHE_MEMBERS", "maybe"}),
     // Stable, readable names (the default prints the struct's bytes, pointers included, so
     // ctest's list changed from build to build): the index, the setting, then the value's
     // letters and digits.
