@@ -378,8 +378,12 @@ Config load_config(const ConfigSources& sources) {
     c.proxy.host = trim(*v);
     if (c.proxy.host.empty()) fail("SHARD_PROXY_HOST", *v, "is empty (an address to listen on, e.g. 127.0.0.1)");
   }
-  if (auto v = get("SHARD_PROXY_PORT"))
-    c.proxy.port = static_cast<std::uint16_t>(parse_uint("SHARD_PROXY_PORT", *v, 0, 65535, "a port number (0: off)"));
+  if (auto v = get("SHARD_PROXY_PORT")) {
+    if (lower(trim(*v)) == "auto") c.proxy.port_auto = true;
+    else
+      c.proxy.port = static_cast<std::uint16_t>(
+          parse_uint("SHARD_PROXY_PORT", *v, 0, 65535, "a port number, 0 (off) or auto (a free port)"));
+  }
   if (auto v = get("SHARD_PROXY_CACHE_MEMBERS")) c.proxy.cache_members = parse_bool("SHARD_PROXY_CACHE_MEMBERS", *v);
   if (auto v = get("SHARD_PROXY_CACHE_PRESENCES"))
     c.proxy.cache_presences = parse_bool("SHARD_PROXY_CACHE_PRESENCES", *v);

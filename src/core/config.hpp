@@ -94,6 +94,7 @@ struct Config {
   struct Proxy {
     std::string host = "127.0.0.1";     // SHARD_PROXY_HOST
     std::uint16_t port = 0;             // SHARD_PROXY_PORT (0: no endpoint)
+    bool port_auto = false;             // SHARD_PROXY_PORT=auto: a free port (see --proxy-port-file)
     // What the cache keeps beyond guilds, channels, threads, roles, emojis, stickers and the
     // bot's own member (gateway-proxy's `cache` block): SHARD_PROXY_CACHE_MEMBERS,
     // SHARD_PROXY_CACHE_PRESENCES, SHARD_PROXY_CACHE_VOICE_STATES.
@@ -104,7 +105,7 @@ struct Config {
     // long a detached client session may be resumed (SHARD_PROXY_RESUME_S).
     std::uint32_t resume_events = 20000;
     double resume_s = 120;
-    bool enabled() const { return port != 0; }
+    bool enabled() const { return port != 0 || port_auto; }
   } proxy;
 
   bool legacy_auth = false;

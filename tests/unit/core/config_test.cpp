@@ -254,6 +254,19 @@ TEST_F(ConfigTest, ShardCountAuto) {
   EXPECT_EQ(c.shard_ids, (std::vector<std::uint32_t>{100, 101}));
 }
 
+TEST_F(ConfigTest, ProxyPortOffFixedOrAuto) {
+  EXPECT_FALSE(load_config(with_secret({})).proxy.enabled());
+  EXPECT_FALSE(load_config(with_secret({{"SHARD_PROXY_PORT", "0"}})).proxy.enabled());
+  auto fixed = load_config(with_secret({{"SHARD_PROXY_PORT", "8081"}})).proxy;
+  EXPECT_TRUE(fixed.enabled());
+  EXPECT_EQ(fixed.port, 8081);
+  EXPECT_FALSE(fixed.port_auto);
+  auto free_port = load_config(with_secret({{"SHARD_PROXY_PORT", "Auto"}})).proxy;
+  EXPECT_TRUE(free_port.enabled());
+  EXPECT_TRUE(free_port.port_auto);
+  EXPECT_EQ(free_port.port, 0);
+}
+
 TEST_F(ConfigTest, BooleanSpellings) {
   for (const char* yes : {"true", "TRUE", "1", "yes", "on", " True "})
     EXPECT_TRUE(load_config(with_secret({{"SHARD_IPC_LEGACY_AUTH", yes}})).legacy_auth) << yes;
