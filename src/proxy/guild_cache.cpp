@@ -237,11 +237,13 @@ void GuildCache::apply(std::string_view type, std::string_view d_json) {
   if (type == "PRESENCE_UPDATE" && !options_.presences) return;
   if (type == "VOICE_STATE_UPDATE" && !options_.voice_states) return;
 
+  const std::size_t known_keys = keys_.size();
   auto d = packer_.pack_object(d_json, keys_);
   if (!d) {
     ++malformed_;
     return;
   }
+  const auto malformed_before = malformed_;
   if (handler != nullptr) {
     (this->*handler)(*d);
   } else if (type.starts_with("CHANNEL_")) {
@@ -257,6 +259,9 @@ void GuildCache::apply(std::string_view type, std::string_view d_json) {
   } else {
     on_list_update(EntityKind::sticker, *d);
   }
+  // Every handler decides a payload is malformed before it changes anything, so the keys only
+  // that payload brought can go again.
+  if (malformed_ != malformed_before) keys_.truncate(known_keys);
 }
 
 void GuildCache::on_ready(std::string_view d) {

@@ -148,6 +148,7 @@ std::optional<std::string> JsonPacker::pack_object(std::string_view json, packed
   im.input.assign(json);
   im.scratch.clear();
   std::optional<std::string> result;
+  const std::size_t known_keys = keys.size();
   {
     od::document doc;
     od::object root;
@@ -159,6 +160,7 @@ std::optional<std::string> JsonPacker::pack_object(std::string_view json, packed
       if (!w.object(root, 0) && doc.current_location().error() == simdjson::OUT_OF_BOUNDS) result.emplace(im.scratch);
     }
   }
+  if (!result) keys.truncate(known_keys);
   if (im.parser->capacity() > kKeepParserCapacity) {
     im.parser.reset();
     std::string().swap(im.input);

@@ -210,6 +210,13 @@ std::optional<std::uint32_t> KeyTable::intern(std::string_view key) {
   return id;
 }
 
+void KeyTable::truncate(std::size_t n) {
+  while (keys_.size() > n) {
+    ids_.erase(keys_.back());
+    keys_.pop_back();
+  }
+}
+
 std::uint32_t KeyTable::find(std::string_view key) const {
   auto it = ids_.find(key);
   return it == ids_.end() ? 0 : it->second;

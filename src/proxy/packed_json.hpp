@@ -56,6 +56,8 @@ public:
   // The id of a key already known (0 if never seen): for lookups, which must not add keys.
   std::uint32_t find(std::string_view key) const;
   std::string_view name(std::uint32_t id) const { return keys_[id - 1]; }
+  // Forgets the keys added after the table had `n`: a payload refused half-way leaves no trace.
+  void truncate(std::size_t n);
   std::size_t size() const { return keys_.size(); }
   std::size_t memory_bytes() const;
 
