@@ -9,6 +9,8 @@
 #include "link/hub_link.hpp"
 #include "net/spawn_owned.hpp"
 #include "net/tls_context.hpp"
+#include "proxy/endpoint.hpp"
+#include "proxy/proxy_server.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -22,6 +24,9 @@ namespace {
 constexpr auto kShardShutdownDeadline = std::chrono::milliseconds(3000);
 // After the link and the hub are stopped: time for their close frames to go out.
 constexpr auto kCloseFramesGrace = std::chrono::milliseconds(300);
+// The bot endpoint names the cluster holding a shard it does not (4010) from the hub's status,
+// asked this often.
+constexpr auto kHolderRefreshEvery = std::chrono::seconds(10);
 
 link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   link::LinkOptions o;
@@ -49,7 +54,7 @@ link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
 class ClusterProcess {
 public:
   ClusterProcess(const Config& cfg, const ClusterProcessOptions& opt)
-      : cfg_(cfg), opt_(opt), signals_(io_, SIGINT, SIGTERM), exit_timer_(io_) {}
+      : cfg_(cfg), opt_(opt), signals_(io_, SIGINT, SIGTERM), exit_timer_(io_), holder_timer_(io_) {}
 
   int run() {
     const bool gateway = !cfg_.discord_token.empty();
@@ -164,6 +169,13 @@ private:
   static asio::awaitable<void> start_shards(ClusterProcess* self) {
     auto* sc = self->shards_;
     co_await sc->plan();
+    if (self->stopping_) co_return;
+    if (self->cfg_.proxy.enabled())
+      if (auto started = self->start_endpoint(); !started) {
+        spdlog::error("{}", started.error().message);
+        self->stop(kExitConfig);
+        co_return;
+      }
     if (self->cfg_.enable_shard_manager) {
       auto options = self->link_options_;
       options.shard_ids = sc->shard_ids();
@@ -176,11 +188,83 @@ private:
     co_await sc->run();
   }
 
+  // The bot endpoint (docs/bots.md), once the shards are planned: a feed per shard of this
+  // process, fed every dispatch (standby layouts too), commands sent through the shards.
+  Result<void> start_endpoint() {
+    auto* sc = shards_;
+    proxy::EndpointSettings s;
+    s.token = cfg_.discord_token;
+    s.shard_count = sc->shard_count();
+    s.resume_events = cfg_.proxy.resume_events;
+    s.resume_for = std::chrono::milliseconds(static_cast<std::int64_t>(cfg_.proxy.resume_s * 1000));
+    s.cache = {cfg_.proxy.cache_members, cfg_.proxy.cache_presences, cfg_.proxy.cache_voice_states};
+    endpoint_ = std::make_unique<proxy::Endpoint>(s, real_clock());
+    for (auto id : sc->shard_ids()) endpoint_->add_shard(id);
+    endpoint_->set_command_sink([sc](std::uint32_t shard, int op, std::string_view d) { return sc->send(shard, op, d); });
+    endpoint_->set_holder_lookup([this](std::uint32_t shard, std::uint32_t count) -> std::optional<std::string> {
+      auto it = holders_.find({count, shard});
+      if (it == holders_.end()) return std::nullopt;
+      return it->second;
+    });
+    auto* ep = endpoint_.get();
+    sc->set_dispatch_tap([ep](gateway::Shard& shard, std::string_view type, std::string_view data) {
+      if (auto* feed = ep->feed(shard.id())) feed->on_dispatch(type, data);
+    });
+    proxy::ProxyServerOptions o;
+    o.host = cfg_.proxy.host;
+    o.port = cfg_.proxy.port_auto ? 0 : cfg_.proxy.port;
+    o.api_url = cfg_.discord_api_url;
+    proxy::ServerHooks hooks;
+    hooks.start_limit = [sc] {
+      proxy::ServerHooks::StartLimit l;
+      l.total = sc->gateway_bot().total;
+      l.remaining = sc->budget_remaining();
+      l.reset_after_ms = sc->gateway_bot().reset_after_ms;
+      l.max_concurrency = sc->gateway_bot().max_concurrency;
+      return l;
+    };
+    hooks.shard_status = [sc](std::uint32_t id) -> std::string {
+      auto* shard = sc->shard(id);
+      return shard ? gateway::to_string(shard->status()) : "planned";
+    };
+    proxy_ = std::make_unique<proxy::ProxyServer>(io_, *endpoint_, o, std::move(hooks), sc->discord_tls());
+    auto port = proxy_->listen();
+    if (!port) return port.error();
+    if (auto written = write_port_file(opt_.proxy_port_file, *port); !written) return written.error();
+    proxy_->start();
+    spdlog::info("bot endpoint on {} (API base http://{}/api/v10) for shards {} of {}", proxy_->ws_url(),
+                 proxy_->ws_url().substr(5), fmt::join(sc->shard_ids(), ","), sc->shard_count());
+    if (cfg_.enable_shard_manager) net::spawn_owned(io_, refresh_holders(this), "bot endpoint shard directory");
+    return {};
+  }
+
+  // Which cluster holds which shard, from the hub's status, for the endpoint's 4010 reasons.
+  static asio::awaitable<void> refresh_holders(ClusterProcess* self) {
+    while (!self->stopping_) {
+      if (self->link_ && self->link_->linked()) {
+        auto status = co_await self->link_->hub_status(std::chrono::milliseconds(3000));
+        if (self->stopping_) co_return;
+        if (status) {
+          std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders;
+          for (auto* c : status->clusters())
+            for (auto id : c->shard_ids) holders[{c->shard_count, id}] = c->name;
+          self->holders_ = std::move(holders);
+        }
+      }
+      self->holder_timer_.expires_after(kHolderRefreshEvery);
+      auto [ec] = co_await self->holder_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+    }
+  }
+
   void stop(int exit_code) {
     if (stopping_) return;
     stopping_ = true;
     exit_code_ = exit_code;
     signals_.cancel();
+    holder_timer_.cancel();
+    // Clients first: nothing they send may reach a shard that is closing.
+    if (proxy_) proxy_->stop();
     if (commands_) commands_->stop();
     auto stop_ipc = [this] {
       if (link_) link_->stop();
@@ -202,6 +286,10 @@ private:
   std::unique_ptr<link::ClusterState> state_;
   gateway::ShardCluster* shards_ = nullptr; // owned by state_; null without a gateway or once superseded
   std::unique_ptr<commands::OperatorCommands> commands_;
+  std::unique_ptr<proxy::Endpoint> endpoint_;
+  std::unique_ptr<proxy::ProxyServer> proxy_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders_; // (count, shard) -> cluster
+  asio::steady_timer holder_timer_;
   std::unique_ptr<hub::Hub> hub_;
   link::LinkOptions link_options_;
   std::shared_ptr<link::HubLink> link_;
