@@ -6,7 +6,9 @@
 // something that is not in the feed (READY, the GUILD_CREATEs built from the cache, RESUMED) or
 // the feed holds something that is not for it (another client's member chunks): there it keeps
 // an anchor, "at my seq c, I have seen the feed up to f". A RESUME at seq S then restarts from
-// the feed position of S, and the replay, filtered the same way, gets the same numbers again.
+// the feed position of S, and the replay, filtered the same way, is numbered on from S: the
+// client sees no gap and no repeat (the numbers match the first delivery's except after a
+// synthetic dispatch such as an earlier RESUMED, which is not replayed).
 
 #include <chrono>
 #include <cstdint>

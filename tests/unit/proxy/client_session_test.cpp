@@ -348,7 +348,8 @@ TEST_F(ClientSessionTest, ResumeReplaysWhatTheClientMissedWithTheSameNumbersThen
   EXPECT_EQ(d[3], std::make_pair(std::string("RESUMED"), std::uint64_t{7}));
   message(5);
   EXPECT_EQ(again.out.dispatches().back(), std::make_pair(std::string("MESSAGE_CREATE"), std::uint64_t{8}));
-  // ...and a second RESUME from the middle renumbers the same way.
+  // ...and a second RESUME from before the first one's RESUMED: the events follow on from the
+  // client's seq without a gap (the earlier RESUMED, not an event of the shard, is not replayed).
   again.session->on_disconnected(4000);
   Client third(*endpoint);
   third.resume(id, 5);
@@ -356,8 +357,11 @@ TEST_F(ClientSessionTest, ResumeReplaysWhatTheClientMissedWithTheSameNumbersThen
   ASSERT_EQ(d3.size(), 3u);
   EXPECT_EQ(third.out.frames[1].at("d").at("id").as_string(), "4");
   EXPECT_EQ(d3[0].second, 6u);
-  EXPECT_EQ(d3[1], std::make_pair(std::string("MESSAGE_CREATE"), std::uint64_t{8}));
-  EXPECT_EQ(d3[2], std::make_pair(std::string("RESUMED"), std::uint64_t{9}));
+  EXPECT_EQ(third.out.frames[2].at("d").at("id").as_string(), "5");
+  EXPECT_EQ(d3[1], std::make_pair(std::string("MESSAGE_CREATE"), std::uint64_t{7}));
+  EXPECT_EQ(d3[2], std::make_pair(std::string("RESUMED"), std::uint64_t{8}));
+  message(6);
+  EXPECT_EQ(third.out.dispatches().back(), std::make_pair(std::string("MESSAGE_CREATE"), std::uint64_t{9}));
 }
 
 TEST_F(ClientSessionTest, ResumeOfAnUnknownSessionIsAnInvalidSession) {
