@@ -9,12 +9,14 @@
 #include "link/hub_link.hpp"
 #include "net/spawn_owned.hpp"
 #include "net/tls_context.hpp"
+#include "proxy/cache_file.hpp"
 #include "proxy/endpoint.hpp"
 #include "proxy/proxy_server.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <set>
 
 namespace shardline::cluster {
 
@@ -206,9 +208,13 @@ private:
       if (it == holders_.end()) return std::nullopt;
       return it->second;
     });
-    auto* ep = endpoint_.get();
-    sc->set_dispatch_tap([ep](gateway::Shard& shard, std::string_view type, std::string_view data) {
-      if (auto* feed = ep->feed(shard.id())) feed->on_dispatch(type, data);
+    restore_pending_ = {sc->shard_ids().begin(), sc->shard_ids().end()};
+    sc->set_dispatch_tap([this](gateway::Shard& shard, std::string_view type, std::string_view data) {
+      auto* feed = endpoint_->feed(shard.id());
+      if (!feed) return;
+      // The first dispatch of a shard that RESUMEd a saved session: its cache comes from disk.
+      if (restore_pending_.erase(shard.id()) && type != "READY") restore_cache(shard, *feed);
+      feed->on_dispatch(type, data);
     });
     proxy::ProxyServerOptions o;
     o.host = cfg_.proxy.host;
@@ -236,6 +242,32 @@ private:
                  proxy_->ws_url().substr(5), fmt::join(sc->shard_ids(), ","), sc->shard_count());
     if (cfg_.enable_shard_manager) net::spawn_owned(io_, refresh_holders(this), "bot endpoint shard directory");
     return {};
+  }
+
+  std::filesystem::path cache_dir() const { return cfg_.data_dir / "proxy"; }
+
+  void restore_cache(gateway::Shard& shard, proxy::ShardFeed& feed) {
+    std::string error;
+    auto cache = proxy::load_cache(cache_dir(), shard.id(), shard.count(), shard.session().session_id,
+                                   endpoint_->settings().cache, error);
+    if (!error.empty()) spdlog::warn("bot endpoint: shard {}: saved guild cache not used: {}", shard.id(), error);
+    if (!cache) return;
+    spdlog::info("bot endpoint: shard {}: guild cache of the resumed session restored ({} guilds)", shard.id(),
+                 cache->guild_count());
+    feed.restore(std::move(*cache));
+  }
+
+  // At shutdown, beside the sessions the shards save: the next process RESUMEs them.
+  void save_caches() {
+    if (!endpoint_ || !shards_) return;
+    for (auto& [id, feed] : endpoint_->feeds()) {
+      auto* shard = shards_->shard(id);
+      if (!shard || !feed->cache().has_ready()) continue;
+      auto session = shard->session();
+      if (session.session_id.empty()) continue;
+      if (auto saved = proxy::save_cache(cache_dir(), id, shard->count(), session.session_id, feed->cache()); !saved)
+        spdlog::warn("bot endpoint: shard {}: guild cache not saved: {}", id, saved.error().message);
+    }
   }
 
   // Which cluster holds which shard, from the hub's status, for the endpoint's 4010 reasons.
@@ -273,6 +305,7 @@ private:
       exit_timer_.expires_after(kCloseFramesGrace);
       exit_timer_.async_wait([this](const boost::system::error_code&) { io_.stop(); });
     };
+    save_caches();
     if (shards_) shards_->shutdown(kShardShutdownDeadline, stop_ipc);
     else stop_ipc();
   }
@@ -290,6 +323,7 @@ private:
   std::unique_ptr<proxy::ProxyServer> proxy_;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders_; // (count, shard) -> cluster
   asio::steady_timer holder_timer_;
+  std::set<std::uint32_t> restore_pending_; // shards whose first dispatch has not come yet
   std::unique_ptr<hub::Hub> hub_;
   link::LinkOptions link_options_;
   std::shared_ptr<link::HubLink> link_;

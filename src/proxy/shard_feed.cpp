@@ -33,6 +33,16 @@ void ShardFeed::on_dispatch(std::string_view type, std::string_view d_json) {
   std::erase(sessions_, nullptr);
 }
 
+void ShardFeed::restore(GuildCache cache) {
+  cache_ = std::move(cache);
+  if (!cache_.has_ready()) return;
+  delivering_ = true;
+  for (std::size_t i = 0; i < sessions_.size(); ++i)
+    if (auto* s = sessions_[i]; s && !s->started()) s->start();
+  delivering_ = false;
+  std::erase(sessions_, nullptr);
+}
+
 void ShardFeed::add(ResumableSession& s) { sessions_.push_back(&s); }
 
 void ShardFeed::remove(ResumableSession& s) {

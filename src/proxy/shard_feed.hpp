@@ -47,6 +47,11 @@ public:
   // connection: they update the cache (READY) but are not passed on.
   void on_dispatch(std::string_view type, std::string_view d_json);
 
+  // A cache saved by the previous process, for a shard that RESUMEd (no READY comes): the
+  // clients waiting for the shard's READY get theirs from it now. Call before the first
+  // dispatch of the resumed session is applied.
+  void restore(GuildCache cache);
+
   std::uint32_t shard_id() const { return opt_.shard_id; }
   std::uint32_t shard_count() const { return opt_.shard_count; }
   const GuildCache& cache() const { return cache_; }
