@@ -11,6 +11,8 @@
 // heartbeat intervals 4009; a frame over 4,096 bytes, not JSON, or binary 4002; an unknown op
 // 4001; over 120 commands in 60 s 4008. Presence updates, voice state updates and member
 // requests go to Discord through the shard (Endpoint::send_command, paced by the shard).
+// IDENTIFY's intents, properties, large_threshold and presence are accepted as given: the
+// client gets what the cluster's shard receives (its intents are DISCORD_INTENTS).
 
 #include "core/clock.hpp"
 
