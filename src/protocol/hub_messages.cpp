@@ -208,6 +208,7 @@ SessionReportItem SessionReportItem::read(const ObjectReader& r) {
   if (s.session_id) {
     s.seq = r.required<std::uint64_t>("seq");
     s.resume_url = r.required<std::string>("resume_url");
+    s.binding = r.get_or<std::string>("binding", "");
   } else {
     s.seq = r.get_or<std::uint64_t>("seq", 0);
     s.resume_url = r.get_or<std::string>("resume_url", "");
@@ -223,6 +224,7 @@ void SessionReportItem::write(json::object& o) const {
   o["session_id"] = *session_id;
   o["seq"] = seq;
   o["resume_url"] = resume_url;
+  if (!binding.empty()) o["binding"] = binding;
 }
 
 std::string validate(const SessionReport& r) {
@@ -241,6 +243,8 @@ std::string validate(const SessionReport& r) {
     if (!valid_resume_url(s.resume_url))
       return fmt::format("sessions[{}].resume_url must be a ws:// or wss:// URL of at most {} printable characters",
                          i, kMaxResumeUrlChars);
+    if (!s.binding.empty() && !valid_session_binding(s.binding))
+      return fmt::format("sessions[{}].binding must be 1..{} characters of A-Z a-z 0-9 _ -", i, kMaxBindingChars);
   }
   return {};
 }
@@ -299,6 +303,7 @@ SessionLookupEntry SessionLookupEntry::read(const ObjectReader& r) {
   e.resume_url = r.required<std::string>("resume_url");
   e.reported_by = r.get_or<std::string>("reported_by", "");
   e.age_s = r.get_or<double>("age_s", 0);
+  e.binding = r.get_or<std::string>("binding", "");
   return e;
 }
 void SessionLookupEntry::write(json::object& o) const {
@@ -309,6 +314,7 @@ void SessionLookupEntry::write(json::object& o) const {
   o["resume_url"] = resume_url;
   o["reported_by"] = reported_by;
   o["age_s"] = age_s;
+  if (!binding.empty()) o["binding"] = binding;
 }
 
 SessionLookupResponse SessionLookupResponse::read(const ObjectReader& r) {

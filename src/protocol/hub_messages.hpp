@@ -109,6 +109,7 @@ struct SessionReportItem {
   std::optional<std::string> session_id;
   std::uint64_t seq = 0;
   std::string resume_url;
+  std::string binding; // optional (empty: none)
   static SessionReportItem read(const ObjectReader& r);
   void write(json::object& o) const;
 };
@@ -141,6 +142,7 @@ struct SessionLookupEntry {
   std::string resume_url;
   std::string reported_by;
   double age_s = 0;
+  std::string binding; // optional (empty: none)
   static SessionLookupEntry read(const ObjectReader& r);
   void write(json::object& o) const;
 };
