@@ -342,6 +342,7 @@ LaunchRequest LaunchRequest::read(const ObjectReader& r) {
   LaunchRequest q;
   q.action = r.get_or<std::string>("action", "");
   if (auto* v = r.find("rolling"); v && v->is_bool()) q.rolling = v->get_bool();
+  if (auto* v = r.find("bots"); v && v->is_bool()) q.bots = v->get_bool();
   if (r.has("shards")) {
     std::uint64_t n = 0;
     if (!read_snowflake(*r.find("shards"), n) || n > UINT32_MAX) r.fail("shards", "must be a shard count");
@@ -353,6 +354,26 @@ void LaunchRequest::write(json::object& o) const {
   o["action"] = action;
   if (rolling) o["rolling"] = true;
   if (shards) o["shards"] = *shards;
+  if (bots) o["bots"] = true;
+}
+
+SupervisedBot SupervisedBot::read(const ObjectReader& r) {
+  SupervisedBot b;
+  b.pid = r.get_or<std::int64_t>("pid", 0);
+  b.uptime = r.get_or<double>("uptime", 0);
+  b.restarts = r.get_or<std::uint32_t>("restarts", 0);
+  b.state = r.get_or<std::string>("state", "");
+  b.error = r.get_or<std::string>("error", "");
+  b.api_url = r.get_or<std::string>("api_url", "");
+  return b;
+}
+void SupervisedBot::write(json::object& o) const {
+  o["pid"] = pid;
+  o["uptime"] = uptime;
+  o["restarts"] = restarts;
+  o["state"] = state;
+  o["error"] = error;
+  o["api_url"] = api_url;
 }
 
 SupervisedCluster SupervisedCluster::read(const ObjectReader& r) {
@@ -364,6 +385,7 @@ SupervisedCluster SupervisedCluster::read(const ObjectReader& r) {
   c.up = r.get_or<bool>("up", false);
   c.restarts = r.get_or<std::uint32_t>("restarts", 0);
   c.given_up = r.get_or<bool>("given_up", false);
+  if (r.has("bot")) c.bot = r.required<SupervisedBot>("bot");
   return c;
 }
 void SupervisedCluster::write(json::object& o) const {
@@ -374,6 +396,7 @@ void SupervisedCluster::write(json::object& o) const {
   o["up"] = up;
   o["restarts"] = restarts;
   o["given_up"] = given_up;
+  if (bot) o["bot"] = to_data(*bot);
 }
 
 ReshardJob ReshardJob::read(const ObjectReader& r) {
@@ -407,6 +430,7 @@ SupervisorStatus SupervisorStatus::read(const ObjectReader& r) {
   s.shard_count = r.get_or<std::uint32_t>("shard_count", 0);
   if (r.has("reshard")) s.reshard = r.required<ReshardJob>("reshard");
   if (r.has("rolling")) s.rolling = r.required<RollingJob>("rolling");
+  if (r.has("bots")) s.bots = r.required<RollingJob>("bots");
   return s;
 }
 void SupervisorStatus::write(json::object& o) const {
@@ -414,6 +438,7 @@ void SupervisorStatus::write(json::object& o) const {
   o["shard_count"] = shard_count;
   o["reshard"] = to_data(reshard);
   o["rolling"] = to_data(rolling);
+  o["bots"] = to_data(bots);
 }
 
 LaunchStarted LaunchStarted::read(const ObjectReader& r) {
