@@ -58,6 +58,8 @@ public:
   // GUILD_CREATE d of a guild as it is now, or nullopt if unknown/unavailable.
   std::optional<std::string> guild_create(std::uint64_t guild_id) const;
   // Heap held, estimated from capacities and glibc's allocation sizes (for status and benches).
+  // Not counted: the JSON parser's scratch, which is one per thread, shared by every cache
+  // applied on that thread (see apply()).
   std::size_t memory_bytes() const;
   std::uint64_t bot_user_id() const { return bot_user_id_; } // from READY (0 before)
   // Dispatches ignored because they were malformed (not JSON, wrong types, missing ids).
@@ -106,7 +108,6 @@ private:
   CacheOptions options_;
   packed::KeyTable keys_;
   std::unique_ptr<Keys> k_;
-  JsonPacker packer_;
   bool has_ready_ = false;
   std::uint64_t bot_user_id_ = 0;
   std::string ready_user_;        // packed

@@ -200,7 +200,9 @@ void render_at(const char*& p, const char* end, const KeyTable& keys, std::strin
 
 std::optional<std::uint32_t> KeyTable::intern(std::string_view key) {
   if (auto it = ids_.find(key); it != ids_.end()) return it->second;
-  if (keys_.size() >= kMaxKeys || key.size() > kMaxKeyBytes || key_needs_escape(key)) return std::nullopt;
+  if (keys_.size() >= kMaxKeys || key.size() > kMaxKeyBytes || key_needs_escape(key) ||
+      !simdjson::validate_utf8(key.data(), key.size()))
+    return std::nullopt;
   // Reserved up front: the map holds views into these strings, and a reallocation of keys_
   // would move short strings' inline buffers.
   if (keys_.capacity() == 0) keys_.reserve(kMaxKeys);

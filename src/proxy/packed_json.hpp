@@ -47,7 +47,7 @@ inline constexpr std::size_t kMaxKeys = 4096;       // distinct keys per cache (
 inline constexpr std::size_t kMaxKeyBytes = 128;
 
 // Object keys, interned: id 1.. in order of first use. Bounded (a hostile stream of made-up
-// keys cannot grow it past kMaxKeys); keys that need JSON escaping are refused, so a key's
+// keys cannot grow it past kMaxKeys); keys that need JSON escaping (or are not UTF-8) are refused, so a key's
 // text is written between quotes as is.
 class KeyTable {
 public:
