@@ -68,8 +68,6 @@ Supervisor::Supervisor(asio::io_context& io, const Config& cfg, const LaunchOpti
       health_(HealthSettings::from_config(cfg), clock_), auto_reshard_(AutoReshardSettings::from_config(cfg), clock_) {}
 
 int Supervisor::run() {
-  // Resolved once: after an upgrade that replaces the binary, /proc/self/exe names a deleted
-  // file, and every respawn would fail.
   auto cluster_words = split_command_words(cfg_.launch.command, "SHARD_CLUSTER_COMMAND");
   if (!cluster_words) {
     spdlog::error("{}", cluster_words.error().message);
@@ -90,14 +88,8 @@ int Supervisor::run() {
     spdlog::error("SHARD_CLUSTER_COMMAND: `{}` is not a program found in PATH", cluster_words_[0]);
     return kExitConfig;
   }
-  if (bots_.endpoint) {
-    auto dir = make_endpoint_dir();
-    if (!dir) {
-      spdlog::error("{}", dir.error().message);
-      return kExitFailure;
-    }
-    endpoint_dir_ = std::move(*dir);
-  }
+  // Resolved once: after an upgrade that replaces the binary, /proc/self/exe names a deleted
+  // file, and every respawn would fail.
   if (cluster_words_.empty()) {
     auto exe = self_exe();
     if (!exe) {
@@ -114,6 +106,21 @@ int Supervisor::run() {
     spdlog::error("{}", checked.error().message);
     return kExitConfig;
   }
+  // The clusters' port files; removed by finish(), or here when the hub cannot start.
+  if (bots_.endpoint) {
+    auto dir = make_endpoint_dir();
+    if (!dir) {
+      spdlog::error("{}", dir.error().message);
+      return kExitFailure;
+    }
+    endpoint_dir_ = std::move(*dir);
+  }
+  auto cannot_start = [this](const Error& error) {
+    spdlog::error("{}", error.message);
+    std::error_code ec;
+    if (!endpoint_dir_.empty()) std::filesystem::remove_all(endpoint_dir_, ec);
+    return kExitFailure;
+  };
   std::uint16_t port = cfg_.ipc_port;
   std::string hub_host = cfg_.ipc_host;
   if (cfg_.ipc_mode == IpcMode::server) {
@@ -125,15 +132,9 @@ int Supervisor::run() {
     ho.control = [this](const protocol::LaunchRequest& request) { return control(request); };
     hub_ = std::make_unique<hub::Hub>(io_, ho);
     auto listening = hub_->listen();
-    if (!listening) {
-      spdlog::error("{}", listening.error().message);
-      return kExitFailure;
-    }
+    if (!listening) return cannot_start(listening.error());
     port = *listening;
-    if (auto written = write_port_file(opt_.port_file, port); !written) {
-      spdlog::error("{}", written.error().message);
-      return kExitFailure;
-    }
+    if (auto written = write_port_file(opt_.port_file, port); !written) return cannot_start(written.error());
     hub_->start();
     if (hub_host == "0.0.0.0") hub_host = "127.0.0.1";
     if (hub_host == "::") hub_host = "::1";
