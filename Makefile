@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 60
 # WERROR=ON turns every compiler warning into an error (CI builds that way).
 WERROR ?= OFF
 
-.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start compare clean
+.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start bench-proxy compare clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -40,6 +40,11 @@ bench-sim: build
 # Gateway ingest against @discordjs/ws (npm, pinned by bench/compare/peers/package-lock.json).
 bench-gateway: build
 	@bash bench/gateway_run.sh
+
+# The bot endpoint (issue 14): events per core and the latency it adds against the same bot on
+# the simulator (bench/proxy_endpoint_run.sh).
+bench-proxy: build
+	@bash bench/proxy_endpoint_run.sh
 
 # Cold start of 64 shards under the supervisor against discord-hybrid-sharding (npm, pinned by
 # bench/compare/peers/package-lock.json).

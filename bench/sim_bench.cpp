@@ -15,6 +15,13 @@
 //                    --identify-window-ms 100 --timeout 120]
 //       every shard receives READY and every GUILD_CREATE; then the simulator's VmRSS/VmHWM
 //       and the time it took.
+//   sim_bench latency --port P [the stream options, --cluster-pid PID]
+//       the stream's measurement, plus each MESSAGE_CREATE's latency from its send stamp
+//       (`shardline sim --stamp-events` writes it as the nonce, CLOCK_REALTIME microseconds) to
+//       the moment this client has it inflated: p50/p90/p99/p99.9/max over the window. P may be
+//       the simulator's port or a Discord look-alike in front of it (`shardline run`'s bot
+//       endpoint): the client is the same bot either way. --cluster-pid: that process's CPU
+//       over the same window.
 //
 // Prints one JSON object on stdout (progress goes to stderr).
 
@@ -85,6 +92,9 @@ struct Conn {
   std::uint64_t guild_creates = 0;
   std::uint64_t guild_deletes = 0;
   int close_code = 0;
+  bool record_latency = false;        // inside the measured window of `latency`
+  std::vector<double> latencies_us;   // send stamp to inflated, per MESSAGE_CREATE
+  std::uint64_t unstamped = 0;        // MESSAGE_CREATEs in the window without a stamp
 
   ~Conn() {
     if (z_init) inflateEnd(&z);
@@ -146,6 +156,75 @@ std::uint64_t parse_u64(std::string_view s, std::size_t pos) {
   return v;
 }
 
+// CLOCK_REALTIME in microseconds, the clock of the simulator's send stamp.
+double realtime_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// Skips one JSON value starting at `p` (after any whitespace); the position after it, or npos.
+// Counts brackets outside strings, which is all a well-formed value needs.
+std::size_t skip_value(std::string_view m, std::size_t p) {
+  int depth = 0;
+  bool in_string = false;
+  for (; p < m.size(); ++p) {
+    const char ch = m[p];
+    if (in_string) {
+      if (ch == '\\') ++p;
+      else if (ch == '"') {
+        in_string = false;
+        if (depth == 0) return p + 1;
+      }
+      continue;
+    }
+    if (ch == '"') in_string = true;
+    else if (ch == '{' || ch == '[') ++depth;
+    else if (ch == '}' || ch == ']') {
+      if (--depth <= 0) return depth < 0 ? p : p + 1;
+    } else if (depth == 0 && (ch == ',')) return p;
+  }
+  return std::string_view::npos;
+}
+
+// The top-level fields of a gateway payload, in whatever order the server writes them (the
+// simulator and Discord: t, s, op, d; Shardline's endpoint: op, s, t, d). `d` is not parsed,
+// only located; a server that writes it before the others costs one pass over it.
+struct Envelope {
+  int op = -1;
+  std::string_view t;
+  std::uint64_t s = 0;
+  std::string_view d;
+};
+
+Envelope read_envelope(std::string_view m) {
+  Envelope e;
+  std::size_t p = m.find('{');
+  if (p == std::string_view::npos) fail("payload is not an object");
+  ++p;
+  for (int field = 0; field < 16 && p < m.size(); ++field) {
+    while (p < m.size() && (m[p] == ' ' || m[p] == ',' || m[p] == '\n')) ++p;
+    if (p >= m.size() || m[p] == '}') break;
+    if (m[p] != '"') fail("payload key expected");
+    auto key_end = m.find('"', p + 1);
+    if (key_end == std::string_view::npos) fail("unterminated key");
+    std::string_view key = m.substr(p + 1, key_end - p - 1);
+    p = m.find(':', key_end);
+    if (p == std::string_view::npos) fail("key without value");
+    ++p;
+    while (p < m.size() && m[p] == ' ') ++p;
+    auto end = skip_value(m, p);
+    if (end == std::string_view::npos) end = m.size();
+    std::string_view value = m.substr(p, end - p);
+    if (key == "op") e.op = static_cast<int>(parse_u64(value, 0));
+    else if (key == "s") e.s = parse_u64(value, 0);
+    else if (key == "t" && value.size() >= 2 && value[0] == '"') e.t = value.substr(1, value.size() - 2);
+    else if (key == "d") e.d = value;
+    p = end;
+  }
+  return e;
+}
+
 std::size_t count_of(std::string_view hay, std::string_view needle) {
   std::size_t n = 0;
   for (auto p = hay.find(needle); p != std::string_view::npos; p = hay.find(needle, p + needle.size())) ++n;
@@ -156,15 +235,26 @@ void send_heartbeat(Conn& c) {
   queue_text(c, "{\"op\":1,\"d\":" + (c.last_seq ? std::to_string(c.last_seq) : std::string("null")) + "}");
 }
 
-// One complete gateway message (JSON text). The simulator writes `{"t":...,"s":...,"op":N,"d":...}`.
+// A MESSAGE_CREATE in the measured window: its latency from the nonce's send stamp.
+void record_latency(Conn& c, std::string_view d, double received_us) {
+  constexpr std::string_view kNonce = "\"nonce\":\"";
+  auto n = d.find(kNonce);
+  if (n == std::string_view::npos) {
+    ++c.unstamped;
+    return;
+  }
+  if (c.latencies_us.size() < 20'000'000) // bounded: 20 M samples is 2,000 s at 10,000/s
+    c.latencies_us.push_back(received_us - static_cast<double>(parse_u64(d, n + kNonce.size())));
+}
+
+// One complete gateway message (JSON text), its fields in any order.
 void on_message(Conn& c, std::string_view m, const Options& o) {
-  if (m.rfind("{\"t\":\"", 0) == 0) { // a dispatch
-    auto type_end = m.find('"', 6);
-    if (type_end == std::string_view::npos) fail("bad dispatch");
-    std::string_view type = m.substr(6, type_end - 6);
-    auto s_pos = m.find("\"s\":", type_end);
-    if (s_pos == std::string_view::npos) fail("dispatch without s");
-    std::uint64_t seq = parse_u64(m, s_pos + 4);
+  const double received_us = c.record_latency ? realtime_us() : 0;
+  auto env = read_envelope(m);
+  if (env.op == 0) { // a dispatch
+    std::string_view type = env.t;
+    if (type.empty()) fail("dispatch without t");
+    std::uint64_t seq = env.s;
     if (seq != c.last_seq + 1) ++c.gaps;
     c.last_seq = seq;
     ++c.dispatches;
@@ -178,13 +268,12 @@ void on_message(Conn& c, std::string_view m, const Options& o) {
     } else {
       ++c.events;
       c.event_bytes += m.size();
+      if (c.record_latency && type == "MESSAGE_CREATE") record_latency(c, env.d, received_us);
     }
     return;
   }
-  auto op_pos = m.find("\"op\":");
-  if (op_pos == std::string_view::npos) fail("message without op");
-  int op = static_cast<int>(parse_u64(m, op_pos + 5));
-  switch (op) {
+  if (env.op < 0) fail("message without op");
+  switch (env.op) {
   case 10: { // HELLO
     auto h = m.find("\"heartbeat_interval\":");
     c.heartbeat_ms = h == std::string_view::npos ? 41250 : static_cast<long>(parse_u64(m, h + 21));
@@ -449,6 +538,53 @@ int run_stream(const bench::Args& a) {
   return after.gaps == 0 ? 0 : 1;
 }
 
+// `latency`: the stream's figures, each MESSAGE_CREATE's send-to-receive latency, and the CPU
+// of the process in between (--cluster-pid), all over the same window.
+int run_latency(const bench::Args& a) {
+  auto o = options(a);
+  const double warmup = a.real("warmup", 2), duration = a.real("duration", 10);
+  const long sim_pid = a.num("sim-pid", 0), cluster_pid = a.num("cluster-pid", 0);
+  auto conns = open_shards(o);
+  const double ready_s = wait_guilds(conns, o, a.real("timeout", 60));
+  std::fprintf(stderr, "sim_bench: %d shards ready with their guilds in %.2f s\n", o.shards, ready_s);
+  auto t0 = steady::now();
+  while (bench::since_s(t0) < warmup) pump(conns, o);
+  for (auto& c : conns) c->record_latency = true;
+  auto before = totals(conns);
+  const double cpu0 = bench::self_cpu_s(), sim0 = bench::proc_cpu_s(sim_pid), cl0 = bench::proc_cpu_s(cluster_pid);
+  auto t1 = steady::now();
+  while (bench::since_s(t1) < duration) pump(conns, o);
+  const double secs = bench::since_s(t1);
+  const double cpu1 = bench::self_cpu_s(), sim1 = bench::proc_cpu_s(sim_pid), cl1 = bench::proc_cpu_s(cluster_pid);
+  auto after = totals(conns);
+  std::vector<double> lat;
+  std::uint64_t unstamped = 0;
+  for (auto& c : conns) {
+    lat.insert(lat.end(), c->latencies_us.begin(), c->latencies_us.end());
+    unstamped += c->unstamped;
+  }
+  const double events = static_cast<double>(after.events - before.events);
+  const double cluster_cpu = cluster_pid > 0 ? cl1 - cl0 : -1;
+  bench::Result r;
+  r.str("scenario", "gateway_latency")
+      .str("compress", o.zlib ? "zlib-stream" : "none")
+      .num("shards", o.shards)
+      .num("seconds", secs)
+      .num("events", events)
+      .num("events_per_sec", events / secs)
+      .num("seq_gaps", static_cast<double>(after.gaps))
+      .num("unstamped", static_cast<double>(unstamped))
+      .num("ready_seconds", ready_s)
+      .num("client_cpu_cores", (cpu1 - cpu0) / secs)
+      .num("sim_cpu_cores", sim_pid > 0 ? (sim1 - sim0) / secs : -1)
+      .num("cluster_cpu_s", cluster_cpu)
+      .num("cluster_cpu_cores", cluster_pid > 0 ? cluster_cpu / secs : -1)
+      .num("events_per_cluster_core", cluster_cpu > 0 ? events / cluster_cpu : -1);
+  bench::add_latency(r, std::move(lat));
+  r.print();
+  return after.gaps == 0 ? 0 : 1;
+}
+
 int run_scale(const bench::Args& a) {
   auto o = options(a);
   const long sim_pid = a.num("sim-pid", 0);
@@ -486,7 +622,7 @@ int run_scale(const bench::Args& a) {
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
-    std::fprintf(stderr, "usage: sim_bench stream|scale --port P [options] (see the top of bench/sim_bench.cpp)\n");
+    std::fprintf(stderr, "usage: sim_bench stream|scale|latency --port P [options] (see the top of bench/sim_bench.cpp)\n");
     return 2;
   }
   std::string mode = argv[1];
@@ -494,6 +630,7 @@ int main(int argc, char** argv) {
   try {
     if (mode == "stream") return run_stream(a);
     if (mode == "scale") return run_scale(a);
+    if (mode == "latency") return run_latency(a);
     std::fprintf(stderr, "sim_bench: unknown mode %s\n", mode.c_str());
     return 2;
   } catch (const std::exception& e) {

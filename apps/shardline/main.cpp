@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
           "0 or 50..600000"));
   sim->add_option("--events-per-sec", simo.events_per_sec, "Rate of the steady guild event stream (0: none)")
       ->capture_default_str()->check(CLI::Range(0, 1'000'000));
+  sim->add_flag("--stamp-events", simo.stamp_events,
+                "Each streamed MESSAGE_CREATE carries its send time as its nonce (microseconds since the epoch, "
+                "CLOCK_REALTIME), for latency benchmarks");
   sim->add_option("--rest-global-per-sec", simo.rest_global_per_sec, "REST requests per second, all routes")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
   sim->add_option("--rest-route-limit", simo.rest_route_limit, "REST requests per route bucket per window")

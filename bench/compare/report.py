@@ -4,9 +4,9 @@
     report.py RESULTS_DIR DOC_PATH CHART_DIR
 
 RESULTS_DIR holds what bench/compare/run.sh's scenarios wrote (meta.json, steps.jsonl,
-coldstart*.jsonl, memory.json, ipc.json, sim.json, ingest.json, query.jsonl, recovery.jsonl). A
-scenario that did not run or failed shows as "not measured"; nothing here is typed in by hand
-except the targets (from issues 2-6) and the explanations.
+coldstart*.jsonl, memory.json, ipc.json, sim.json, ingest.json, proxy.json, query.jsonl,
+recovery.jsonl). A scenario that did not run or failed shows as "not measured"; nothing here is
+typed in by hand except the targets (from issues 2-6 and 14) and the explanations.
 
 Every figure is the median of the runs with the lowest and highest in brackets; every ratio is
 computed run by run (Shardline's run i against the peer's run i) and the document lists them.
@@ -56,6 +56,8 @@ memory = [r for r in read_lines("memory.json") if "label" in r]
 ipc = read_json("ipc.json").get("results", [])
 sim = [r for r in read_lines("sim.json") if "label" in r]
 ingest = [r for r in read_lines("ingest.json") if "label" in r]
+proxy = [r for r in read_lines("proxy.json") if "label" in r]
+proxy_meta = next(iter(read_lines("proxy.json")), {})
 query = read_lines("query.jsonl")
 recovery = read_lines("recovery.jsonl")
 
@@ -225,6 +227,33 @@ def sustained(rows):
                and r.get("lag_end", 0) <= max(100, r.get("rate", 0) / 10))
 
 
+# The bot endpoint (bench/proxy_endpoint_run.sh): rows labelled MODE_RUN, MODE one of direct
+# (the bot on the simulator), through (on the endpoint of one cluster), nobot, noproxy.
+def proxy_rows(mode):
+    return {r["run"]: r for r in proxy if r.get("mode") == mode and ok(r)}
+
+
+def fig_diff(a, b, unit="", digits=0):
+    """a − b run by run (the runs both have)."""
+    return Fig({n: a.by_run[n] - b.by_run[n] for n in set(a.by_run) & set(b.by_run)}, unit, digits)
+
+
+px_direct, px_through = proxy_rows("direct"), proxy_rows("through")
+px_rate = proxy_meta.get("rate")
+px_rate_text = f"{px_rate:,}" if isinstance(px_rate, int) else "?"
+px_eps = fig(px_through, "events_per_sec", "events/s")
+px_eps_direct = fig(px_direct, "events_per_sec", "events/s")
+px_epc = fig(px_through, "events_per_cluster_core", "events/core-s")
+px_cpu = {m: fig(proxy_rows(m), "cluster_cpu_cores", "cores", 3) for m in ("through", "nobot", "noproxy")}
+px_share = fig_diff(px_cpu["through"], px_cpu["nobot"], "cores", 3)
+px_share_epc = Fig({n: px_eps.by_run[n] / c for n, c in px_share.by_run.items() if n in px_eps.by_run and c > 0},
+                   "events/core-s")
+px_idle_cost = fig_diff(px_cpu["nobot"], px_cpu["noproxy"], "cores", 3)
+px_lat = {(m, p): fig(rows_, f"{p}_us", "µs") for m, rows_ in (("direct", px_direct), ("through", px_through))
+          for p in ("p50", "p99")}
+px_added = {p: fig_diff(px_lat[("through", p)], px_lat[("direct", p)], "µs") for p in ("p50", "p99")}
+px_attempted = len({r["run"] for r in proxy if r.get("mode") == "through"}) or None
+
 # Query
 q_sl_rows = {r["run"]: r for r in query if r["tool"] == "shardline" and ok(r)}
 q_peer_rows = {r["run"]: r for r in query if r["tool"] != "shardline" and ok(r)}
@@ -300,6 +329,11 @@ bars("ipc_throughput.png", "Routed messages, 4 senders → 4 receivers, 256 B (m
      [("Shardline hub", thr["shardline"], SL), ("NATS\nnats.c client", thr["nats"], PEER),
       ("NATS\nraw clients", thr["nats_raw"], PEER2), ("Redis pub/sub\nraw clients", thr["redis"], PEER3)],
      target=(500000, "target 500,000/s"))
+bars("proxy_latency.png", f"Bot endpoint: MESSAGE_CREATE send → bot receive, {px_rate_text} events/s (median, min–max)",
+     "µs", [("p50\nstraight on the simulator", px_lat[("direct", "p50")], PEER3),
+            ("p50\nthrough the endpoint", px_lat[("through", "p50")], SL),
+            ("p99\nstraight on the simulator", px_lat[("direct", "p99")], PEER3),
+            ("p99\nthrough the endpoint", px_lat[("through", "p99")], SL)])
 bars("recovery.png", "kill -9 of a cluster (4 of 16 shards): until its shards are back (median, min–max)", "s",
      [("Shardline\nlaunch", rec_sl, SL), ("hybrid-sharding\ndefault respawn", rec_peer, PEER)])
 
@@ -346,7 +380,7 @@ w("")
 
 # Every target
 w("## Every target, measured\n")
-w("Targets from issues 2 to 6, each beside this run's figure and the peer's. A ratio above 1 means Shardline "
+w("Targets from issues 2 to 6 and 14, each beside this run's figure and the peer's. A ratio above 1 means Shardline "
   "is better (higher throughput, lower latency or memory).\n")
 w("| issue | target | Shardline | peer | Shardline vs peer | verdict |")
 w("|---|---|---|---|---|---|")
@@ -388,6 +422,10 @@ rows = [
      f"hybrid-sharding tuned delay {cs_tuned}; defaults {cs_def}",
      f"tuned {ratio_text(ratios(cs_sl, cs_tuned, False))}; defaults {ratio_text(ratios(cs_sl, cs_def, False))}",
      verdict(cs_sl, "<=", 22, RUNS) + f"; IDENTIFY violations per start: {cs_violations('shardline')}"),
+    ("14", "bot endpoint: added p99 ≤ 1 ms at 10,000 events/s (through the endpoint − straight on the simulator, "
+     f"run by run{'' if px_rate in (None, 10000) else f'; measured at {px_rate_text} events/s'})", px_added["p99"],
+     f"the same bot straight on the simulator: p99 {px_lat[('direct', 'p99')]}", "–",
+     verdict(px_added["p99"], "<=", 1000, px_attempted)),
     ("6", "rolling restart of 4 clusters: every shard's downtime < 2 s, zero IDENTIFYs", roll_down,
      "not measured (hybrid-sharding's re-clustering is not part of this run)", "–",
      f"downtime {verdict(roll_down, '<', 2000, RUNS)}; IDENTIFYs {roll_ids}, {verdict(roll_ids, '<=', 0, RUNS)}"
@@ -545,6 +583,32 @@ section(
       f"{sustained(ing_ws_rows)} of {len(ing_ws_rows)}", "–")],
     ["Shardline's count comes from `shardline query shard_status` through its hub and its CPU from /proc (the "
      "queries' own work included); @discordjs/ws measures itself in its process (`process.cpuUsage`)."])
+
+section(
+    "Bot endpoint", "proxy_latency.png",
+    f"`bench/proxy_endpoint_run.sh`: the same bot, a raw gateway client of 16 shards with zlib-stream "
+    f"(`sim_bench latency`, one C++ thread: its own cost is small and steady, so the difference of two "
+    f"latency distributions is the endpoint's, not a bot library's garbage collector), once straight on the "
+    f"simulator and once on the endpoint of one `shardline run` cluster holding the 16 shards, each on its own "
+    f"simulator streaming {px_rate_text} events/s over {proxy_meta.get('guilds', 16000):,} guilds, taking turns. "
+    "The simulator stamps each MESSAGE_CREATE's nonce with its send time (`--stamp-events`, CLOCK_REALTIME µs, "
+    "taken when it hands the event to the session); the bot takes the latency once it has the event inflated. "
+    "The cluster's CPU (every thread, /proc) is taken over the bot's measured window, and again with the endpoint "
+    "on and no bot attached, and without the endpoint, at the same rate.",
+    [("events/s delivered to the bot", px_eps, f"straight on the simulator {px_eps_direct}", "–"),
+     ("events delivered per CPU-second of the cluster process (its own 16 shards included)", px_epc, "–", "–"),
+     ("cluster CPU: bot attached / endpoint on, no bot / no endpoint",
+      f"{px_cpu['through']} / {px_cpu['nobot']} / {px_cpu['noproxy']}", "–", "–"),
+     ("the endpoint's share (CPU with the bot − without), and events per core of it",
+      f"{px_share}; {px_share_epc}", "–", "–"),
+     ("the endpoint on with no bot − no endpoint (its cache's upkeep)", px_idle_cost, "–", "–"),
+     ("latency p50", px_lat[("through", "p50")], f"straight on the simulator {px_lat[('direct', 'p50')]}",
+      f"added {px_added['p50']}"),
+     ("latency p99", px_lat[("through", "p99")], f"straight on the simulator {px_lat[('direct', 'p99')]}",
+      f"added {px_added['p99']}")],
+    ["Both paths include the simulator's own write and the bot's inflate; the added figures are the endpoint's "
+     "cluster in between: its shard's read, inflate and parse, the cache, and the endpoint's deflate and write.",
+     "The latency percentiles of each run are over every MESSAGE_CREATE of its window (70 % of the stream)."])
 
 section(
     "Memory per 10,000 guilds", "memory.png",

@@ -14,6 +14,8 @@
 #                  against nats-server and redis-server
 #   simulator      zlib-stream rate and 64-shard scale (no peer)          bench/sim_run.sh
 #   ingest         events per core against @discordjs/ws                  bench/gateway_run.sh
+#   proxy          the bot endpoint: events per core, added latency        bench/proxy_endpoint_run.sh
+#                  against the same bot straight on the simulator
 #   query          guild count over 16 clusters against broadcastEval    bench/compare/query.sh
 #   recovery       kill -9 of a cluster; rolling restart                  bench/compare/recovery.sh
 #
@@ -25,7 +27,7 @@
 # Environment (all optional):
 #   COMPARE_RUNS (3)         runs of each tool per scenario
 #   COMPARE_SCENARIOS        a subset, e.g. "query recovery" (all: "coldstart memory ipc sim
-#                            ingest query recovery"); the report keeps what the others left in
+#                            ingest proxy query recovery"); the report keeps what the others left in
 #                            COMPARE_RESULTS
 #   COMPARE_RESULTS          raw results folder (build/compare)
 #   COMPARE_SKIP_SETUP=1     no package installation and no build (they must be done)
@@ -33,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 RUNS=${COMPARE_RUNS:-3}
-SCENARIOS=${COMPARE_SCENARIOS:-coldstart memory ipc sim ingest query recovery}
+SCENARIOS=${COMPARE_SCENARIOS:-coldstart memory ipc sim ingest proxy query recovery}
 RES=${COMPARE_RESULTS:-$ROOT/build/compare}
 T0=$SECONDS
 COMPARE_STARTED=$(date -u "+%Y-%m-%d %H:%M UTC")
@@ -61,7 +63,7 @@ setup_s=$((SECONDS - T0))
 for s in $SCENARIOS; do
   case $s in
   coldstart) rm -f "$RES/coldstart.jsonl" "$RES/coldstart-defaults.jsonl" ;;
-  ipc | sim | ingest | memory) rm -f "$RES/$s.json" ;;
+  ipc | sim | ingest | memory | proxy) rm -f "$RES/$s.json" ;;
   *) rm -f "$RES/$s.jsonl" ;;
   esac
 done
@@ -134,6 +136,7 @@ want sim && step sim env SIM_RUNS="$RUNS" SIM_MODES=isal SIM_ISAL_RATES="100000 
   BENCH_RESULTS="$RES/sim.json" bash bench/sim_run.sh
 want ingest && step ingest env GATEWAY_RUNS="$RUNS" GATEWAY_HIGH_RATE=0 GATEWAY_MEMORY_GUILDS=0 \
   BENCH_RESULTS="$RES/ingest.json" bash bench/gateway_run.sh
+want proxy && step proxy env PROXY_RUNS="$RUNS" BENCH_RESULTS="$RES/proxy.json" bash bench/proxy_endpoint_run.sh
 want query && step query env QUERY_RUNS="$RUNS" BENCH_RESULTS="$RES/query.jsonl" bash bench/compare/query.sh
 want recovery && step recovery env RECOVERY_RUNS="$RUNS" BENCH_RESULTS="$RES/recovery.jsonl" bash bench/compare/recovery.sh
 

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <string_view>
 
+#include <time.h>
+
 namespace shardline::sim {
 
 namespace {
@@ -29,6 +31,12 @@ void append_id(std::string& out, std::uint64_t v) {
 
 } // namespace
 
+std::uint64_t send_stamp_now_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+}
+
 void EventGenerator::append_user(std::uint64_t id, std::uint64_t n) {
   auto& d = event_.data;
   d += "{\"id\":";
@@ -38,7 +46,7 @@ void EventGenerator::append_user(std::uint64_t id, std::uint64_t n) {
   d += "\",\"discriminator\":\"0\",\"global_name\":null,\"avatar\":null,\"public_flags\":0}";
 }
 
-const GeneratedEvent& EventGenerator::next(std::uint64_t unix_ms) {
+const GeneratedEvent& EventGenerator::next(std::uint64_t unix_ms, std::optional<std::uint64_t> send_stamp_us) {
   auto& guilds = world_.guilds();
   auto& ev = event_;
   auto& d = ev.data;
@@ -62,6 +70,10 @@ const GeneratedEvent& EventGenerator::next(std::uint64_t unix_ms) {
     d += iso_;
     d += "\",\"pinned\":false,\"mentions\":[],\"mention_roles\":[],\"mention_everyone\":false,\"id\":";
     append_id(d, msg_id);
+    if (send_stamp_us) {
+      d += ",\"nonce\":";
+      append_id(d, *send_stamp_us); // a string, as a client's nonce usually is
+    }
     d += ",\"flags\":0,\"embeds\":[],\"edited_timestamp\":null,\"content\":\"";
     for (unsigned i = 0, words = 3 + static_cast<unsigned>(rng_() % 10); i < words; ++i) {
       if (i) d += ' ';

@@ -9,6 +9,7 @@
 #include "sim/world.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -27,13 +28,23 @@ inline constexpr std::uint64_t guilds = 1u << 0, guild_members = 1u << 1, guild_
                                guild_message_typing = 1u << 11, message_content = 1u << 15;
 }
 
+// CLOCK_REALTIME in microseconds: the clock of the send stamp, which a client on the same
+// machine reads too (steady clocks are not shared between processes in any portable way).
+std::uint64_t send_stamp_now_us();
+
 class EventGenerator {
 public:
   EventGenerator(const World& world, std::uint64_t seed) : world_(world), rng_(seed ^ 0xe7e7'5eedull) {}
 
   // The next event, stamped `unix_ms` (message ids and timestamps). The world must have
   // at least one guild. The reference is valid until the next call.
-  const GeneratedEvent& next(std::uint64_t unix_ms);
+  //
+  // With `send_stamp_us` (`shardline sim --stamp-events`), a MESSAGE_CREATE carries it as its
+  // `nonce`, a decimal string (Discord allows a string nonce of up to 25 characters), so that a
+  // client on the same machine computes each event's send-to-receive latency against
+  // CLOCK_REALTIME (send_stamp_now_us). Other event kinds have no nonce in Discord's payloads
+  // and get none; without a stamp nothing changes, byte for byte.
+  const GeneratedEvent& next(std::uint64_t unix_ms, std::optional<std::uint64_t> send_stamp_us = std::nullopt);
   std::uint64_t generated() const { return generated_; }
 
 private:

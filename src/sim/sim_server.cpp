@@ -237,7 +237,7 @@ asio::awaitable<void> event_loop(std::shared_ptr<Sim> sim) {
         active = sim->sessions.active();
         continue;
       }
-      auto& ev = sim->events.next(unix_ms);
+      auto& ev = sim->events.next(unix_ms, sim->opt.stamp_events ? std::optional(send_stamp_now_us()) : std::nullopt);
       if (in_outage && ev.guild->unavailable_at_start) continue; // no events from a guild in an outage
       for (auto* s : active)
         if ((s->intents & ev.intent) && World::shard_of(ev.guild->id, s->num_shards()) == s->shard_id())

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 
 using namespace shardline;
@@ -56,4 +57,43 @@ TEST(SimEventGenerator, DeterministicFromSeed) {
     EXPECT_EQ(x.guild, y.guild);
     EXPECT_EQ(x.data, y.data);
   }
+}
+
+// `--stamp-events`: a MESSAGE_CREATE's nonce is its send time, the microseconds given, as a
+// decimal string a client parses back; other kinds get no nonce, and without a stamp the stream
+// is byte for byte what it was (the default, which every other test and benchmark uses).
+TEST(SimEventGenerator, SendStampIsTheMessageNonce) {
+  World w({50, 1});
+  EventGenerator stamped(w, 3), plain(w, 3);
+  int messages = 0;
+  for (std::uint64_t i = 0; i < 400; ++i) {
+    const std::uint64_t send_us = 1767225600000000ULL + i * 137;
+    auto s = stamped.next(1767225600000ULL, send_us);
+    auto p = plain.next(1767225600000ULL);
+    ASSERT_EQ(std::string(s.type), p.type);
+    auto d = json::parse(s.data).as_object();
+    auto without = json::parse(p.data).as_object();
+    EXPECT_FALSE(without.contains("nonce"));
+    if (std::string(s.type) == "MESSAGE_CREATE") {
+      ++messages;
+      ASSERT_TRUE(d.at("nonce").is_string());
+      EXPECT_EQ(std::stoull(std::string(d.at("nonce").as_string())), send_us);
+      EXPECT_LE(d.at("nonce").as_string().size(), 25u); // Discord's bound on a nonce
+      d.erase("nonce");
+      EXPECT_EQ(d, without); // the stamp is the only difference
+    } else {
+      EXPECT_EQ(s.data, p.data);
+    }
+  }
+  EXPECT_GT(messages, 200);
+}
+
+TEST(SimEventGenerator, SendStampClockIsRealtimeMicroseconds) {
+  auto before_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  auto us = send_stamp_now_us();
+  auto after_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  EXPECT_GE(us / 1000, before_ms);
+  EXPECT_LE(us / 1000, after_ms);
 }
