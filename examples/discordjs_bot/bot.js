@@ -62,6 +62,7 @@ client.once(Events.ClientReady, async c => {
     roles: [...g.roles.cache.values()].map(r => ({ id: r.id, name: r.name })),
   }));
   emit('ready', {
+    at: Date.now(), // ms, with `starting`'s: how long login took
     user: c.user.id,
     shards: [...c.ws.shards.keys()].sort((a, b) => a - b),
     shard_count: c.options.shardCount,
@@ -129,7 +130,7 @@ if (!process.env.DISCORD_TOKEN) {
   process.stderr.write('DISCORD_TOKEN is not set\n');
   process.exit(2);
 }
-emit('starting', { api: apiUrl, shard_ids: shardIds, shard_count: shardCount ?? null, node: process.version });
+emit('starting', { at: Date.now(), api: apiUrl, shard_ids: shardIds, shard_count: shardCount ?? null, node: process.version });
 client.login(process.env.DISCORD_TOKEN).catch(error => {
   emit('error', { where: 'login', ...errorFields(error) });
   process.exit(1);

@@ -16,7 +16,7 @@
 
 const fs = require('node:fs');
 const { REST } = require('@discordjs/rest');
-const { WebSocketManager, WebSocketShardEvents, WebSocketShardDestroyRecovery } = require('@discordjs/ws');
+const { WebSocketManager, WebSocketShardEvents } = require('@discordjs/ws');
 
 function emit(event, fields = {}) {
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -37,6 +37,7 @@ const sessionFile = process.env.SESSION_FILE ?? 'sessions.json';
 
 // {shardId: SessionInfo} as @discordjs/ws hands it over (sessionId, sequence, resumeURL, ...).
 let sessions = {};
+let stopping = false;
 try {
   sessions = JSON.parse(fs.readFileSync(sessionFile, 'utf8'));
 } catch {
@@ -58,6 +59,7 @@ const manager = new WebSocketManager({
   // IDENTIFY) and reports every change (READY, each sequence number, null when it ends).
   retrieveSessionInfo: shardId => sessions[shardId] ?? null,
   updateSessionInfo: (shardId, info) => {
+    if (!info && stopping) return; // our own stop below: the session lives on for the next start
     if (info) sessions[shardId] = info;
     else delete sessions[shardId];
     saveSessions();
@@ -65,9 +67,9 @@ const manager = new WebSocketManager({
 });
 
 manager.on(WebSocketShardEvents.Ready, ({ data, shardId }) =>
-  emit('ready', { shard: shardId, session_id: data.session_id, guilds: data.guilds.length }));
+  emit('ready', { at: Date.now(), shard: shardId, session_id: data.session_id, guilds: data.guilds.length }));
 manager.on(WebSocketShardEvents.Resumed, ({ shardId }) =>
-  emit('resumed', { shard: shardId, seq: sessions[shardId]?.sequence ?? null }));
+  emit('resumed', { at: Date.now(), shard: shardId, seq: sessions[shardId]?.sequence ?? null }));
 manager.on(WebSocketShardEvents.Dispatch, ({ data, shardId }) => {
   const line = { shard: shardId, s: data.s, t: data.t };
   if (data.t === 'MESSAGE_CREATE') line.id = data.d.id;
@@ -77,14 +79,15 @@ manager.on(WebSocketShardEvents.Closed, ({ code, shardId }) => emit('closed', { 
 manager.on(WebSocketShardEvents.Error, ({ error, shardId }) =>
   emit('error', { where: 'shard', shard: shardId, message: String(error?.message ?? error) }));
 
-let stopping = false;
 async function stop(signal) {
   if (stopping) return;
   stopping = true;
   emit('stopping', { signal });
   try {
-    // 4200: the session stays resumable; the file keeps what the next start resumes.
-    await manager.destroy({ recover: WebSocketShardDestroyRecovery.Resume, reason: 'restarting' });
+    // Closed with 4200, not 1000: the session stays resumable at the endpoint. (`recover:
+    // Resume` would reconnect at once; without it @discordjs/ws forgets the session, which
+    // updateSessionInfo above ignores while stopping, so the file keeps it.)
+    await manager.destroy({ code: 4200, reason: 'restarting' });
   } finally {
     process.exit(0);
   }
@@ -93,7 +96,7 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('unhandledRejection', error => emit('error', { where: 'unhandled', message: String(error?.message ?? error) }));
 
-emit('starting', { api: apiUrl, shard_ids: shardIds, shard_count: shardCount, resuming: Object.keys(sessions).map(Number) });
+emit('starting', { at: Date.now(), api: apiUrl, shard_ids: shardIds, shard_count: shardCount, resuming: Object.keys(sessions).map(Number) });
 manager.connect().catch(error => {
   emit('error', { where: 'connect', message: String(error?.message ?? error) });
   process.exit(1);

@@ -30,6 +30,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 import discord
 import yarl
@@ -89,8 +90,8 @@ class Bot(discord.AutoShardedClient):
                 "channels": [{"id": str(c.id), "name": c.name} for c in g.channels],
                 "roles": [{"id": str(r.id), "name": r.name} for r in g.roles],
             })
-        emit("ready", user=str(self.user.id), shards=sorted(self.shards), shard_count=self.shard_count,
-             guild_count=len(guilds), guilds=guilds)
+        emit("ready", at=int(time.time() * 1000), user=str(self.user.id), shards=sorted(self.shards),
+             shard_count=self.shard_count, guild_count=len(guilds), guilds=guilds)
 
     async def on_message(self, message):
         emit("message", id=str(message.id), guild=str(message.guild.id) if message.guild else None,
@@ -126,7 +127,7 @@ async def main():
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    emit("starting", api=API_URL, shard_ids=SHARD_IDS, shard_count=SHARD_COUNT, discord_py=discord.__version__)
+    emit("starting", at=int(time.time() * 1000), api=API_URL, shard_ids=SHARD_IDS, shard_count=SHARD_COUNT, discord_py=discord.__version__)
     async with bot:
         runner = asyncio.create_task(bot.start(token))
         stopper = asyncio.create_task(stop.wait())
