@@ -170,18 +170,25 @@ def start_discordjs(env, name="discordjs", script="bot.js"):
 class AttachedClient:
     """A raw gateway client attached to one shard of an endpoint for as long as a test runs:
     a thread identifies, heartbeats on HELLO's interval and records every dispatch. It proves
-    that what the test does to other connections does not reach this one."""
+    that what the test does to other connections does not reach this one. With
+    `identify=False` or `heartbeat=False` it is instead a client that forgets one of them,
+    whose close (`error`, a Closed, and `closed_at`) the test then awaits."""
 
-    def __init__(self, port, token, shard, intents=513 | (1 << 15), name="attached"):
+    def __init__(self, port, token, shard, intents=513 | (1 << 15), name="attached", identify=True,
+                 heartbeat=True):
         self.name = name
         self.lock = threading.Lock()
         self.dispatches = []   # (seq, type, monotonic time)
         self.ready = None
         self.error = None
+        self.closed_at = None
         self.stopping = threading.Event()
+        self.connected_at = time.monotonic()
         self.gw = Gateway(port)
         self.interval = self.gw.hello["d"]["heartbeat_interval"] / 1000.0
-        self.gw.identify(token, shard=shard, intents=intents)
+        self.heartbeats = heartbeat
+        if identify:
+            self.gw.identify(token, shard=shard, intents=intents)
         # One thread reads (with a long deadline: a read given up halfway through a frame
         # would lose its place), one heartbeats; a socket takes a send and a recv at once.
         self.reader = threading.Thread(target=self._read, name=f"{name}-read", daemon=True)
@@ -203,13 +210,15 @@ class AttachedClient:
                         self.dispatches.append((msg["s"], msg["t"], time.monotonic()))
         except Closed as c:
             if not self.stopping.is_set():
-                self.error = c
+                self.error, self.closed_at = c, time.monotonic()
         except Exception as e:  # noqa: BLE001 - reported by the test through check()
             if not self.stopping.is_set():
-                self.error = e
+                self.error, self.closed_at = e, time.monotonic()
 
     def _beat(self):
-        while not self.stopping.wait(self.interval / 2):
+        if not self.heartbeats:
+            return
+        while not self.stopping.wait(self.interval / 2) and self.error is None:
             try:
                 self.gw.heartbeat()
             except OSError as e:
@@ -235,6 +244,14 @@ class AttachedClient:
             self.check()
             return self.ready
         return wait_until(ready, timeout, f"READY on {self.name}")
+
+    def wait_closed(self, timeout):
+        """The Closed that ended the connection, within `timeout` seconds of connecting."""
+        left = max(0.0, self.connected_at + timeout - time.monotonic())
+        wait_until(lambda: self.error is not None, left, f"{self.name} closed by the server")
+        if not isinstance(self.error, Closed):
+            raise AssertionError(f"{self.name} ended without a close frame: {self.error!r}")
+        return self.error
 
     def wait_more(self, than, timeout=10.0, kind=None):
         """Waits until more than `than` dispatches (of `kind`) have arrived."""
