@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Run a cluster (server mode also hosts the hub)");
   run->add_option("--port-file", cluster_opt.port_file, "Server mode: write the listening port to this file");
+  run->add_option("--proxy-port-file", cluster_opt.proxy_port_file,
+                  "With SHARD_PROXY_PORT: write the bot endpoint's listening port to this file");
 
   supervisor::LaunchOptions launch_opt;
   auto* launch = app.add_subcommand("launch", "Run the supervisor: plan shards, start and heal every cluster");

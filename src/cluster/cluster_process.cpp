@@ -9,10 +9,14 @@
 #include "link/hub_link.hpp"
 #include "net/spawn_owned.hpp"
 #include "net/tls_context.hpp"
+#include "proxy/cache_file.hpp"
+#include "proxy/endpoint.hpp"
+#include "proxy/proxy_server.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <set>
 
 namespace shardline::cluster {
 
@@ -22,6 +26,9 @@ namespace {
 constexpr auto kShardShutdownDeadline = std::chrono::milliseconds(3000);
 // After the link and the hub are stopped: time for their close frames to go out.
 constexpr auto kCloseFramesGrace = std::chrono::milliseconds(300);
+// The bot endpoint names the cluster holding a shard it does not (4010) from the hub's status,
+// asked this often.
+constexpr auto kHolderRefreshEvery = std::chrono::seconds(10);
 
 link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   link::LinkOptions o;
@@ -49,7 +56,7 @@ link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
 class ClusterProcess {
 public:
   ClusterProcess(const Config& cfg, const ClusterProcessOptions& opt)
-      : cfg_(cfg), opt_(opt), signals_(io_, SIGINT, SIGTERM), exit_timer_(io_) {}
+      : cfg_(cfg), opt_(opt), signals_(io_, SIGINT, SIGTERM), exit_timer_(io_), holder_timer_(io_) {}
 
   int run() {
     const bool gateway = !cfg_.discord_token.empty();
@@ -164,6 +171,13 @@ private:
   static asio::awaitable<void> start_shards(ClusterProcess* self) {
     auto* sc = self->shards_;
     co_await sc->plan();
+    if (self->stopping_) co_return;
+    if (self->cfg_.proxy.enabled())
+      if (auto started = self->start_endpoint(); !started) {
+        spdlog::error("{}", started.error().message);
+        self->stop(kExitConfig);
+        co_return;
+      }
     if (self->cfg_.enable_shard_manager) {
       auto options = self->link_options_;
       options.shard_ids = sc->shard_ids();
@@ -176,11 +190,113 @@ private:
     co_await sc->run();
   }
 
+  // The bot endpoint (docs/bots.md), once the shards are planned: a feed per shard of this
+  // process, fed every dispatch (standby layouts too), commands sent through the shards.
+  Result<void> start_endpoint() {
+    auto* sc = shards_;
+    proxy::EndpointSettings s;
+    s.token = cfg_.discord_token;
+    s.shard_count = sc->shard_count();
+    s.resume_events = cfg_.proxy.resume_events;
+    s.resume_for = std::chrono::milliseconds(static_cast<std::int64_t>(cfg_.proxy.resume_s * 1000));
+    s.cache = {cfg_.proxy.cache_members, cfg_.proxy.cache_presences, cfg_.proxy.cache_voice_states};
+    endpoint_ = std::make_unique<proxy::Endpoint>(s, real_clock());
+    for (auto id : sc->shard_ids()) endpoint_->add_shard(id);
+    endpoint_->set_command_sink([sc](std::uint32_t shard, int op, std::string_view d) { return sc->send(shard, op, d); });
+    endpoint_->set_holder_lookup([this](std::uint32_t shard, std::uint32_t count) -> std::optional<std::string> {
+      auto it = holders_.find({count, shard});
+      if (it == holders_.end()) return std::nullopt;
+      return it->second;
+    });
+    restore_pending_ = {sc->shard_ids().begin(), sc->shard_ids().end()};
+    sc->set_dispatch_tap([this](gateway::Shard& shard, std::string_view type, std::string_view data) {
+      auto* feed = endpoint_->feed(shard.id());
+      if (!feed) return;
+      // The first dispatch of a shard that RESUMEd a saved session: its cache comes from disk.
+      if (restore_pending_.erase(shard.id()) && type != "READY") restore_cache(shard, *feed);
+      feed->on_dispatch(type, data);
+    });
+    proxy::ProxyServerOptions o;
+    o.host = cfg_.proxy.host;
+    o.port = cfg_.proxy.port_auto ? 0 : cfg_.proxy.port;
+    o.api_url = cfg_.discord_api_url;
+    proxy::ServerHooks hooks;
+    hooks.start_limit = [sc] {
+      proxy::ServerHooks::StartLimit l;
+      l.total = sc->gateway_bot().total;
+      l.remaining = sc->budget_remaining();
+      l.reset_after_ms = sc->gateway_bot().reset_after_ms;
+      l.max_concurrency = sc->gateway_bot().max_concurrency;
+      return l;
+    };
+    hooks.shard_status = [sc](std::uint32_t id) -> std::string {
+      auto* shard = sc->shard(id);
+      return shard ? gateway::to_string(shard->status()) : "planned";
+    };
+    proxy_ = std::make_unique<proxy::ProxyServer>(io_, *endpoint_, o, std::move(hooks), sc->discord_tls());
+    auto port = proxy_->listen();
+    if (!port) return port.error();
+    if (auto written = write_port_file(opt_.proxy_port_file, *port); !written) return written.error();
+    proxy_->start();
+    spdlog::info("bot endpoint on {} (API base http://{}/api/v10) for shards {} of {}", proxy_->ws_url(),
+                 proxy_->ws_url().substr(5), fmt::join(sc->shard_ids(), ","), sc->shard_count());
+    if (cfg_.enable_shard_manager) net::spawn_owned(io_, refresh_holders(this), "bot endpoint shard directory");
+    return {};
+  }
+
+  std::filesystem::path cache_dir() const { return cfg_.data_dir / "proxy"; }
+
+  void restore_cache(gateway::Shard& shard, proxy::ShardFeed& feed) {
+    std::string error;
+    auto cache = proxy::load_cache(cache_dir(), shard.id(), shard.count(), shard.session().session_id,
+                                   endpoint_->settings().cache, error);
+    if (!error.empty()) spdlog::warn("bot endpoint: shard {}: saved guild cache not used: {}", shard.id(), error);
+    if (!cache) return;
+    spdlog::info("bot endpoint: shard {}: guild cache of the resumed session restored ({} guilds)", shard.id(),
+                 cache->guild_count());
+    feed.restore(std::move(*cache));
+  }
+
+  // At shutdown, beside the sessions the shards save: the next process RESUMEs them.
+  void save_caches() {
+    if (!endpoint_ || !shards_) return;
+    for (auto& [id, feed] : endpoint_->feeds()) {
+      auto* shard = shards_->shard(id);
+      if (!shard || !feed->cache().has_ready()) continue;
+      auto session = shard->session();
+      if (session.session_id.empty()) continue;
+      if (auto saved = proxy::save_cache(cache_dir(), id, shard->count(), session.session_id, feed->cache()); !saved)
+        spdlog::warn("bot endpoint: shard {}: guild cache not saved: {}", id, saved.error().message);
+    }
+  }
+
+  // Which cluster holds which shard, from the hub's status, for the endpoint's 4010 reasons.
+  static asio::awaitable<void> refresh_holders(ClusterProcess* self) {
+    while (!self->stopping_) {
+      if (self->link_ && self->link_->linked()) {
+        auto status = co_await self->link_->hub_status(std::chrono::milliseconds(3000));
+        if (self->stopping_) co_return;
+        if (status) {
+          std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders;
+          for (auto* c : status->clusters())
+            for (auto id : c->shard_ids) holders[{c->shard_count, id}] = c->name;
+          self->holders_ = std::move(holders);
+        }
+      }
+      self->holder_timer_.expires_after(kHolderRefreshEvery);
+      auto [ec] = co_await self->holder_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+    }
+  }
+
   void stop(int exit_code) {
     if (stopping_) return;
     stopping_ = true;
     exit_code_ = exit_code;
     signals_.cancel();
+    holder_timer_.cancel();
+    // Clients first: nothing they send may reach a shard that is closing.
+    if (proxy_) proxy_->stop();
     if (commands_) commands_->stop();
     auto stop_ipc = [this] {
       if (link_) link_->stop();
@@ -189,6 +305,7 @@ private:
       exit_timer_.expires_after(kCloseFramesGrace);
       exit_timer_.async_wait([this](const boost::system::error_code&) { io_.stop(); });
     };
+    save_caches();
     if (shards_) shards_->shutdown(kShardShutdownDeadline, stop_ipc);
     else stop_ipc();
   }
@@ -202,6 +319,11 @@ private:
   std::unique_ptr<link::ClusterState> state_;
   gateway::ShardCluster* shards_ = nullptr; // owned by state_; null without a gateway or once superseded
   std::unique_ptr<commands::OperatorCommands> commands_;
+  std::unique_ptr<proxy::Endpoint> endpoint_;
+  std::unique_ptr<proxy::ProxyServer> proxy_;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders_; // (count, shard) -> cluster
+  asio::steady_timer holder_timer_;
+  std::set<std::uint32_t> restore_pending_; // shards whose first dispatch has not come yet
   std::unique_ptr<hub::Hub> hub_;
   link::LinkOptions link_options_;
   std::shared_ptr<link::HubLink> link_;

@@ -11,6 +11,8 @@ namespace shardline::cluster {
 
 struct ClusterProcessOptions {
   std::string port_file; // server mode: written once the hub listens (tests and scripts read it)
+  // With the bot endpoint on (SHARD_PROXY_PORT): written once it listens (SHARD_PROXY_PORT=auto).
+  std::string proxy_port_file;
 };
 
 // Runs until SIGINT/SIGTERM. Returns the process exit code (core/exit_codes.hpp).

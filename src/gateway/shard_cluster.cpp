@@ -264,6 +264,7 @@ void ShardCluster::set_active(bool active) {
 }
 
 void ShardCluster::on_dispatch(Shard& shard, std::string_view type, std::string_view data) {
+  if (tap_) tap_(shard, type, data);
   if (handlers_.empty() || !active_) return;
   // A throwing handler is bot code's bug: logged, and the shard keeps running.
   auto call = [&](const DispatchHandler& h) {

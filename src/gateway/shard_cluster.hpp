@@ -71,6 +71,14 @@ public:
   ssl::context& discord_tls() { return *tls_; }
   const Config& config() const { return cfg_; }
 
+  // Sees every dispatch of every shard, in order, before the handlers of on() and whether or
+  // not this layout is active (a standby layout's clients of the bot endpoint need its events
+  // too). One tap; it must not throw.
+  void set_dispatch_tap(DispatchHandler tap) { tap_ = std::move(tap); }
+  // GET /gateway/bot as this process learned it (after plan()), and the IDENTIFY budget left.
+  const rest::GatewayBot& gateway_bot() const { return bot_; }
+  std::uint32_t budget_remaining() const { return budget_remaining_; }
+
   // Whether bot code gets the events (handlers of on()). A new layout started beside the old
   // one during a reshard runs its shards in standby until the supervisor switches it over.
   void set_active(bool active);
@@ -122,6 +130,7 @@ private:
   std::map<std::uint32_t, std::shared_ptr<Shard>> shards_;
   // Transparent comparator: looked up with the dispatch's type without building a string.
   std::multimap<std::string, DispatchHandler, std::less<>> handlers_;
+  DispatchHandler tap_;
   // Local pacing (no hub): when each bucket may next IDENTIFY.
   std::vector<steady::time_point> bucket_free_;
   // The daily budget as this process knows it: from /gateway/bot, minus its own IDENTIFYs

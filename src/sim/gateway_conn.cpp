@@ -238,6 +238,29 @@ void on_resume(Sim& sim, const ConnPtr& c, const std::string& d_json) {
   dispatch(sim, s, "RESUMED", resumed_data());
 }
 
+// REQUEST_GUILD_MEMBERS: one GUILD_MEMBERS_CHUNK per requested guild of the session's shard,
+// carrying the request's nonce (a client routes chunks back to the request by it).
+void on_member_request(Sim& sim, const ConnPtr& c, const std::string& d_json) {
+  if (c->session_id.empty()) {
+    count_violation(sim, "not_authenticated", *c, "op 8 before IDENTIFY");
+    return request_close(*c, close_code::not_authenticated, "Not authenticated.");
+  }
+  GatewayError err;
+  auto req = parse_member_request(d_json, err);
+  if (!req) {
+    count_violation(sim, "decode_error", *c, "malformed REQUEST_GUILD_MEMBERS");
+    return request_close(*c, err.code, err.reason);
+  }
+  auto* s = sim.sessions.find(c->session_id);
+  if (!s) return;
+  for (auto id : req->guild_ids) {
+    const auto* g = sim.world.find(id);
+    // A guild of another shard, or one the bot is not in: Discord sends nothing for it.
+    if (!g || World::shard_of(id, s->num_shards()) != s->shard_id()) continue;
+    dispatch(sim, *s, "GUILD_MEMBERS_CHUNK", guild_members_chunk_data(sim.world, *g, req->nonce));
+  }
+}
+
 void on_message(Sim& sim, const ConnPtr& c, std::string_view text) {
   if (!c->send_limiter.allow()) {
     count_violation(sim, "send_rate", *c, fmt::format("over {} commands in 60 s", c->send_limiter.limit()));
@@ -257,6 +280,7 @@ void on_message(Sim& sim, const ConnPtr& c, std::string_view text) {
     return;
   case op::identify: return on_identify(sim, c, cmd->d_json);
   case op::resume: return on_resume(sim, c, cmd->d_json);
+  case op::request_guild_members: return on_member_request(sim, c, cmd->d_json);
   default:
     // Presence, voice state, member requests: accepted and ignored once authenticated.
     if (c->session_id.empty()) {

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <ctime>
 
@@ -67,7 +68,8 @@ std::optional<ClientCommand> parse_command(std::string_view text, GatewayError& 
   }
   auto* d = o.if_contains("d");
   if (c.op == op::heartbeat && d && !d->is_null()) c.heartbeat_seq = as_count(*d);
-  if ((c.op == op::identify || c.op == op::resume) && d) c.d_json = json::serialize(*d);
+  if ((c.op == op::identify || c.op == op::resume || c.op == op::request_guild_members) && d)
+    c.d_json = json::serialize(*d);
   return c;
 }
 
@@ -218,6 +220,44 @@ std::string ready_data(const World& world, std::string_view session_id, std::str
   return json::serialize(d);
 }
 
+std::optional<MemberRequest> parse_member_request(std::string_view d_json, GatewayError& err) {
+  auto v = parse_json(d_json);
+  auto decode = [&] {
+    err = {close_code::decode_error, "Error while decoding payload."};
+    return std::nullopt;
+  };
+  if (!v || !v->is_object()) return decode();
+  auto& o = v->get_object();
+  MemberRequest r;
+  auto id_of = [](const json::value& x) -> std::optional<std::uint64_t> {
+    if (!x.is_string()) return std::nullopt;
+    std::uint64_t n = 0;
+    auto s = x.get_string();
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return n;
+  };
+  auto* g = o.if_contains("guild_id");
+  if (!g) return decode();
+  if (g->is_array()) {
+    if (g->get_array().size() > 100) return decode();
+    for (auto& e : g->get_array()) {
+      auto id = id_of(e);
+      if (!id) return decode();
+      r.guild_ids.push_back(*id);
+    }
+  } else {
+    auto id = id_of(*g);
+    if (!id) return decode();
+    r.guild_ids.push_back(*id);
+  }
+  if (auto* n = o.if_contains("nonce"); n && !n->is_null()) {
+    if (!n->is_string() || n->get_string().size() > 32) return decode();
+    r.nonce = std::string(n->get_string());
+  }
+  return r;
+}
+
 std::string guild_create_data(const World& world, const Guild& g, std::uint32_t large_threshold) {
   auto created = World::unix_ms_of(g.id);
   // Derived ids: the owner, the #general channel and the @everyone role (whose id is the
@@ -282,6 +322,20 @@ std::string guild_create_data(const World& world, const Guild& g, std::uint32_t 
                  {"unavailable", false},
                  {"member_count", g.member_count},
                  {"lazy", true}};
+  return json::serialize(d);
+}
+
+std::string guild_members_chunk_data(const World& world, const Guild& g, const std::optional<std::string>& nonce) {
+  auto joined = World::unix_ms_of(g.id) + (g.id % 997) * 86'400'000ULL / 10;
+  json::object me{{"user", bot_user(world)}, {"roles", json::array{}}, {"joined_at", iso8601_ms(joined)},
+                  {"deaf", false},           {"mute", false},          {"flags", 0},
+                  {"nick", nullptr},         {"avatar", nullptr},      {"pending", false},
+                  {"premium_since", nullptr}, {"communication_disabled_until", nullptr}};
+  json::object d{{"guild_id", str_id(g.id)},
+                 {"members", json::array{std::move(me)}},
+                 {"chunk_index", 0},
+                 {"chunk_count", 1}};
+  if (nonce) d["nonce"] = *nonce;
   return json::serialize(d);
 }
 

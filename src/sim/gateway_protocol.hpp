@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace shardline::sim {
 
@@ -37,7 +38,8 @@ struct GatewayError {
 
 struct ClientCommand {
   int op = -1;
-  // The raw `d` for ops the caller parses further; only set for identify, resume, heartbeat.
+  // The raw `d` for ops the caller parses further; only set for identify, resume and
+  // request_guild_members.
   std::string d_json;
   std::optional<std::uint64_t> heartbeat_seq; // op 1: d as a number (null: none)
 };
@@ -67,6 +69,15 @@ struct Resume {
 
 std::optional<Resume> parse_resume(std::string_view d_json, GatewayError& err);
 
+struct MemberRequest {
+  std::vector<std::uint64_t> guild_ids; // guild_id: one id or an array of them
+  std::optional<std::string> nonce;
+};
+
+// Checks a REQUEST_GUILD_MEMBERS's `d`. Errors: malformed (no guild_id, a nonce that is not a
+// string of at most 32 bytes) -> 4002.
+std::optional<MemberRequest> parse_member_request(std::string_view d_json, GatewayError& err);
+
 // Server frames.
 std::string hello_frame(std::uint32_t heartbeat_interval_ms);
 std::string heartbeat_ack_frame();
@@ -82,6 +93,9 @@ std::string guild_create_data(const World& world, const Guild& guild, std::uint3
 std::string guild_unavailable_data(const Guild& guild); // GUILD_DELETE during an outage
 std::string guild_removed_data(std::uint64_t guild_id);  // GUILD_DELETE: the bot left or was removed
 std::string resumed_data();
+// GUILD_MEMBERS_CHUNK answering a member request: the guild's members as the simulator knows
+// them (the bot's own member), in one chunk, with the request's nonce.
+std::string guild_members_chunk_data(const World& world, const Guild& guild, const std::optional<std::string>& nonce);
 // INTERACTION_CREATE for a slash command (type 2) invoked by a member of the guild.
 std::string interaction_create_data(const World& world, const Interaction& in, std::uint64_t command_id);
 // MESSAGE_CREATE for a message a user posts in a guild channel.
