@@ -118,9 +118,14 @@ int main(int argc, char** argv) {
   broadcast->add_option("message", message, "The message")->required();
   add_admin(broadcast);
   bool rolling = false;
+  bool restart_bots = false;
   int restart_timeout_s = 900;
-  auto* restart = app.add_subcommand("restart", "Restart the supervisor's clusters, one at a time (--rolling)");
+  auto* restart = app.add_subcommand(
+      "restart", "Restart the supervisor's clusters (--rolling) or bot processes (--bots), one at a time");
   restart->add_flag("--rolling", rolling, "One cluster at a time; the new process resumes the old one's sessions");
+  restart->add_flag("--bots", restart_bots,
+                    "The bot processes (SHARD_BOT_COMMAND), one cluster at a time, each new one beside the old; the "
+                    "clusters go on");
   restart->add_option("--timeout-s", restart_timeout_s, "How long to follow the restart")->capture_default_str();
   add_admin(restart);
   std::uint32_t reshard_to = 0;
@@ -203,7 +208,7 @@ int main(int argc, char** argv) {
     if (status->parsed()) return admin::ipc_status_command(cfg, adm);
     if (broadcast->parsed()) return admin::broadcast_command(cfg, adm, message);
     if (query->parsed()) return admin::query_command(cfg, adm, preset, target, query_repeat);
-    if (restart->parsed()) return admin::restart_command(cfg, adm, rolling, restart_timeout_s);
+    if (restart->parsed()) return admin::restart_command(cfg, adm, rolling, restart_bots, restart_timeout_s);
     if (reshard->parsed()) return admin::reshard_command(cfg, adm, reshard_to, reshard_timeout_s);
   } catch (const ConfigError& e) {
     std::cerr << "configuration error: " << e.what() << "\n";

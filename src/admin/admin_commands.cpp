@@ -84,6 +84,16 @@ const std::vector<std::string>& presets() {
 // coroutine lambdas with captures.
 asio::awaitable<int> clusters_body(std::shared_ptr<link::HubLink> link, AdminOptions opt) {
   auto report = co_await gather_report(link.get(), std::chrono::milliseconds(opt.timeout_ms), std::nullopt);
+  // The bot processes are known to the supervisor alone. A hub no supervisor runs answers
+  // no_route: no bots to show.
+  if (report.hub) {
+    const protocol::LaunchRequest status_request{"status"};
+    std::string supervisor = link->server_name();
+    auto st = co_await link->request("launch_request", status_request, std::move(supervisor),
+                                     std::chrono::milliseconds(opt.timeout_ms));
+    if (st && !st->is_error())
+      if (auto status = st->as<protocol::SupervisorStatus>()) attach_bots(report, *status);
+  }
   if (opt.json) print_json(to_json(report));
   else std::cout << render_text(report);
   // Clusters that did not answer are listed (missing, "Not answering within"): the report is
@@ -180,6 +190,8 @@ asio::awaitable<int> run_supervisor_job(std::shared_ptr<link::HubLink> link, Adm
     co_return kExitFailure;
   }
   if (opt.json) print_json(json::value_from(*started));
+  else if (started->clusters && start.bots)
+    std::cout << fmt::format("Restart of the bot processes of {} cluster(s) started\n", *started->clusters);
   else if (started->clusters) std::cout << fmt::format("Rolling restart of {} cluster(s) started\n", *started->clusters);
   else if (started->from && started->to)
     std::cout << fmt::format("Resharding from {} to {} shards\n", *started->from, *started->to);
@@ -211,11 +223,39 @@ asio::awaitable<int> run_supervisor_job(std::shared_ptr<link::HubLink> link, Adm
   co_return kExitFailure;
 }
 
-int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, int timeout_s) {
-  if (!rolling) {
-    std::cerr << "restart: only --rolling is offered (one cluster at a time, sessions resumed)\n";
+namespace {
+
+int restart_bots_command(const Config& cfg, const AdminOptions& opt, int timeout_s) {
+  SupervisorJob job;
+  job.what = "restart";
+  job.state = [](const protocol::SupervisorStatus& s) { return std::pair(s.bots.running, s.bots.error); };
+  // One line per bot replaced.
+  job.progress = [](const protocol::SupervisorStatus& s, std::string& shown) {
+    auto done = std::to_string(s.bots.done);
+    if (done == shown || s.bots.done == 0) return std::string();
+    shown = done;
+    return fmt::format("  {}/{} bot process(es) replaced", s.bots.done, s.bots.total);
+  };
+  job.done_line = [](const protocol::SupervisorStatus& s) {
+    return s.bots.skipped > 0
+               ? fmt::format("Bot restart done ({} cluster(s) without a running endpoint were skipped)", s.bots.skipped)
+               : std::string("Bot restart done");
+  };
+  protocol::LaunchRequest start{"restart", false, std::nullopt, true};
+  return run_admin(cfg, [opt, start, job, timeout_s](auto link) {
+    return run_supervisor_job(std::move(link), opt, start, job, timeout_s);
+  });
+}
+
+} // namespace
+
+int restart_command(const Config& cfg, const AdminOptions& opt, bool rolling, bool bots, int timeout_s) {
+  if (rolling == bots) {
+    std::cerr << "restart: give --rolling (the clusters, one at a time, sessions resumed) or --bots (the bot "
+                 "processes, one cluster at a time; the clusters go on)\n";
     return kExitConfig;
   }
+  if (bots) return restart_bots_command(cfg, opt, timeout_s);
   SupervisorJob job;
   job.what = "restart";
   job.state = [](const protocol::SupervisorStatus& s) { return std::pair(s.rolling.running, s.rolling.error); };

@@ -17,8 +17,9 @@ int clusters_command(const Config& cfg, const AdminOptions& o);
 int ipc_status_command(const Config& cfg, const AdminOptions& o);
 int broadcast_command(const Config& cfg, const AdminOptions& o, const std::string& message);
 // `shardline restart --rolling`: asks the supervisor hosting the hub for a rolling restart and
-// follows it until done (or `timeout_s`).
-int restart_command(const Config& cfg, const AdminOptions& o, bool rolling, int timeout_s);
+// follows it until done (or `timeout_s`). `--bots` instead: the bot processes (SHARD_BOT_COMMAND)
+// are replaced one cluster at a time, and the clusters are not touched.
+int restart_command(const Config& cfg, const AdminOptions& o, bool rolling, bool bots, int timeout_s);
 // `shardline reshard --shards N`: asks the supervisor hosting the hub to move the bot to N
 // shards without downtime and follows it until done (or `timeout_s`).
 int reshard_command(const Config& cfg, const AdminOptions& o, std::uint32_t shards, int timeout_s);

@@ -130,6 +130,11 @@ boost::asio::awaitable<ClusterReport> gather_report(link::HubLink* link, std::ch
   co_return build_report(hub, stats, static_cast<int>(timeout.count()), std::move(v1_hub));
 }
 
+void attach_bots(ClusterReport& r, const protocol::SupervisorStatus& supervisor) {
+  for (auto& c : supervisor.clusters)
+    if (c.bot) r.bots.push_back({c.name, *c.bot});
+}
+
 std::vector<std::string> cluster_names(const protocol::HubStatus& hub) {
   std::vector<std::string> names;
   for (auto* c : hub.clusters()) names.push_back(c->name);
@@ -169,6 +174,18 @@ std::string render_text(const ClusterReport& r) {
     for (auto& m : r.missing) names += (names.empty() ? "" : ", ") + m;
     out += fmt::format("\nNot answering within {} ms: {}\n", r.timeout_ms, names);
   }
+  if (!r.bots.empty()) {
+    out += fmt::format("\nBot processes ({}):\n", r.bots.size());
+    out += fmt::format("  {:<20} {:<12} {:>8} {:>9} {:>8}  {}\n", "CLUSTER", "STATE", "PID", "UPTIME", "RESTARTS",
+                       "ENDPOINT");
+    for (auto& [cluster, bot] : r.bots) {
+      out += fmt::format("  {:<20} {:<12} {:>8} {:>9} {:>8}  {}\n", cluster, bot.state,
+                         bot.pid ? std::to_string(bot.pid) : std::string("-"),
+                         bot.pid ? format_duration(bot.uptime) : std::string("-"), bot.restarts,
+                         bot.api_url.empty() ? std::string("-") : bot.api_url);
+      if (!bot.error.empty()) out += fmt::format("  {:<20} {}\n", "", bot.error);
+    }
+  }
   return out;
 }
 
@@ -184,7 +201,15 @@ json::object to_json(const ClusterReport& r) {
     if (row.latency) o["latency"] = *row.latency;
     else o["latency"] = nullptr;
     if (row.stats_age) o["stats_age"] = *row.stats_age;
+    for (auto& b : r.bots)
+      if (b.cluster == row.name) o["bot"] = protocol::to_data(b.bot);
     clusters.emplace_back(std::move(o));
+  }
+  json::array bots;
+  for (auto& b : r.bots) {
+    auto o = protocol::to_data(b.bot);
+    o["cluster"] = b.cluster;
+    bots.emplace_back(std::move(o));
   }
   json::array missing;
   for (auto& m : r.missing) missing.emplace_back(m);
@@ -194,7 +219,8 @@ json::object to_json(const ClusterReport& r) {
   return json::object{{"hub", std::move(hub)},
                       {"clusters", std::move(clusters)},
                       {"totals", {{"guilds", r.total_guilds}, {"users", r.total_users}, {"shards", r.total_shards}}},
-                      {"missing", std::move(missing)}};
+                      {"missing", std::move(missing)},
+                      {"bots", std::move(bots)}};
 }
 
 json::object ipc_status_json(const Config& cfg, const IpcStatusView& view) {

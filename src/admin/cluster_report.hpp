@@ -31,6 +31,12 @@ struct ClusterRow {
   int proto = 2; // the protocol version it speaks (1: the seed's clusters)
 };
 
+// A bot process the supervisor runs beside a cluster (SHARD_BOT_COMMAND), from its status.
+struct BotRow {
+  std::string cluster;
+  protocol::SupervisedBot bot;
+};
+
 struct ClusterReport {
   std::optional<protocol::HubStatus> hub; // nullopt: the hub did not answer
   // The hub speaks version 1 (the seed's server): its name. It keeps no status for tools, and
@@ -43,7 +49,13 @@ struct ClusterReport {
   std::uint64_t total_shards = 0;
   std::vector<std::string> missing;
   int timeout_ms = 0;
+  // The supervisor's bot processes, one per cluster slot; empty when the hub is not hosted by
+  // `shardline launch` or it runs no bots.
+  std::vector<BotRow> bots;
 };
+
+// Adds the bot processes of the supervisor's status to the report.
+void attach_bots(ClusterReport& r, const protocol::SupervisorStatus& supervisor);
 
 ClusterReport build_report(const std::optional<protocol::HubStatus>& hub, const link::FanoutResult& stats,
                            int timeout_ms, std::string v1_hub = {});

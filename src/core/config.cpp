@@ -32,6 +32,7 @@ const std::vector<std::string> kSettings = {
     "SHARD_RESTART_BACKOFF_MAX_S", "SHARD_STANDBY", "SHARD_TRACE_EVENTS", "SHARD_RESHARD_GUILDS_PER_SHARD",
     "SHARD_PROXY_HOST", "SHARD_PROXY_PORT", "SHARD_PROXY_CACHE_MEMBERS", "SHARD_PROXY_CACHE_PRESENCES",
     "SHARD_PROXY_CACHE_VOICE_STATES", "SHARD_PROXY_RESUME_EVENTS", "SHARD_PROXY_RESUME_S", "SHARD_BOT_COMMAND",
+    "SHARD_BOT_SETTLE_S",
     "SHARDLINE_LOG",
 };
 
@@ -419,6 +420,7 @@ Config load_config(const ConfigSources& sources) {
       {"SHARD_RESTART_BACKOFF_MIN_S", &c.launch.backoff_min_s, 0.01, 3600},
       {"SHARD_RESTART_BACKOFF_MAX_S", &c.launch.backoff_max_s, 0.01, 86400},
       {"SHARD_PROXY_RESUME_S", &c.proxy.resume_s, 0, 86400},
+      {"SHARD_BOT_SETTLE_S", &c.launch.bot_settle_s, 0, 600},
   };
   for (auto& d : durations)
     if (auto v = get(d.name)) *d.field = parse_seconds(d.name, *v, d.min, d.max);

@@ -78,6 +78,9 @@ struct Config {
     // SHARD_BOT_COMMAND: the bot's own program (e.g. `node bot.js`), one per cluster, started
     // once the cluster's shards are ready and pointed at its endpoint (docs/bots.md). Empty: none.
     std::string bot_command;
+    // SHARD_BOT_SETTLE_S: `shardline restart --bots` counts a new bot process ready once it has
+    // run this long (the supervisor cannot see into it), then stops the old one.
+    double bot_settle_s = 2;
     double dead_after_s = 90;            // SHARD_DEAD_AFTER_S: no heartbeat for this long: dead
     double start_timeout_s = 60;         // SHARD_START_TIMEOUT_S: must join the hub within this
     std::uint32_t restart_max = 5;       // SHARD_RESTART_MAX: restarts within the window, then give up

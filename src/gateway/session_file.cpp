@@ -1,5 +1,7 @@
 #include "gateway/session_file.hpp"
 
+#include "core/crypto.hpp"
+
 #include <boost/json.hpp>
 
 #include <cerrno>
@@ -19,7 +21,11 @@ namespace json = boost::json;
 namespace {
 
 // Bumped if the layout changes incompatibly; a file of another version is ignored.
+// Version 1 gained the optional binding fields without a bump: an older Shardline reading a
+// newer file ignores them, and a file without them is refused as unbound (SessionBinding).
 constexpr std::int64_t kFormatVersion = 1;
+constexpr std::size_t kMaxDigestChars = 64; // a hex SHA-256
+constexpr std::size_t kApiDigestChars = 16;
 
 std::string errno_text(std::string_view what, const fs::path& p, int err) {
   std::string s(what);
@@ -98,12 +104,53 @@ std::string parse_session(std::string_view text, SavedSession& s) {
   const auto* saved_at = field("saved_at_unix_ms");
   if (!saved_at || !saved_at->is_int64()) return "missing or invalid saved_at_unix_ms";
   s.saved_at_unix_ms = saved_at->as_int64();
+  // Optional: files of before bindings have neither (and are refused as unbound, by the
+  // caller's SessionBinding, not here as malformed).
+  for (auto [key, out] : {std::pair{"binding", &s.binding}, std::pair{"binding_api", &s.binding_api}}) {
+    const auto* v = field(key);
+    if (!v) continue;
+    if (!v->is_string() || v->get_string().size() > kMaxDigestChars) return std::string("invalid ") + key;
+    *out = v->get_string();
+  }
   return {};
 }
 
 } // namespace
 
-SessionFileStore::SessionFileStore(fs::path dir) : dir_(std::move(dir)) {}
+// ---- SessionBinding ---------------------------------------------------------------------------
+
+SessionBinding::SessionBinding(std::string_view api_base, std::string_view token)
+    : key_(hmac_sha256_hex(token, "shardline session binding")), api_base_(api_base) {
+  while (!api_base_.empty() && api_base_.back() == '/') api_base_.pop_back();
+  api_digest_ = hmac_sha256_hex("shardline session api", api_base_).substr(0, kApiDigestChars);
+}
+
+std::string SessionBinding::binding(std::uint32_t shard_count) const {
+  return hmac_sha256_hex(key_, api_base_ + '\n' + std::to_string(shard_count));
+}
+
+void SessionBinding::bind(SavedSession& s) const {
+  s.binding = binding(s.shard_count);
+  s.binding_api = api_digest_;
+}
+
+std::optional<std::string> SessionBinding::refusal(const SavedSession& s, std::uint32_t shard_count) const {
+  if (s.shard_count != shard_count)
+    return "it belongs to a layout of " + std::to_string(s.shard_count) + " shards, not " + std::to_string(shard_count);
+  if (s.binding.empty())
+    return "it is not bound to a bot and an API (saved by an older Shardline, or not by Shardline), so it may "
+           "belong to another environment";
+  if (constant_time_equal(s.binding, binding(shard_count))) return std::nullopt;
+  if (!s.binding_api.empty() && !constant_time_equal(s.binding_api, api_digest_))
+    return "it was made with another DISCORD_API_URL (this process uses " + api_base_ + ")";
+  if (!s.binding_api.empty()) return "it was made with another DISCORD_TOKEN";
+  return "it was made with another DISCORD_API_URL or DISCORD_TOKEN";
+}
+
+// ---- SessionFileStore -------------------------------------------------------------------------
+
+SessionFileStore::SessionFileStore(fs::path dir, SessionBinding binding)
+    : dir_(std::move(dir)), binding_(std::move(binding)) {}
 
 fs::path SessionFileStore::path_of(std::uint32_t shard_id, std::uint32_t shard_count) const {
   return dir_ / ("shard-" + std::to_string(shard_id) + "-of-" + std::to_string(shard_count) + ".json");
@@ -117,6 +164,8 @@ bool SessionFileStore::save(const SavedSession& s, std::string& error, bool dura
     return false;
   }
 
+  SavedSession bound = s;
+  binding_.bind(bound);
   const json::object doc{
       {"version", kFormatVersion},
       {"shard_id", s.shard_id},
@@ -125,6 +174,8 @@ bool SessionFileStore::save(const SavedSession& s, std::string& error, bool dura
       {"seq", s.seq},
       {"resume_url", s.resume_url},
       {"saved_at_unix_ms", s.saved_at_unix_ms},
+      {"binding", bound.binding},
+      {"binding_api", bound.binding_api},
   };
   const std::string text = json::serialize(doc) + "\n";
 
@@ -181,8 +232,10 @@ std::optional<SavedSession> SessionFileStore::load(std::uint32_t shard_id, std::
     // A copied or renamed file: resuming another shard's session would be refused at best.
     problem = "it holds shard " + std::to_string(s.shard_id) + " of " + std::to_string(s.shard_count);
   }
+  if (problem.empty())
+    if (auto refused = binding_.refusal(s, shard_count)) problem = *refused;
   if (!problem.empty()) {
-    if (error) *error = "ignoring saved session " + p.string() + ": " + problem;
+    if (error) *error = "not resuming the session saved in " + p.string() + ": " + problem;
     return std::nullopt;
   }
   return s;

@@ -92,6 +92,10 @@ asio::awaitable<void> Shard::Impl::run(std::shared_ptr<Impl> self) {
       if (self->stopping) break;
     }
     first = false;
+    if (self->gateway_url_failures >= std::max<std::uint32_t>(self->opt.url_attempts, 1)) {
+      co_await refresh_gateway_url(self);
+      if (self->stopping) break;
+    }
     step = co_await self->connect_and_serve();
     if (self->status == ShardStatus::stopped) break;
   }
@@ -101,17 +105,30 @@ asio::awaitable<void> Shard::Impl::run(std::shared_ptr<Impl> self) {
 asio::awaitable<NextStep> Shard::Impl::connect_and_serve() {
   status = ShardStatus::connecting;
   reached_ready = false;
-  const std::string& url = !session_id.empty() && !resume_url.empty() ? resume_url : opt.gateway_url;
+  // A session resumes at its resume_gateway_url, which may be gone (a session of another
+  // environment, a node Discord retired): url_failed() falls back to the gateway URL.
+  const bool at_resume_url = !session_id.empty() && !resume_url.empty() && resume_url != opt.gateway_url;
+  const std::string url = at_resume_url ? resume_url : opt.gateway_url;
   auto target = parse_gateway_url(url, opt.compress);
+  if (!target && at_resume_url) {
+    // Saved or reported by someone else: not worth stopping the shard over.
+    spdlog::warn("shard [{}, {}]: resume URL of session {} is not a gateway URL ({}); resuming at {}", opt.shard_id,
+                 opt.shard_count, session_for_log(session_id), target.error().message, opt.gateway_url);
+    resume_url = opt.gateway_url;
+    co_return NextStep::resume;
+  }
   if (!target) {
     stop(fmt::format("gateway URL: {}", target.error().message));
     co_return NextStep::resume;
   }
-  const auto deadline = steady::now() + opt.connect_timeout;
+  const auto connect_timeout = at_resume_url ? std::min(opt.connect_timeout, opt.resume_url_timeout) : opt.connect_timeout;
+  const auto hello_timeout = at_resume_url ? std::min(opt.hello_timeout, opt.resume_url_timeout) : opt.hello_timeout;
+  const auto deadline = steady::now() + connect_timeout;
   auto opened = co_await connector->connect(std::move(*target), deadline);
   if (stopping) co_return NextStep::resume;
   if (!opened) {
     spdlog::warn("shard {}: {}", opt.shard_id, opened.error().message);
+    url_failed(at_resume_url, opened.error().message);
     co_return NextStep::resume;
   }
   const std::uint64_t g = ++gen;
@@ -131,7 +148,7 @@ asio::awaitable<NextStep> Shard::Impl::connect_and_serve() {
   bool protocol_error = false;
   {
     // HELLO must come within hello_timeout, or the connection is useless.
-    net::Watchdog no_hello(io.get_executor(), steady::now() + opt.hello_timeout, [this, g] {
+    net::Watchdog no_hello(io.get_executor(), steady::now() + hello_timeout, [this, g] {
       if (gen != g || hello_seen || !conn) return;
       spdlog::warn("shard {}: no HELLO within the deadline; reconnecting", opt.shard_id);
       conn->force_close();
@@ -155,6 +172,10 @@ asio::awaitable<NextStep> Shard::Impl::connect_and_serve() {
   if (writer_wake) writer_wake->notify();
   if (heartbeat_timer) heartbeat_timer->cancel();
   outq.clear();
+  if (!stopping && status != ShardStatus::stopped) {
+    if (hello_seen) (at_resume_url ? resume_url_failures : gateway_url_failures) = 0;
+    else url_failed(at_resume_url, "the connection ended before HELLO");
+  }
   if (stopping || status == ShardStatus::stopped || protocol_error) co_return NextStep::resume;
   if (next != NextStep::decide_by_close_code) co_return next;
   auto decision = decide_close(server_code);
@@ -166,6 +187,35 @@ asio::awaitable<NextStep> Shard::Impl::connect_and_serve() {
   case CloseAction::stop: stop(std::string(decision.reason)); co_return NextStep::resume;
   }
   co_return NextStep::resume;
+}
+
+void Shard::Impl::url_failed(bool at_resume_url, const std::string& why) {
+  const auto attempts = std::max<std::uint32_t>(opt.url_attempts, 1);
+  if (!at_resume_url) {
+    ++gateway_url_failures;
+    return;
+  }
+  if (++resume_url_failures < attempts) return;
+  // The session may still live: Discord resumes it at the gateway URL too, or answers
+  // INVALID_SESSION, and the shard identifies anew.
+  spdlog::warn("shard [{}, {}]: resume URL {} failed {} times in a row ({}); resuming session {} at the gateway "
+               "URL {} instead",
+               opt.shard_id, opt.shard_count, resume_url, resume_url_failures, why, session_for_log(session_id),
+               opt.gateway_url);
+  resume_url = opt.gateway_url;
+  resume_url_failures = 0;
+}
+
+asio::awaitable<void> Shard::Impl::refresh_gateway_url(std::shared_ptr<Impl> self) {
+  self->gateway_url_failures = 0;
+  auto fresh = co_await self->host.fresh_gateway_url(self->opt.shard_id);
+  if (self->stopping || fresh.empty() || fresh == self->opt.gateway_url) co_return;
+  if (!parse_gateway_url(fresh, self->opt.compress)) co_return;
+  spdlog::warn("shard [{}, {}]: gateway URL {} keeps failing; the API now names {}", self->opt.shard_id,
+               self->opt.shard_count, self->opt.gateway_url, fresh);
+  // A session that had fallen back to the old gateway URL resumes at the new one.
+  if (self->resume_url == self->opt.gateway_url) self->resume_url = fresh;
+  self->opt.gateway_url = std::move(fresh);
 }
 
 // The ingest path, once per message of every shard: no allocation once the buffers have grown.

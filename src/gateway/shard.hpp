@@ -58,6 +58,15 @@ struct ShardOptions {
   std::string gateway_url; // from GET /gateway/bot, e.g. wss://gateway.discord.gg
   std::chrono::milliseconds connect_timeout{20'000}; // TCP, TLS and the websocket upgrade
   std::chrono::milliseconds hello_timeout{20'000};
+  // A session's resume_gateway_url that fails this many connections in a row (refused, DNS,
+  // TLS or websocket handshake, no HELLO, a timeout) is given up for gateway_url, where the
+  // session is resumed if Discord still has it (else INVALID_SESSION: a new one, through the
+  // host's IDENTIFY slots). The gateway URL failing as many times in a row makes the shard ask
+  // its host for a fresh one (ShardHost::fresh_gateway_url).
+  std::uint32_t url_attempts = 2;
+  // Connecting to a resume URL, and its HELLO, get this much at most (and no more than
+  // connect_timeout and hello_timeout): a resume URL that hangs must not hold a shard for long.
+  std::chrono::milliseconds resume_url_timeout{5'000};
 };
 
 class Shard;
@@ -79,6 +88,10 @@ public:
   virtual void on_session_lost(Shard& shard) = 0;
   // The shard stopped for good; `reason` is for the operator.
   virtual void on_stopped(Shard& shard, const std::string& reason) = 0;
+  // The gateway URL the shard was given keeps failing (a GET /gateway/bot answer kept from a
+  // gateway that is gone): the URL to use now, asked of the API again; empty: keep trying the
+  // one it has.
+  virtual asio::awaitable<std::string> fresh_gateway_url(std::uint32_t /*shard_id*/) { co_return std::string(); }
 };
 
 struct ShardCounters {

@@ -29,12 +29,15 @@ constexpr auto kSessionReportEvery = std::chrono::seconds(5);
 constexpr auto kHubLookupWait = std::chrono::seconds(5);
 // How long GET /gateway/bot's answer, saved in SHARD_DATA_DIR, serves the next process start.
 constexpr auto kGatewayBotCacheFor = std::chrono::seconds(60);
+// A shard whose gateway URL keeps failing asks GET /gateway/bot again, at most this often.
+constexpr auto kGatewayRefreshEvery = std::chrono::seconds(10);
 
 } // namespace
 
 ShardCluster::ShardCluster(asio::io_context& io, const Config& cfg, std::string mode)
     : io_(io), cfg_(cfg), mode_(std::move(mode)), tls_(std::make_unique<ssl::context>(ssl::context::tls_client)),
-      sessions_(cfg.data_dir / "sessions"), guild_snapshots_(cfg.data_dir / "sessions") {
+      sessions_(cfg.data_dir / "sessions", SessionBinding(cfg.discord_api_url, cfg.discord_token)),
+      guild_snapshots_(cfg.data_dir / "sessions") {
   active_ = !cfg.standby;
   tls_->set_options(ssl::context::default_workarounds | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   tls_->set_default_verify_paths();
@@ -136,7 +139,7 @@ asio::awaitable<void> ShardCluster::run() {
     auto shard = std::make_shared<Shard>(io_, so, *this, *tls_);
     std::string error;
     auto saved = sessions_.load(id, shard_count_, &error);
-    if (!error.empty()) spdlog::warn("shard {}: saved session ignored: {}", id, error);
+    if (!error.empty()) spdlog::warn("shard {}: {}", id, error);
     if (!saved)
       if (auto it = from_hub.find(id); it != from_hub.end()) saved = it->second;
     if (saved)
@@ -158,12 +161,52 @@ asio::awaitable<std::map<std::uint32_t, SavedSession>> ShardCluster::sessions_fr
     co_return out;
   }
   for (auto& r : *found) {
-    spdlog::info("shard {}: session {} at seq {} from the hub", r.shard_id, session_for_log(r.session_id), r.seq);
     SavedSession s;
     static_cast<protocol::ShardSession&>(s) = std::move(r);
+    // The same rule as for the files: the hub may hold sessions of another environment (a hub
+    // that outlived a switch of DISCORD_API_URL, or reports of an older Shardline).
+    if (auto refused = sessions_.binding().refusal(s, shard_count_)) {
+      spdlog::warn("shard {}: not resuming the session {} the hub holds: {}", s.shard_id,
+                   session_for_log(s.session_id), *refused);
+      continue;
+    }
+    spdlog::info("shard {}: session {} at seq {} from the hub", s.shard_id, session_for_log(s.session_id), s.seq);
     out.emplace(s.shard_id, std::move(s));
   }
   co_return out;
+}
+
+// A shard's gateway URL keeps failing: GET /gateway/bot again, past SHARD_DATA_DIR's copy (which
+// may name the gateway of an environment that is gone: a simulator restarted on another port
+// behind the same API URL). One request for all the shards that ask together, and at most one
+// per kGatewayRefreshEvery.
+asio::awaitable<std::string> ShardCluster::fresh_gateway_url(std::uint32_t) {
+  if (auto pending = gateway_refresh_) {
+    auto answered = co_await pending->wait_until(steady::now() + kRestTimeout + std::chrono::seconds(1));
+    (void)answered;
+    co_return bot_.url;
+  }
+  if (shutting_down_ || (gateway_refreshed_at_ && steady::now() - *gateway_refreshed_at_ < kGatewayRefreshEvery))
+    co_return bot_.url;
+  gateway_refreshed_at_ = steady::now();
+  auto done = std::make_shared<net::Event>(io_.get_executor());
+  gateway_refresh_ = done;
+  std::string path = "/gateway/bot";
+  auto r = co_await rest::rest_get(io_, *tls_, cfg_.discord_api_url, std::move(path), cfg_.discord_token,
+                                   kRestTimeout);
+  rest::GatewayBot fresh;
+  std::string error;
+  if (r && r->status == 200 && rest::parse_gateway_bot(r->body, fresh, error)) {
+    rest::RestCache(cfg_.data_dir, cfg_.discord_api_url, cfg_.discord_token).save("gateway_bot", r->body);
+    if (fresh.url != bot_.url) spdlog::warn("GET /gateway/bot names another gateway now: {} (was {})", fresh.url, bot_.url);
+    bot_.url = fresh.url;
+  } else {
+    spdlog::warn("GET {}/gateway/bot for a fresh gateway URL failed ({})", cfg_.discord_api_url,
+                 r && r->status == 200 ? error : rest::describe(r));
+  }
+  gateway_refresh_.reset();
+  done->set();
+  co_return bot_.url;
 }
 
 void ShardCluster::report_sessions() {
@@ -171,12 +214,14 @@ void ShardCluster::report_sessions() {
   std::vector<protocol::ShardSession> out;
   for (auto& [id, shard] : shards_) {
     auto s = shard->session();
-    if (!s.session_id.empty()) out.push_back(std::move(s));
+    if (s.session_id.empty()) continue;
+    sessions_.binding().bind(s); // a process that looks it up checks it belongs to it
+    out.push_back(std::move(s));
   }
   // A lost session is reported as deleted (an empty session id) unless the shard already has a
   // new one (reported above, which replaces it at the hub).
   for (auto id : lost_sessions_)
-    if (shards_.at(id)->session().session_id.empty()) out.push_back({id, shard_count_, "", 0, ""});
+    if (shards_.at(id)->session().session_id.empty()) out.push_back({id, shard_count_, "", 0, "", ""});
   if (out.empty()) return;
   if (link_->report_sessions(shard_count_, std::move(out))) lost_sessions_.clear();
 }

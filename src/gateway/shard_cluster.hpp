@@ -9,6 +9,7 @@
 #include "gateway/session_file.hpp"
 #include "gateway/shard.hpp"
 #include "link/cluster_state.hpp"
+#include "net/event.hpp"
 #include "rest/discord_rest.hpp"
 
 #include <chrono>
@@ -100,6 +101,7 @@ public:
   void on_session_update(Shard& shard) override;
   void on_session_lost(Shard& shard) override;
   void on_stopped(Shard& shard, const std::string& reason) override;
+  asio::awaitable<std::string> fresh_gateway_url(std::uint32_t shard_id) override;
 
 private:
   asio::awaitable<Result<void>> local_slot(std::uint32_t shard_id);
@@ -125,6 +127,10 @@ private:
   GuildSnapshotStore guild_snapshots_;
   link::HubLink* link_ = nullptr;
   rest::GatewayBot bot_;
+  // fresh_gateway_url(): the request in flight (shards that ask meanwhile wait for it), and
+  // when the last one started.
+  std::shared_ptr<net::Event> gateway_refresh_;
+  std::optional<steady::time_point> gateway_refreshed_at_;
   std::uint32_t shard_count_ = 0;
   std::vector<std::uint32_t> shard_ids_;
   std::map<std::uint32_t, std::shared_ptr<Shard>> shards_;

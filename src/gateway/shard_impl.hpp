@@ -46,6 +46,10 @@ public:
   std::string session_id, resume_url;
   std::uint64_t seq = 0;
   steady::time_point last_session_save{};
+  // Connections in a row that failed before HELLO, at the resume URL and at the gateway URL
+  // (ShardOptions::url_attempts).
+  std::uint32_t resume_url_failures = 0;
+  std::uint32_t gateway_url_failures = 0;
   GuildTally guilds;
 
   // The current connection. `gen` changes with every connection, so the tasks of an old one
@@ -99,6 +103,11 @@ public:
   static asio::awaitable<void> run(std::shared_ptr<Impl> self);
   // One connection, from connect to its end; returns what to do next.
   asio::awaitable<NextStep> connect_and_serve();
+  // The connection to `url` failed before HELLO (`why`): counts it, and gives up a resume URL
+  // that keeps failing for the gateway URL.
+  void url_failed(bool at_resume_url, const std::string& why);
+  // After the gateway URL failed url_attempts times in a row: asks the host for a fresh one.
+  static asio::awaitable<void> refresh_gateway_url(std::shared_ptr<Impl> self);
   // One message received; false ends the connection (a protocol error).
   bool ingest(const WsMessage& msg);
   void stop(std::string reason);

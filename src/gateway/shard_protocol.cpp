@@ -206,6 +206,7 @@ bool Shard::Impl::handle(const GatewayPayload& p) {
     }
     session_id = std::move(r.session_id);
     resume_url = std::move(r.resume_gateway_url);
+    resume_url_failures = 0;
     guilds.start_session(r.guild_ids);
     status = ShardStatus::ready;
     backoff.reset();

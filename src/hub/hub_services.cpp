@@ -213,7 +213,7 @@ void Hub::Impl::on_session_lookup(Connection& c, const json::value& data, const 
     }
     protocol::SessionLookupEntry e{s.shard_id,  s.shard_count,  s.session_id,
                                    s.seq,       s.resume_url,   s.reported_by,
-                                   seconds_between(s.reported_at, now)};
+                                   seconds_between(s.reported_at, now), s.binding};
     const auto size = json::serialize(json::value_from(e)).size() + 1; // + the comma
     if (used + size > budget) {
       answer.more.push_back(s.shard_id);

@@ -66,6 +66,7 @@ SessionReportResult SessionRegistry::report(const SessionReport& r, std::string_
     e.session_id = *s.session_id;
     e.seq = s.seq;
     e.resume_url = s.resume_url;
+    e.binding = s.binding;
     e.reported_by = std::string(reporter);
     e.reported_at = now;
     by_time_.emplace(now, key);

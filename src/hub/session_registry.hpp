@@ -34,6 +34,7 @@ struct StoredSession {
   std::string session_id;
   std::uint64_t seq = 0;
   std::string resume_url;
+  std::string binding;     // as reported (opaque here; empty: none)
   std::string reported_by; // the reporting cluster's name
   steady::time_point reported_at{};
 };

@@ -64,13 +64,16 @@ Result<void> HubLink::Impl::report_sessions(std::uint32_t shard_count, std::vect
       spdlog::warn("not reporting the session of shard {}/{} to the hub: {}", s.shard_id, shard_count, why);
       continue;
     }
-    const std::size_t size = kEntryOverhead + s.session_id.size() + s.resume_url.size();
+    const std::size_t size = kEntryOverhead + s.session_id.size() + s.resume_url.size() + s.binding.size();
     if (batch.sessions.size() >= protocol::kMaxSessionsPerFrame || bytes + size > kMaxReportBytes) flush();
-    protocol::SessionReportItem item{s.shard_id, std::nullopt, 0, {}};
+    protocol::SessionReportItem item{s.shard_id, std::nullopt, 0, {}, {}};
     if (!s.session_id.empty()) {
       item.session_id = std::move(s.session_id);
       item.seq = s.seq;
       item.resume_url = std::move(s.resume_url);
+      // A binding the hub would refuse would sink the whole report: sent unbound instead (and
+      // then not resumed from the hub).
+      if (protocol::valid_session_binding(s.binding)) item.binding = std::move(s.binding);
     }
     batch.sessions.push_back(std::move(item));
     bytes += size;
@@ -127,8 +130,10 @@ asio::awaitable<Result<std::vector<protocol::ShardSession>>> HubLink::Impl::look
       if (e.shard_count != shard_count || !asked.count(e.shard_id) || !protocol::valid_session_id(e.session_id) ||
           !protocol::valid_resume_url(e.resume_url))
         continue;
+      // A malformed binding is no binding: the session is then refused as unbound.
+      if (!protocol::valid_session_binding(e.binding)) e.binding.clear();
       out.push_back(protocol::ShardSession{e.shard_id, e.shard_count, std::move(e.session_id), e.seq,
-                                           std::move(e.resume_url)});
+                                           std::move(e.resume_url), std::move(e.binding)});
     }
     for (auto id : answer.more)
       if (asked.count(id)) again.push_back(id);

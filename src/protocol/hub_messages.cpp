@@ -208,6 +208,7 @@ SessionReportItem SessionReportItem::read(const ObjectReader& r) {
   if (s.session_id) {
     s.seq = r.required<std::uint64_t>("seq");
     s.resume_url = r.required<std::string>("resume_url");
+    s.binding = r.get_or<std::string>("binding", "");
   } else {
     s.seq = r.get_or<std::uint64_t>("seq", 0);
     s.resume_url = r.get_or<std::string>("resume_url", "");
@@ -223,6 +224,7 @@ void SessionReportItem::write(json::object& o) const {
   o["session_id"] = *session_id;
   o["seq"] = seq;
   o["resume_url"] = resume_url;
+  if (!binding.empty()) o["binding"] = binding;
 }
 
 std::string validate(const SessionReport& r) {
@@ -241,6 +243,8 @@ std::string validate(const SessionReport& r) {
     if (!valid_resume_url(s.resume_url))
       return fmt::format("sessions[{}].resume_url must be a ws:// or wss:// URL of at most {} printable characters",
                          i, kMaxResumeUrlChars);
+    if (!s.binding.empty() && !valid_session_binding(s.binding))
+      return fmt::format("sessions[{}].binding must be 1..{} characters of A-Z a-z 0-9 _ -", i, kMaxBindingChars);
   }
   return {};
 }
@@ -299,6 +303,7 @@ SessionLookupEntry SessionLookupEntry::read(const ObjectReader& r) {
   e.resume_url = r.required<std::string>("resume_url");
   e.reported_by = r.get_or<std::string>("reported_by", "");
   e.age_s = r.get_or<double>("age_s", 0);
+  e.binding = r.get_or<std::string>("binding", "");
   return e;
 }
 void SessionLookupEntry::write(json::object& o) const {
@@ -309,6 +314,7 @@ void SessionLookupEntry::write(json::object& o) const {
   o["resume_url"] = resume_url;
   o["reported_by"] = reported_by;
   o["age_s"] = age_s;
+  if (!binding.empty()) o["binding"] = binding;
 }
 
 SessionLookupResponse SessionLookupResponse::read(const ObjectReader& r) {
@@ -336,6 +342,7 @@ LaunchRequest LaunchRequest::read(const ObjectReader& r) {
   LaunchRequest q;
   q.action = r.get_or<std::string>("action", "");
   if (auto* v = r.find("rolling"); v && v->is_bool()) q.rolling = v->get_bool();
+  if (auto* v = r.find("bots"); v && v->is_bool()) q.bots = v->get_bool();
   if (r.has("shards")) {
     std::uint64_t n = 0;
     if (!read_snowflake(*r.find("shards"), n) || n > UINT32_MAX) r.fail("shards", "must be a shard count");
@@ -347,6 +354,26 @@ void LaunchRequest::write(json::object& o) const {
   o["action"] = action;
   if (rolling) o["rolling"] = true;
   if (shards) o["shards"] = *shards;
+  if (bots) o["bots"] = true;
+}
+
+SupervisedBot SupervisedBot::read(const ObjectReader& r) {
+  SupervisedBot b;
+  b.pid = r.get_or<std::int64_t>("pid", 0);
+  b.uptime = r.get_or<double>("uptime", 0);
+  b.restarts = r.get_or<std::uint32_t>("restarts", 0);
+  b.state = r.get_or<std::string>("state", "");
+  b.error = r.get_or<std::string>("error", "");
+  b.api_url = r.get_or<std::string>("api_url", "");
+  return b;
+}
+void SupervisedBot::write(json::object& o) const {
+  o["pid"] = pid;
+  o["uptime"] = uptime;
+  o["restarts"] = restarts;
+  o["state"] = state;
+  o["error"] = error;
+  o["api_url"] = api_url;
 }
 
 SupervisedCluster SupervisedCluster::read(const ObjectReader& r) {
@@ -358,6 +385,7 @@ SupervisedCluster SupervisedCluster::read(const ObjectReader& r) {
   c.up = r.get_or<bool>("up", false);
   c.restarts = r.get_or<std::uint32_t>("restarts", 0);
   c.given_up = r.get_or<bool>("given_up", false);
+  if (r.has("bot")) c.bot = r.required<SupervisedBot>("bot");
   return c;
 }
 void SupervisedCluster::write(json::object& o) const {
@@ -368,6 +396,7 @@ void SupervisedCluster::write(json::object& o) const {
   o["up"] = up;
   o["restarts"] = restarts;
   o["given_up"] = given_up;
+  if (bot) o["bot"] = to_data(*bot);
 }
 
 ReshardJob ReshardJob::read(const ObjectReader& r) {
@@ -401,6 +430,7 @@ SupervisorStatus SupervisorStatus::read(const ObjectReader& r) {
   s.shard_count = r.get_or<std::uint32_t>("shard_count", 0);
   if (r.has("reshard")) s.reshard = r.required<ReshardJob>("reshard");
   if (r.has("rolling")) s.rolling = r.required<RollingJob>("rolling");
+  if (r.has("bots")) s.bots = r.required<RollingJob>("bots");
   return s;
 }
 void SupervisorStatus::write(json::object& o) const {
@@ -408,6 +438,7 @@ void SupervisorStatus::write(json::object& o) const {
   o["shard_count"] = shard_count;
   o["reshard"] = to_data(reshard);
   o["rolling"] = to_data(rolling);
+  o["bots"] = to_data(bots);
 }
 
 LaunchStarted LaunchStarted::read(const ObjectReader& r) {

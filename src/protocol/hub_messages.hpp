@@ -109,6 +109,7 @@ struct SessionReportItem {
   std::optional<std::string> session_id;
   std::uint64_t seq = 0;
   std::string resume_url;
+  std::string binding; // optional (empty: none)
   static SessionReportItem read(const ObjectReader& r);
   void write(json::object& o) const;
 };
@@ -141,6 +142,7 @@ struct SessionLookupEntry {
   std::string resume_url;
   std::string reported_by;
   double age_s = 0;
+  std::string binding; // optional (empty: none)
   static SessionLookupEntry read(const ObjectReader& r);
   void write(json::object& o) const;
 };
@@ -159,12 +161,26 @@ std::string validate(const SessionLookup& l);
 
 // ---- the supervisor's control (§13) ----------------------------------------------------------
 
-// `launch_request`: action "status", "restart" (rolling: true) or "reshard" (shards: N).
+// `launch_request`: action "status", "restart" (rolling: true, or bots: true) or "reshard"
+// (shards: N).
 struct LaunchRequest {
   std::string action;
   bool rolling = false;
   std::optional<std::uint32_t> shards;
+  bool bots = false; // restart: the bot processes (SHARD_BOT_COMMAND), not the clusters
   static LaunchRequest read(const ObjectReader& r);
+  void write(json::object& o) const;
+};
+
+// The bot process (SHARD_BOT_COMMAND) the supervisor runs beside one cluster.
+struct SupervisedBot {
+  std::int64_t pid = 0;       // 0: none running
+  double uptime = 0;          // seconds, of the current process
+  std::uint32_t restarts = 0; // after its own deaths (not when its cluster was replaced)
+  std::string state;          // waiting, running, restarting, given_up, no_endpoint
+  std::string error;          // why it is not running, "" when it is
+  std::string api_url;        // the DISCORD_API_URL it was given, "" before the endpoint is known
+  static SupervisedBot read(const ObjectReader& r);
   void write(json::object& o) const;
 };
 
@@ -176,6 +192,7 @@ struct SupervisedCluster {
   bool up = false;
   std::uint32_t restarts = 0;
   bool given_up = false;
+  std::optional<SupervisedBot> bot; // none without SHARD_BOT_COMMAND
   static SupervisedCluster read(const ObjectReader& r);
   void write(json::object& o) const;
 };
@@ -202,6 +219,7 @@ struct SupervisorStatus {
   std::uint32_t shard_count = 0;
   ReshardJob reshard;
   RollingJob rolling;
+  RollingJob bots; // `shardline restart --bots`: bot processes replaced one cluster at a time
   static SupervisorStatus read(const ObjectReader& r);
   void write(json::object& o) const;
 };

@@ -11,6 +11,8 @@ bool valid_session_id(std::string_view s) {
          });
 }
 
+bool valid_session_binding(std::string_view s) { return s.size() <= kMaxBindingChars && valid_session_id(s); }
+
 bool valid_resume_url(std::string_view s) {
   if (s.size() > kMaxResumeUrlChars) return false;
   const std::size_t scheme = s.starts_with("ws://") ? 5 : s.starts_with("wss://") ? 6 : 0;

@@ -344,9 +344,14 @@ asio::awaitable<Response> forward(std::shared_ptr<State> st, const Request& req,
   fr.target = std::move(target);
   for (auto& f : req) fr.headers.emplace_back(sv(f.name_string()), sv(f.value()));
   fr.body = req.body();
-  auto r = co_await forward_rest(st->tls, st->opt.api_url, std::move(fr), st->opt.rest_timeout, st->opt.max_body_bytes);
+  const std::string method = fr.method;
+  std::string api_url = st->opt.api_url;
+  auto r = co_await forward_rest(st->tls, std::move(api_url), std::move(fr), st->opt.rest_timeout,
+                                 st->opt.max_body_bytes);
   if (!r) {
-    spdlog::warn("bot endpoint: {} {} not forwarded: {}", fr.method, sv(req.target()).substr(0, 200),
+    // The path only: its query may carry what the bot would not want in a log.
+    auto path = sv(req.target());
+    spdlog::warn("bot endpoint: {} {} not forwarded: {}", method, path.substr(0, std::min(path.find('?'), std::size_t{200})),
                  r.error().message);
     co_return discord_error(http::status::bad_gateway, 0, "502: Discord could not be reached through Shardline", req);
   }

@@ -5,13 +5,26 @@
 #include <csignal>
 #include <pthread.h>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char** environ;
+
 namespace shardline::supervisor {
+
+std::map<std::string, std::string> own_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  return env;
+}
 
 Result<pid_t> spawn_child(const ChildSpec& spec) {
   // Everything the child needs is built before fork: between fork and exec only

@@ -19,6 +19,9 @@ struct ChildSpec {
   std::map<std::string, std::string> env;   // the whole environment of the child
 };
 
+// The supervisor's own environment, as a map to build a child's from.
+std::map<std::string, std::string> own_environment();
+
 // Returns the child's pid, or io when fork fails. A failed exec makes the child exit with code
 // 127 (seen by the reaper like any other exit).
 Result<pid_t> spawn_child(const ChildSpec& spec);

@@ -9,31 +9,11 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
-#include <sstream>
-#include <string_view>
-
-extern char** environ;
 
 namespace shardline::supervisor {
 
-namespace {
-
-std::vector<std::string> split_words(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
-} // namespace
-
 std::map<std::string, std::string> Supervisor::child_env(const Slot& s) const {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
-  }
+  auto env = own_environment();
   env["ENABLE_SHARD_MANAGER"] = "true";
   env["SHARD_IPC_MODE"] = "client";
   env["SHARD_IPC_HOST"] = hub_host_;
@@ -54,7 +34,7 @@ void Supervisor::spawn(Slot& s) {
   s.generation = std::max(last_generation_ + 1, wall_clock_ms());
   last_generation_ = s.generation;
   ChildSpec child;
-  auto words = split_words(cfg_.launch.command);
+  const auto& words = cluster_words_;
   if (words.empty()) {
     child.exe = exe_;
     if (!opt_.env_file.empty()) child.args.insert(child.args.end(), {"--env-file", opt_.env_file});
@@ -65,6 +45,7 @@ void Supervisor::spawn(Slot& s) {
     child.args.assign(words.begin() + 1, words.end());
   }
   child.env = child_env(s);
+  prepare_endpoint(s, child);
   auto pid = spawn_child(child);
   changed_.notify();
   if (!pid) {
@@ -78,6 +59,7 @@ void Supervisor::spawn(Slot& s) {
   s.restart_pending = false;
   s.policy.started();
   spdlog::info("launch: started {} (pid {}, generation {})", s.spec.name, s.pid, s.generation);
+  follow_cluster(s);
 }
 
 void Supervisor::watch_children() {
@@ -90,6 +72,7 @@ void Supervisor::watch_children() {
 }
 
 void Supervisor::on_exit(pid_t pid, int status) {
+  if (on_bot_exit(pid, status)) return;
   if (auto it = fenced_.find(pid); it != fenced_.end()) {
     spdlog::info("launch: retired process of {} (pid {}) exited: {}", it->second, pid, describe_exit(status));
     fenced_.erase(it);
@@ -99,6 +82,9 @@ void Supervisor::on_exit(pid_t pid, int status) {
   for (auto* s : watched()) {
     if (s->pid != pid) continue;
     s->pid = 0;
+    // Its bot was attached to this process's endpoint, which is gone: the bot is stopped and
+    // started again once the next process's shards are READY.
+    stop_bot(*s, "its cluster's process exited");
     auto how = describe_exit(status);
     if (stopping_) {
       spdlog::info("launch: {} stopped ({})", s->spec.name, how);
@@ -153,6 +139,8 @@ void Supervisor::retire(std::vector<std::unique_ptr<Slot>> slots) {
   for (auto& s : slots) {
     s->restart.cancel();
     s->given_up = true;
+    stop_bot(*s, "its cluster leaves");
+    if (s->proxy_port) std::erase(fixed_ports_, s->proxy_port);
     if (s->pid) {
       fenced_[s->pid] = s->spec.name;
       signal_group(s->pid, SIGTERM);

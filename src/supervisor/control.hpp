@@ -19,13 +19,14 @@ struct ControlState {
   std::size_t clusters = 0;      // slots of the current layout; 0 until the plan is made
   std::uint32_t shard_count = 0; // of the current layout
   bool owns_every_shard = true;  // no SHARD_IDS
+  bool runs_bots = false;        // SHARD_BOT_COMMAND is set
 };
 
 struct ControlDecision {
-  enum class Action { status, rolling_restart, reshard };
+  enum class Action { status, rolling_restart, reshard, bot_restart };
   Action action = Action::status;
   std::uint32_t target = 0;       // reshard: the new shard count
-  protocol::LaunchStarted answer; // rolling_restart, reshard: the answer once started
+  protocol::LaunchStarted answer; // rolling_restart, reshard, bot_restart: the answer once started
 };
 
 // What `request` asks for. An error (refused, bad_input, busy) is a request the supervisor turns

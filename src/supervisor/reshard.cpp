@@ -26,7 +26,7 @@ std::optional<AutoReshardDecision> AutoReshard::decide(const protocol::HubStatus
                                                        const Activity& activity) {
   const auto limit = settings_.guilds_per_shard;
   if (!limit || !settings_.owns_every_shard || !settings_.hosts_hub || shard_count == 0) return std::nullopt;
-  if (activity.resharding || activity.rolling || activity.stopping) return std::nullopt;
+  if (activity.resharding || activity.rolling || activity.bots || activity.stopping) return std::nullopt;
   const auto now = clock_();
   if (last_ && now - *last_ < kAutoReshardEvery) return std::nullopt;
   double guilds = 0;

@@ -22,6 +22,7 @@ struct Activity {
   bool stopping = false;
   bool rolling = false;    // a rolling restart is under way
   bool resharding = false; // a reshard is under way
+  bool bots = false;       // the bot processes are being replaced (`shardline restart --bots`)
 };
 
 // The new layout of a reshard to `target` shards: every shard, in SHARD_CLUSTERS processes (at

@@ -24,7 +24,7 @@ constexpr auto kReadyWait = std::chrono::minutes(10);
 
 void Supervisor::start_rolling() {
   const auto now = activity();
-  if (now.rolling || now.resharding || now.stopping || slots_.empty()) return;
+  if (now.rolling || now.resharding || now.bots || now.stopping || slots_.empty()) return;
   rolling_ = {};
   rolling_.running = true;
   net::spawn_owned(io_, rolling_restart(), "rolling restart");

@@ -8,12 +8,16 @@
 #include "net/tls_context.hpp"
 #include "rest/discord_rest.hpp"
 #include "supervisor/child_process.hpp"
+#include "supervisor/command_words.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+
+#include <unistd.h>
 
 namespace shardline::supervisor {
 
@@ -22,6 +26,31 @@ namespace {
 // On SIGTERM/SIGINT the clusters close their shards resumably and exit within 3 s; past this
 // the leftovers are killed.
 constexpr auto kStopDeadline = std::chrono::seconds(10);
+
+// A bare program name is looked up in PATH when the child execs it; a name found nowhere is a
+// configuration error before anything starts, not a crash loop of exit code 127.
+bool findable(const std::string& program) {
+  if (program.find('/') != std::string::npos) return true; // a path: exec says what is wrong
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    auto colon = dirs.find(':');
+    auto dir = std::string(dirs.substr(0, colon));
+    std::error_code ec;
+    auto candidate = std::filesystem::path(dir.empty() ? "." : dir) / program;
+    if (std::filesystem::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return true;
+    if (colon == std::string_view::npos) return false;
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+Result<std::string> make_endpoint_dir() {
+  auto pattern = (std::filesystem::temp_directory_path() / "shardline-launch-XXXXXX").string();
+  if (!::mkdtemp(pattern.data()))
+    return fail(Errc::io, fmt::format("cannot create a directory for the clusters' port files under {}",
+                                      std::filesystem::temp_directory_path().string()));
+  return pattern;
+}
 
 Result<std::string> self_exe() {
   std::error_code ec;
@@ -41,7 +70,35 @@ Supervisor::Supervisor(asio::io_context& io, const Config& cfg, const LaunchOpti
 int Supervisor::run() {
   // Resolved once: after an upgrade that replaces the binary, /proc/self/exe names a deleted
   // file, and every respawn would fail.
-  if (cfg_.launch.command.empty()) {
+  auto cluster_words = split_command_words(cfg_.launch.command, "SHARD_CLUSTER_COMMAND");
+  if (!cluster_words) {
+    spdlog::error("{}", cluster_words.error().message);
+    return kExitConfig;
+  }
+  cluster_words_ = std::move(*cluster_words);
+  auto bots = BotSettings::from_config(cfg_);
+  if (!bots) {
+    spdlog::error("{}", bots.error().message);
+    return kExitConfig;
+  }
+  bots_ = std::move(*bots);
+  if (bots_.enabled() && !findable(bots_.words[0])) {
+    spdlog::error("SHARD_BOT_COMMAND: `{}` is not a program found in PATH", bots_.words[0]);
+    return kExitConfig;
+  }
+  if (!cluster_words_.empty() && !findable(cluster_words_[0])) {
+    spdlog::error("SHARD_CLUSTER_COMMAND: `{}` is not a program found in PATH", cluster_words_[0]);
+    return kExitConfig;
+  }
+  if (bots_.endpoint) {
+    auto dir = make_endpoint_dir();
+    if (!dir) {
+      spdlog::error("{}", dir.error().message);
+      return kExitFailure;
+    }
+    endpoint_dir_ = std::move(*dir);
+  }
+  if (cluster_words_.empty()) {
     auto exe = self_exe();
     if (!exe) {
       spdlog::error("{}", exe.error().message);
@@ -194,6 +251,8 @@ void Supervisor::stop() {
   monitor_.cancel();
   for (auto* s : watched()) {
     s->restart.cancel();
+    // Bots first (or at once): a bot outliving its cluster would only see its endpoint vanish.
+    stop_bot(*s, "the supervisor is stopping");
     if (s->pid) signal_group(s->pid, SIGTERM); // each saves its sessions and exits within 3 s
   }
   for (auto& [pid, name] : fenced_) signal_group(pid, SIGKILL);
@@ -205,6 +264,10 @@ void Supervisor::stop() {
         spdlog::warn("launch: {} (pid {}) did not stop in time: killing it", s->spec.name, s->pid);
         signal_group(s->pid, SIGKILL);
       }
+    for (auto& [pid, name] : bots_leaving_) {
+      spdlog::warn("launch: the bot of {} (pid {}) did not stop in time: killing it", name, pid);
+      signal_group(pid, SIGKILL);
+    }
     finish();
   });
   maybe_finish_stop();
@@ -214,7 +277,7 @@ void Supervisor::maybe_finish_stop() {
   if (!stopping_) return;
   for (auto* s : watched())
     if (s->pid) return;
-  if (!fenced_.empty()) return;
+  if (!fenced_.empty() || !bots_leaving_.empty()) return;
   finish();
 }
 
@@ -225,6 +288,10 @@ void Supervisor::finish() {
   chld_.cancel();
   if (link_) link_->stop();
   if (hub_) hub_->stop();
+  if (!endpoint_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(endpoint_dir_, ec);
+  }
   spdlog::info("launch: every cluster stopped");
   // Close frames of the hub go out, then the loop ends.
   auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));

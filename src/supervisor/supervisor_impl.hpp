@@ -8,10 +8,14 @@
 //   rolling_restart.cpp  one cluster at a time replaced, each resuming its shards
 //   reshard.cpp          a new layout beside the old, the switch, the old one closed
 //   control.cpp          operator requests (launch_request) and SIGHUP
+//   bots.cpp             the bot process beside each cluster (SHARD_BOT_COMMAND): started once
+//                        its cluster is READY, restarted after a death, replaced one cluster at a
+//                        time by `shardline restart --bots`
 //
 // The rules these apply are pure and unit-tested: health_check (who is alive, who is killed),
 // restart_policy (when a dead cluster starts again), cluster_plan, reshard (the new layout, when
-// to reshard on its own) and control (which request starts what, or why not). One io_context
+// to reshard on its own), control (which request starts what, or why not), command_words and
+// bot_process (a bot's port, URLs, environment and restarts). One io_context
 // thread: no locks.
 
 #include "core/clock.hpp"
@@ -21,6 +25,8 @@
 #include "link/hub_link.hpp"
 #include "net/event.hpp"
 #include "protocol/hub_messages.hpp"
+#include "supervisor/bot_process.hpp"
+#include "supervisor/child_process.hpp"
 #include "supervisor/cluster_plan.hpp"
 #include "supervisor/control.hpp"
 #include "supervisor/health_check.hpp"
@@ -50,7 +56,8 @@ inline constexpr auto kAskTimeout = std::chrono::seconds(2);
 
 // One cluster of a layout: its plan entry and its current process.
 struct Slot {
-  Slot(ClusterSpec s, RestartPolicy p, asio::io_context& io) : spec(std::move(s)), policy(std::move(p)), restart(io) {}
+  Slot(ClusterSpec s, RestartPolicy p, asio::io_context& io)
+      : spec(std::move(s)), policy(std::move(p)), restart(io), bot_restart(io) {}
 
   ClusterSpec spec;
   RestartPolicy policy;
@@ -64,6 +71,12 @@ struct Slot {
   std::uint32_t shard_count = 0; // of its layout
   bool standby_start = false;    // the new layout of a reshard: start without events
   std::uint32_t restarts = 0;
+  // The cluster's endpoint, when the supervisor runs bots (or SHARD_PROXY_PORT asks for it):
+  // where its process writes the port it bound, and the fixed port it is given (0: auto).
+  std::string proxy_port_file;
+  std::uint16_t proxy_port = 0;
+  std::optional<BotProcess> bot; // with SHARD_BOT_COMMAND
+  asio::steady_timer bot_restart; // until a restart after the bot's death
 
   // Running and seen heartbeating (the status's `up`).
   bool up() const { return pid != 0 && life.last_alive.has_value(); }
@@ -126,7 +139,26 @@ private:
   void watch_hangup();
   json::object control(const protocol::LaunchRequest& request);
   protocol::SupervisorStatus status() const;
-  Activity activity() const { return {stopping_, rolling_.running, reshard_.running}; }
+  Activity activity() const { return {stopping_, rolling_.running, reshard_.running, bot_job_.running}; }
+
+  // ---- bots.cpp: the bot processes ---------------------------------------------------------
+  // The endpoint's settings and --proxy-port-file for a cluster process about to start.
+  void prepare_endpoint(Slot& s, ChildSpec& child);
+  // After the slot's process started: its bot is started once its shards are READY.
+  void follow_cluster(Slot& s);
+  asio::awaitable<void> bring_up_bot(Slot* s, std::int64_t generation);
+  // A new bot process for the slot (its pid), or the reason it could not be started.
+  Result<pid_t> start_bot(Slot& s);
+  void restart_bot_later(Slot& s, const std::string& how);
+  // The cluster's process left (or the supervisor stops): its bot processes are stopped.
+  void stop_bot(Slot& s, const char* why);
+  // SIGTERM to a bot process, SIGKILL after a deadline; its exit is expected.
+  void dismiss_bot(pid_t pid, const std::string& cluster);
+  // True when `pid` was a bot process (handled here).
+  bool on_bot_exit(pid_t pid, int status);
+  bool bots_running() const;
+  void start_bot_restart();
+  asio::awaitable<void> restart_bots();
 
   asio::io_context& io_;
   const Config& cfg_;
@@ -144,6 +176,7 @@ private:
   std::unique_ptr<hub::Hub> hub_;
   std::shared_ptr<link::HubLink> link_;
   std::string exe_; // this binary, for `run` children
+  std::vector<std::string> cluster_words_; // SHARD_CLUSTER_COMMAND split into words; empty: exe_ run
   std::string hub_host_;
   std::uint16_t hub_port_ = 0;
   std::uint32_t shard_count_ = 0;
@@ -157,6 +190,11 @@ private:
   AutoReshard auto_reshard_;
   protocol::ReshardJob reshard_;
   protocol::RollingJob rolling_; // `total` is filled in by status()
+  BotSettings bots_;
+  std::string endpoint_dir_;             // the clusters' port files; removed at the end
+  std::vector<std::uint16_t> fixed_ports_; // held by slots (a fixed SHARD_PROXY_PORT)
+  std::map<pid_t, std::string> bots_leaving_; // bot processes stopped on purpose, not yet reaped
+  protocol::RollingJob bot_job_;           // `shardline restart --bots`
   bool stopping_ = false;
   bool finished_ = false;
   int exit_code_ = 0;

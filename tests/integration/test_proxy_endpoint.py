@@ -128,12 +128,11 @@ class ProxyEndpoint(unittest.TestCase):
         g, ready = self.identified()
         sid, seq = ready["d"]["session_id"], g.seq
         g.close()  # no close frame: the session stays resumable
+        before = self.status()["shards"][0]["events"]
         sent = [self.inject(f"while away {i}") for i in range(3)]
-
-        def detached():
-            st = self.status()
-            return st if st["shards"][0]["clients"] == 0 or st["sessions"] >= 1 else None
-        wait_until(detached, 10, "the endpoint to notice the dropped connection")
+        # The three are in the shard's feed (and so in its resume buffer) before the RESUME.
+        wait_until(lambda: self.status()["shards"][0]["events"] >= before + 3, 10,
+                   "the injected messages in the endpoint's feed")
         r = self.gateway()
         r.resume(TOKEN, sid, seq)
         replayed = []

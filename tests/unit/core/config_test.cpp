@@ -351,7 +351,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"SHARD_IPC_TLS_CA", "/nonexistent/ca.pem"}, BadValue{"SHARD_PROXY_PORT", "65536"},
         BadValue{"SHARD_PROXY_PORT", "web"}, BadValue{"SHARD_PROXY_HOST", " "},
         BadValue{"SHARD_PROXY_RESUME_EVENTS", "-1"}, BadValue{"SHARD_PROXY_RESUME_S", "forever"},
-        BadValue{"SHARD_PROXY_CACHE_MEMBERS", "maybe"}),
+        BadValue{"SHARD_PROXY_CACHE_MEMBERS", "maybe"}, BadValue{"SHARD_BOT_SETTLE_S", "-1"}),
     // Stable, readable names (the default prints the struct's bytes, pointers included, so
     // ctest's list changed from build to build): the index, the setting, then the value's
     // letters and digits.
@@ -392,6 +392,8 @@ TEST_F(ConfigTest, LaunchSettings) {
   EXPECT_EQ(d.launch.prefix, "cluster");
   EXPECT_EQ(d.launch.dead_after_s, 90);
   EXPECT_EQ(d.launch.restart_max, 5u);
+  EXPECT_EQ(d.launch.bot_settle_s, 2);
+  EXPECT_EQ(load_config(with_secret({{"SHARD_BOT_SETTLE_S", "0.5"}})).launch.bot_settle_s, 0.5);
   auto c = load_config(with_secret({{"SHARD_CLUSTERS", "4"},
                                     {"SHARD_CLUSTER_PREFIX", "us-west"},
                                     {"SHARD_CLUSTER_COMMAND", " /opt/bot/bin/mybot --cluster "},

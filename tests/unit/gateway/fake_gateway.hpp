@@ -133,7 +133,11 @@ public:
   bool ack_heartbeats = true;
   bool answer_identify = true;
   bool answer_resume = true;
+  bool invalidate_resumes = false; // RESUME is answered INVALID_SESSION (false): the session is gone
   int refuse_connects = 0;
+  // Connections to this host never open: connect() waits for its deadline, then times out (a
+  // resume URL whose host drops packets).
+  std::string unreachable_host;
   std::string session_id = "0123456789abcdef";
   std::string resume_url = "ws://resume.test:7001";
   std::uint64_t seq = 0;
@@ -153,12 +157,19 @@ public:
     last().push(fmt::format(R"({{"op":0,"s":{},"t":"{}","d":{}}})", ++seq, type, d));
   }
 
-  asio::awaitable<Result<std::shared_ptr<WsConnection>>> connect(GatewayTarget target, steady::time_point) override {
+  asio::awaitable<Result<std::shared_ptr<WsConnection>>> connect(GatewayTarget target,
+                                                                steady::time_point deadline) override {
     attempts.push_back(target);
     attempt_times.push_back(steady::now());
     if (refuse_connects > 0) {
       --refuse_connects;
       co_return fail(Errc::connect_failed, "cannot connect to the test gateway: refused");
+    }
+    if (!unreachable_host.empty() && target.host == unreachable_host) {
+      asio::steady_timer until(io_, deadline);
+      auto [ec] = co_await until.async_wait(asio::as_tuple(asio::use_awaitable));
+      (void)ec;
+      co_return fail(Errc::timeout, "cannot connect to the test gateway: timed out");
     }
     auto c = std::make_shared<FakeConnection>(io_, std::move(target));
     c->on_write = [this](FakeConnection& conn, const Sent& s) { answer(conn, s); };
@@ -176,7 +187,8 @@ private:
                          R"("user":{{"id":"42"}},"guilds":[{{"id":"1001","unavailable":true}},)"
                          R"({{"id":"1002","unavailable":true}}]}}}})",
                          ++seq, session_id, resume_url));
-    if (s.op() == 6 && answer_resume) c.push(fmt::format(R"({{"op":0,"s":{},"t":"RESUMED","d":{{}}}})", ++seq));
+    if (s.op() == 6 && invalidate_resumes) c.push(R"({"op":9,"d":false})");
+    else if (s.op() == 6 && answer_resume) c.push(fmt::format(R"({{"op":0,"s":{},"t":"RESUMED","d":{{}}}})", ++seq));
   }
 
   asio::io_context& io_;
@@ -197,8 +209,14 @@ public:
   int sessions_lost = 0;
   std::vector<steady::time_point> lost_at;
   std::optional<std::string> stopped;
+  std::string fresh_url; // fresh_gateway_url's answer
+  int fresh_url_requests = 0;
 
   void grant() { granted_.set(); }
+  asio::awaitable<std::string> fresh_gateway_url(std::uint32_t) override {
+    ++fresh_url_requests;
+    co_return fresh_url;
+  }
 
   asio::awaitable<Result<void>> acquire_identify(std::uint32_t) override {
     ++slot_requests;

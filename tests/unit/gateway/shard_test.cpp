@@ -213,6 +213,109 @@ TEST_F(ShardTest, ASessionOfAnotherLayoutIsNotResumed) {
   EXPECT_EQ(gateway->count(2), 1u);
 }
 
+// ---- a resume URL that is gone -----------------------------------------------------------------
+
+SavedSession saved_at(std::string resume_url) {
+  SavedSession saved;
+  saved.shard_id = 3;
+  saved.shard_count = 8;
+  saved.session_id = "saved-session";
+  saved.seq = 41;
+  saved.resume_url = std::move(resume_url);
+  return saved;
+}
+
+// A session from an environment that is gone (a simulator stopped, a retired node): its resume
+// URL refuses every connection. After url_attempts failures the shard resumes at the gateway
+// URL instead, within seconds, and the session (which Discord still has) goes on there.
+TEST_F(ShardTest, AResumeUrlThatKeepsFailingFallsBackToTheGatewayUrlWithinSeconds) {
+  gateway->refuse_connects = 2;
+  options.url_attempts = 2;
+  const auto started = steady::now();
+  start(saved_at("ws://resume.test:9000"));
+  ASSERT_TRUE(ready_on_connection(1));
+  ASSERT_EQ(gateway->attempts.size(), 3u);
+  EXPECT_EQ(gateway->attempts[0].host, "resume.test");
+  EXPECT_EQ(gateway->attempts[1].host, "resume.test");
+  EXPECT_EQ(gateway->attempts[2].host, "gateway.test") << "the third connection goes to /gateway/bot's URL";
+  EXPECT_LT(gateway->attempt_times[2] - started, 3500ms) << "within the backoff of two failures (0.5-1 s, 1-2 s)";
+  expect_resume(gateway->last().first_command(), options.token, "saved-session", 41);
+  EXPECT_EQ(gateway->count(2), 0u) << "the session lives: no IDENTIFY";
+  EXPECT_EQ(host.slot_requests, 0);
+  // Reconnects after this go where the session was resumed, not to the dead URL again.
+  gateway->last().push(R"({"op":7,"d":null})");
+  ASSERT_TRUE(ready_on_connection(2));
+  EXPECT_EQ(gateway->attempts[3].host, "gateway.test");
+}
+
+// The session is gone there too: INVALID_SESSION, and a new session through the host's
+// IDENTIFY slots, as for any invalidated session.
+TEST_F(ShardTest, AResumeUrlThatIsGoneWithTheSessionEndsInAnIdentifyThroughTheHost) {
+  gateway->refuse_connects = 1;
+  gateway->invalidate_resumes = true;
+  options.url_attempts = 1;
+  const auto started = steady::now();
+  start(saved_at("ws://resume.test:9000"));
+  ASSERT_TRUE(run_until([&] { return shard->status() == ShardStatus::ready; }, 8s));
+  ASSERT_EQ(gateway->attempts.size(), 3u);
+  EXPECT_EQ(gateway->attempts[0].host, "resume.test");
+  EXPECT_EQ(gateway->attempts[1].host, "gateway.test");
+  EXPECT_EQ(gateway->conns[0]->sent_with_op(6).size(), 1u) << "the RESUME was tried at the gateway URL first";
+  EXPECT_EQ(gateway->attempts[2].host, "gateway.test");
+  EXPECT_EQ(gateway->last().sent_with_op(2).size(), 1u);
+  EXPECT_EQ(host.slot_requests, 1) << "the IDENTIFY went through the host";
+  EXPECT_EQ(host.sessions_lost, 1);
+  EXPECT_EQ(host.readies, std::vector<bool>{false});
+  EXPECT_EQ(shard->session().session_id, gateway->session_id);
+  EXPECT_LT(steady::now() - started, 6s);
+}
+
+// A resume URL whose host never answers costs resume_url_timeout per attempt, not the whole
+// connect_timeout (20 s by default).
+TEST_F(ShardTest, AResumeUrlThatHangsIsGivenUpWithinTheShortBudget) {
+  gateway->unreachable_host = "resume.test";
+  options.url_attempts = 2;
+  options.resume_url_timeout = 300ms;
+  const auto started = steady::now();
+  start(saved_at("ws://resume.test:9000"));
+  ASSERT_TRUE(ready_on_connection(1));
+  ASSERT_EQ(gateway->attempts.size(), 3u);
+  EXPECT_EQ(gateway->attempts[2].host, "gateway.test");
+  EXPECT_GE(gateway->attempt_times[1] - gateway->attempt_times[0], 300ms) << "each attempt waited its budget";
+  EXPECT_LT(gateway->attempt_times[2] - started, 4s);
+  expect_resume(gateway->last().first_command(), options.token, "saved-session", 41);
+}
+
+// A successful connection to the resume URL resets the count: failures must come in a row.
+TEST_F(ShardTest, AResumeUrlThatFailsOnceStaysTheResumeUrl) {
+  gateway->refuse_connects = 1;
+  options.url_attempts = 2;
+  start(saved_at("ws://resume.test:9000"));
+  ASSERT_TRUE(ready_on_connection(1));
+  ASSERT_EQ(gateway->attempts.size(), 2u);
+  EXPECT_EQ(gateway->attempts[1].host, "resume.test");
+  gateway->refuse_connects = 1;
+  gateway->last().server_close(4000);
+  ASSERT_TRUE(ready_on_connection(2));
+  EXPECT_EQ(gateway->attempts.back().host, "resume.test") << "one failure after a success is not two in a row";
+}
+
+// The gateway URL itself keeps failing (a GET /gateway/bot answer kept from a simulator that is
+// gone): the shard asks its host for a fresh one, and resumes or identifies there.
+TEST_F(ShardTest, AGatewayUrlThatKeepsFailingIsAskedOfTheHostAgain) {
+  gateway->refuse_connects = 2;
+  options.url_attempts = 2;
+  host.fresh_url = "ws://fresh.test:7100";
+  start(saved_at(options.gateway_url)); // resumed at the gateway URL: the simulator's case
+  ASSERT_TRUE(ready_on_connection(1));
+  ASSERT_EQ(gateway->attempts.size(), 3u);
+  EXPECT_EQ(gateway->attempts[1].host, "gateway.test");
+  EXPECT_EQ(host.fresh_url_requests, 1);
+  EXPECT_EQ(gateway->attempts[2].host, "fresh.test");
+  EXPECT_EQ(gateway->attempts[2].port, "7100");
+  expect_resume(gateway->last().first_command(), options.token, "saved-session", 41);
+}
+
 TEST_F(ShardTest, ReconnectResumesOnANewConnectionAndKeepsTheSequence) {
   identify_and_flow();
   const auto asked = steady::now();

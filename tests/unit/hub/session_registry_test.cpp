@@ -164,6 +164,34 @@ TEST(SessionRegistry, StoresAndLooksUpPerLayout) {
   EXPECT_TRUE(reg.lookup(ask(8, {1})).empty());
 }
 
+// A session's binding (what it belongs to) is kept as reported and handed back; a report
+// without one leaves the entry unbound, and a malformed one refuses the report.
+TEST(SessionRegistry, KeepsEachSessionsBindingAsReported) {
+  ManualClock clock;
+  SessionRegistry reg(clock.clock());
+  auto bound = live(0, "s0", 10);
+  bound.binding = std::string(64, 'f');
+  ASSERT_EQ(reg.report(report(2, {bound, live(1, "s1", 11)}), "alpha").status, Status::ok);
+  auto got = reg.lookup(ask(2, {0, 1}));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].binding, std::string(64, 'f'));
+  EXPECT_EQ(got[1].binding, "");
+  // A newer report without a binding replaces the bound entry whole.
+  ASSERT_EQ(reg.report(report(2, {live(0, "s0", 12)}), "alpha").status, Status::ok);
+  EXPECT_EQ(reg.lookup(ask(2, {0}))[0].binding, "");
+
+  SessionReport parsed;
+  json::value frame = json::parse(R"({"shard_count":2,"sessions":[{"shard_id":0,"session_id":"s","seq":1,)"
+                                  R"("resume_url":"wss://x","binding":"ab12"}]})");
+  ASSERT_EQ(parse_session_report(frame, parsed), "");
+  EXPECT_EQ(parsed.sessions[0].binding, "ab12");
+  frame.as_object()["sessions"].as_array()[0].as_object()["binding"] = "a b";
+  EXPECT_NE(parse_session_report(frame, parsed).find("sessions[0].binding"), std::string::npos);
+  frame.as_object()["sessions"].as_array()[0].as_object()["binding"] = nullptr; // null: none
+  ASSERT_EQ(parse_session_report(frame, parsed), "");
+  EXPECT_EQ(parsed.sessions[0].binding, "");
+}
+
 TEST(SessionRegistry, UnknownShardsAreLeftOutAndDuplicatesAnsweredOnce) {
   ManualClock clock;
   SessionRegistry reg(clock.clock());

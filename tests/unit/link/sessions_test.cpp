@@ -34,6 +34,11 @@ asio::awaitable<void> report_and_look_up(LoopbackHub* h, std::shared_ptr<HubLink
                                          std::shared_ptr<HubLink> adm, Outcome* out) {
   Sessions four;
   for (std::uint32_t i = 0; i < 4; ++i) four.push_back(session(i, "sess" + std::to_string(i), 100 + i, kUrl));
+  // Bindings travel with their sessions (none on shard 0); one the hub would refuse (shard 3)
+  // goes as none rather than sinking the report.
+  four[1].binding = std::string(64, 'b');
+  four[2].binding = "c0ffee";
+  four[3].binding = "not a binding!";
   four.push_back(session(9, "bad-shard", 1, kUrl));     // left out by the link, not sent
   four.push_back(session(1, "bad url", 1, "http://x")); // likewise: the other entries still go
   const std::vector<std::uint32_t> shard0{0}, all4{0, 1, 2, 3}, mixed{3, 0, 1, 2, 2, 7};
@@ -84,6 +89,8 @@ TEST(LinkSessions, ReportThenLookupFromAnotherProcess) {
     EXPECT_EQ(s.session_id, "sess" + std::to_string(want));
     EXPECT_EQ(s.seq, 100u + want);
     EXPECT_EQ(s.resume_url, kUrl);
+    const char* binding[] = {"", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "c0ffee", ""};
+    EXPECT_EQ(s.binding, binding[want]) << want;
   }
   ASSERT_TRUE(o.after_delete && *o.after_delete);
   ASSERT_EQ((*o.after_delete)->size(), 3u);

@@ -51,7 +51,8 @@ TEST(SupervisorControl, ARollingRestartStartsAndSaysHowManyClusters) {
 TEST(SupervisorControl, ARollingRestartIsRefusedWhileBusy) {
   auto r = rolling_restart();
   r.rolling = false;
-  EXPECT_EQ(refusal(r, idle()), "only a rolling restart is offered: {\"action\": \"restart\", \"rolling\": true}");
+  EXPECT_EQ(refusal(r, idle()), "restart needs rolling: true (the clusters, one at a time) or bots: true (the bot "
+                                "processes, one cluster at a time)");
   auto state = idle();
   state.activity.stopping = true;
   EXPECT_EQ(refusal(rolling_restart(), state), "the supervisor is stopping");
@@ -64,6 +65,53 @@ TEST(SupervisorControl, ARollingRestartIsRefusedWhileBusy) {
   state = idle();
   state.clusters = 0;
   EXPECT_EQ(refusal(rolling_restart(), state), "no cluster is planned yet");
+}
+
+protocol::LaunchRequest bot_restart() {
+  protocol::LaunchRequest r;
+  r.action = "restart";
+  r.bots = true;
+  return r;
+}
+
+ControlState with_bots() {
+  auto state = idle();
+  state.runs_bots = true;
+  return state;
+}
+
+TEST(SupervisorControl, ABotRestartStartsWhenTheSupervisorRunsBots) {
+  auto d = decide_control(bot_restart(), with_bots());
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->action, ControlDecision::Action::bot_restart);
+  EXPECT_TRUE(d->answer.started);
+  EXPECT_EQ(d->answer.clusters, 4u);
+}
+
+TEST(SupervisorControl, ABotRestartIsRefusedWithoutBotsOrWhileBusy) {
+  EXPECT_EQ(refusal(bot_restart(), idle()),
+            "this supervisor runs no bot processes (set SHARD_BOT_COMMAND to run one per cluster)");
+  auto both = bot_restart();
+  both.rolling = true;
+  EXPECT_EQ(refusal(both, with_bots()),
+            "restart either the clusters (rolling: true) or the bot processes (bots: true)");
+  auto state = with_bots();
+  state.activity.bots = true;
+  EXPECT_EQ(refusal(bot_restart(), state), "a restart of the bot processes is already under way");
+  // Cluster restarts and reshards stop and start bots themselves: one job at a time.
+  state = with_bots();
+  state.activity.rolling = true;
+  EXPECT_EQ(refusal(bot_restart(), state), "a rolling restart is under way");
+  state = with_bots();
+  state.activity.resharding = true;
+  EXPECT_EQ(refusal(bot_restart(), state), "a reshard is under way");
+  state = with_bots();
+  state.activity.stopping = true;
+  EXPECT_EQ(refusal(bot_restart(), state), "the supervisor is stopping");
+  state = with_bots();
+  state.activity.bots = true;
+  EXPECT_EQ(refusal(rolling_restart(), state), "a restart of the bot processes is under way");
+  EXPECT_EQ(refusal(reshard_to(16), state), "a restart of the bot processes is under way");
 }
 
 TEST(SupervisorControl, AReshardStartsAndSaysFromAndTo) {
