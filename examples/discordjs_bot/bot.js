@@ -9,7 +9,7 @@
 //   needs: `rest.api` (without the `/v10`, which discord.js appends from `rest.version`).
 //   The gateway URL comes from `GET /gateway/bot` through that base, as from Discord.
 // - DISCORD_TOKEN: the bot's token (the endpoint checks it, 4004 otherwise).
-// - SHARD_IDS, SHARD_COUNT (optional): the shards this process runs, e.g. `0,1` of `4`.
+// - SHARD_IDS, SHARD_COUNT (optional): the shards this process runs, e.g. `0,1` or `0-3,8`.
 //   Without them the Client runs every shard `GET /gateway/bot` recommends.
 //
 // What it does: logs in, counts its guilds, answers a message `!ping` with a reply `pong`
@@ -33,7 +33,16 @@ const apiUrl = (process.env.DISCORD_API_URL ?? 'https://discord.com/api/v10').re
 const versioned = /^(.*)\/v(\d+)$/.exec(apiUrl);
 const rest = versioned ? { api: versioned[1], version: versioned[2] } : { api: apiUrl };
 
-const shardIds = (process.env.SHARD_IDS ?? '').split(',').filter(s => s.trim() !== '').map(Number);
+// SHARD_IDS as `shardline launch` writes it: `0,1,2` or ranges `0-3,8`.
+function parseShardIds(text) {
+  const ids = [];
+  for (const part of (text ?? '').split(',').map(s => s.trim()).filter(Boolean)) {
+    const [lo, hi = lo] = part.split('-').map(Number);
+    for (let id = lo; id <= hi; id++) ids.push(id);
+  }
+  return ids;
+}
+const shardIds = parseShardIds(process.env.SHARD_IDS);
 const shardCount = Number(process.env.SHARD_COUNT ?? '') || undefined;
 
 const client = new Client({

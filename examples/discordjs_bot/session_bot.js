@@ -31,7 +31,16 @@ const apiUrl = (process.env.DISCORD_API_URL ?? 'https://discord.com/api/v10').re
 const versioned = /^(.*)\/v(\d+)$/.exec(apiUrl);
 const rest = new REST(versioned ? { api: versioned[1], version: versioned[2] } : { api: apiUrl }).setToken(token);
 
-const shardIds = (process.env.SHARD_IDS ?? '').split(',').filter(s => s.trim() !== '').map(Number);
+// SHARD_IDS as `shardline launch` writes it: `0,1,2` or ranges `0-3,8`.
+function parseShardIds(text) {
+  const ids = [];
+  for (const part of (text ?? '').split(',').map(s => s.trim()).filter(Boolean)) {
+    const [lo, hi = lo] = part.split('-').map(Number);
+    for (let id = lo; id <= hi; id++) ids.push(id);
+  }
+  return ids;
+}
+const shardIds = parseShardIds(process.env.SHARD_IDS);
 const shardCount = Number(process.env.SHARD_COUNT ?? '') || null;
 const sessionFile = process.env.SESSION_FILE ?? 'sessions.json';
 

@@ -9,7 +9,8 @@ variable below itself (docs/bots.md). What it reads:
   `discord.http.Route.BASE`. Everything else (the gateway URL, the shard count) comes from
   `GET /gateway/bot` through that base, as it would from Discord.
 - DISCORD_TOKEN: the bot's token (the endpoint checks it, 4004 otherwise).
-- SHARD_IDS, SHARD_COUNT (optional): the shards this process runs, e.g. `0,1` of `4`. Without
+- SHARD_IDS, SHARD_COUNT (optional): the shards this process runs, e.g. `0,1` or `0-3,8` of
+  `16`. Without
   them discord.py runs every shard `GET /gateway/bot` recommends.
 
 What it does: logs in, counts its guilds, answers a message `!ping` with a reply `pong` (REST,
@@ -45,11 +46,16 @@ def emit(event, **fields):
 
 
 def shard_settings():
-    """(shard_ids, shard_count) from SHARD_IDS and SHARD_COUNT, or (None, None)."""
-    ids, count = os.environ.get("SHARD_IDS", "").strip(), os.environ.get("SHARD_COUNT", "").strip()
-    if not ids:
+    """(shard_ids, shard_count) from SHARD_IDS (`0,1,2` or ranges `0-3,8`, as `shardline
+    launch` writes them) and SHARD_COUNT, or (None, count or None)."""
+    text, count = os.environ.get("SHARD_IDS", "").strip(), os.environ.get("SHARD_COUNT", "").strip()
+    if not text:
         return None, (int(count) if count else None)
-    return [int(i) for i in ids.split(",") if i.strip()], int(count)
+    ids = []
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        ids.extend(range(int(lo), int(hi or lo) + 1))
+    return ids, int(count)
 
 
 API_URL = os.environ.get("DISCORD_API_URL", "https://discord.com/api/v10").rstrip("/")
@@ -127,7 +133,8 @@ async def main():
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    emit("starting", at=int(time.time() * 1000), api=API_URL, shard_ids=SHARD_IDS, shard_count=SHARD_COUNT, discord_py=discord.__version__)
+    emit("starting", at=int(time.time() * 1000), api=API_URL, shard_ids=SHARD_IDS, shard_count=SHARD_COUNT,
+         discord_py=discord.__version__)
     async with bot:
         runner = asyncio.create_task(bot.start(token))
         stopper = asyncio.create_task(stop.wait())

@@ -31,7 +31,10 @@ def bot_env(api_port, token, shard_ids=None, shard_count=None, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARD_", "DISCORD_"))}
     env.update({"DISCORD_TOKEN": token, "DISCORD_API_URL": f"http://127.0.0.1:{api_port}/api/v10"})
     if shard_ids is not None:
-        env["SHARD_IDS"] = ",".join(str(i) for i in shard_ids)
+        ids = sorted(shard_ids)
+        contiguous = len(ids) > 1 and ids == list(range(ids[0], ids[-1] + 1))
+        # As `shardline launch` writes it: a range when it can.
+        env["SHARD_IDS"] = f"{ids[0]}-{ids[-1]}" if contiguous else ",".join(map(str, ids))
     if shard_count is not None:
         env["SHARD_COUNT"] = str(shard_count)
     env.update({k: str(v) for k, v in extra.items()})
