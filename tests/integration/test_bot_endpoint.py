@@ -16,10 +16,13 @@
    cluster 4010 naming that cluster, IDENTIFY twice 4005, no IDENTIFY in time 4003, no heartbeats
    4009, oversize and malformed payloads 4002, too many commands 4008; the cluster's shards
    untouched (no IDENTIFY at the simulator) and a client attached throughout kept receiving.
+5. The discord.js example as `shardline launch`'s SHARD_BOT_COMMAND, unchanged: each bot runs
+   its cluster's shards from its environment alone; `restart --bots` reconnects nothing.
 
 Every wait is on a status API (the simulator's /_sim/, the hub's shard status) or on the bot's
 own JSON lines, bounded. Needs node >= 18 and npm, the npm registry for `npm ci`, and Debian's
 python3-discord (scripts/install-deps.sh); without them the tests fail, they do not skip."""
+import json
 import os
 import time
 import unittest
@@ -432,3 +435,70 @@ class BadInput(EndpointCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UnderLaunch(EndpointCase):
+    """The examples as SHARD_BOT_COMMAND of `shardline launch`, unchanged: each bot finds its
+    cluster's endpoint and shards in its environment alone; `shardline restart --bots` replaces
+    them with zero Discord reconnects."""
+
+    def test_discordjs_example_as_shard_bot_command(self):
+        self.sim, self.sim_port = procs.start_sim({
+            "--token": TOKEN, "--guilds": GUILDS, "--shards": SHARDS, "--max-concurrency": SHARDS,
+            "--identify-window-ms": 300, "--heartbeat-ms": 2000, "--outage-ms": 0, "--events-per-sec": 50})
+        self.addCleanup(self.sim.stop)
+        js_dir = bots.install_discordjs()
+        out_dir = procs.scratch_dir("launch-bot-out-")
+        # Each bot's JSON lines in a file of its own: the command is split into words, no shell
+        # reads it, so the redirection is sh's.
+        command = f"sh -c 'exec node \"{js_dir}/bot.js\" >> \"$BOT_OUT/$SHARD_CLUSTER_NAME.out\"'"
+        env = procs.base_env(0, DISCORD_TOKEN=TOKEN, DISCORD_API_URL=f"http://127.0.0.1:{self.sim_port}/api/v10",
+                             DISCORD_IDENTIFY_WINDOW_MS=300, DISCORD_INTENTS=INTENTS, SHARD_COUNT=SHARDS,
+                             SHARD_CLUSTERS=2, SHARD_DATA_DIR=procs.scratch_dir("launch-"),
+                             SHARD_IPC_HEARTBEAT_S=0.5, SHARD_IPC_STATS_INTERVAL_S=1, SHARD_COMMANDS="false",
+                             SHARD_BOT_COMMAND=command, BOT_OUT=out_dir)
+        sup = procs.Proc(["launch", "--port-file", "{port_file}"], env, name="launch")
+        self.addCleanup(sup.stop)
+        hub_port = sup.wait_port()
+        status.wait_shards(hub_port, status.all_ready(SHARDS), "every shard READY", 30, procs=[sup])
+        self.world = self.sim_get(f"/_sim/world?shards={SHARDS}")
+        names = ["cluster-0", "cluster-1"]
+
+        def lines(name, kind):
+            path = os.path.join(out_dir, f"{name}.out")
+            if not os.path.exists(path):
+                return []
+            with open(path, errors="replace") as f:
+                rows = [json.loads(line) for line in f.read().split("\n")[:-1] if line.startswith("{")]
+            return [r for r in rows if r["event"] == kind]
+
+        def wait_lines(name, kind, count=1, timeout=40):
+            def check():
+                sup.alive_or_fail(f"{kind} from the bot of {name}")
+                found = lines(name, kind)
+                return found[count - 1] if len(found) >= count else None
+            return wait_until(check, timeout, f"{count} {kind!r} from the bot of {name}")
+
+        held = {}
+        for name in names:
+            ready = wait_lines(name, "ready")
+            held[name] = ready["shards"]
+            self.assert_sees_its_world(ready, ready["shards"])
+            wait_lines(name, "commands")
+        self.assertEqual(sorted(held["cluster-0"] + held["cluster-1"]), list(range(SHARDS)))
+        base = self.sim_get("/_sim/stats")
+
+        # Each cluster's bot answers in its own shards' guilds, through its own endpoint.
+        for name in names:
+            guild = self.guild_in(held[name][0])
+            sent = self.sim_post("/_sim/messages", {"guild_id": guild, "content": "!ping"})
+            wait_until(lambda: [r for r in lines(name, "replied") if r["to"] == sent["id"]], 15,
+                       f"the bot of {name} replying to !ping")
+
+        res = procs.run_cli(["restart", "--bots", "--timeout-s", "90"], procs.base_env(hub_port), timeout=120)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        for name in names:
+            ready = wait_lines(name, "ready", count=2)
+            self.assertEqual(ready["shards"], held[name])
+            self.assert_sees_its_world(ready, held[name])
+        self.assert_shardline_reconnected_nothing(since=base)
