@@ -9,6 +9,7 @@ packages=(
   libssl-dev zlib1g-dev libisal-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nats-server libnats-dev openssl procps
+  python3-discord  # discord.py 2.x: the bot endpoint's acceptance test (tests/integration/test_bot_endpoint.py)
   "$@"
 )
 # node and npm run the discord.js acceptance test (tests/integration/test_sim_discordjs.py).
