@@ -29,6 +29,9 @@ constexpr auto kCloseFramesGrace = std::chrono::milliseconds(300);
 // The bot endpoint names the cluster holding a shard it does not (4010) from the hub's status,
 // asked this often.
 constexpr auto kHolderRefreshEvery = std::chrono::seconds(10);
+// While some shard of the bot has no known holder (clusters still joining), ask every second, so
+// a 4010 names the holder soon after that cluster joined.
+constexpr auto kHolderRefreshIncomplete = std::chrono::seconds(1);
 
 link::LinkOptions link_options(const Config& cfg, ssl::context* tls) {
   link::LinkOptions o;
@@ -204,7 +207,8 @@ private:
     for (auto id : sc->shard_ids()) endpoint_->add_shard(id);
     endpoint_->set_command_sink([sc](std::uint32_t shard, int op, std::string_view d) { return sc->send(shard, op, d); });
     endpoint_->set_holder_lookup([this](std::uint32_t shard, std::uint32_t count) -> std::optional<std::string> {
-      auto it = holders_.find({count, shard});
+      (void)count;
+      auto it = holders_.find({0, shard});
       if (it == holders_.end()) return std::nullopt;
       return it->second;
     });
@@ -279,11 +283,20 @@ private:
         if (status) {
           std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders;
           for (auto* c : status->clusters())
-            for (auto id : c->shard_ids) holders[{c->shard_count, id}] = c->name;
+            // By shard id alone: a cluster's shard_count in the hub's status is the count of its
+            // own shards for version-1 compatibility (docs/protocol.md §3.3), not the bot's total;
+            // the endpoint has already checked the client's total against this cluster's.
+            for (auto id : c->shard_ids) holders[{0, id}] = c->name;
           self->holders_ = std::move(holders);
         }
       }
-      self->holder_timer_.expires_after(kHolderRefreshEvery);
+      bool complete = false;
+      if (self->shards_ && self->shards_->shard_count() > 0) {
+        const auto count = self->shards_->shard_count();
+        complete = true;
+        for (std::uint32_t id = 0; id < count && complete; ++id) complete = self->holders_.contains({0, id});
+      }
+      self->holder_timer_.expires_after(complete ? kHolderRefreshEvery : kHolderRefreshIncomplete);
       auto [ec] = co_await self->holder_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
     }
@@ -321,7 +334,7 @@ private:
   std::unique_ptr<commands::OperatorCommands> commands_;
   std::unique_ptr<proxy::Endpoint> endpoint_;
   std::unique_ptr<proxy::ProxyServer> proxy_;
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders_; // (count, shard) -> cluster
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders_; // (0, shard) -> cluster
   asio::steady_timer holder_timer_;
   std::set<std::uint32_t> restore_pending_; // shards whose first dispatch has not come yet
   std::unique_ptr<hub::Hub> hub_;
