@@ -292,6 +292,12 @@ asio::awaitable<void> Supervisor::restart_bots() {
     bot.policy.started();
     s.bot_restart.cancel();
     dismiss_bot(old, s.spec.name);
+    // "Done" means the old bot is gone, not only told to go: wait for its exit (dismiss_bot kills
+    // it at kBotStopDeadline), so one cluster's old and new bots never overlap the next one's.
+    auto gone = [this, old] { return stopping_ || !bots_leaving_.count(old); };
+    if (!co_await changed_.wait_for(gone, kBotStopDeadline + std::chrono::seconds(2)))
+      spdlog::warn("launch: bot restart: the old bot of {} (pid {}) has not been reaped yet", s.spec.name, old);
+    if (stopping_) break;
     ++bot_job_.done;
     spdlog::info("launch: bot restart: {}'s bot replaced (pid {} -> {}) ({}/{})", s.spec.name, old, next,
                  bot_job_.done, slots_.size());
