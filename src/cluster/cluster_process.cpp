@@ -158,6 +158,14 @@ private:
       auto* sc = shards_;
       link_->on_layout([sc](bool active) { sc->set_active(active); });
     }
+    if (cfg_.proxy.enabled())
+      // A joining cluster names its shards: the endpoint's 4010 reasons name it at once. A leave
+      // (or a join that replaces a generation) is settled by asking the hub's status again.
+      link_->on_membership([this](const protocol::ClusterJoin* joined, std::string_view) {
+        if (joined)
+          for (auto id : joined->shard_ids) holders_[id] = joined->cluster_name;
+        holder_timer_.cancel();
+      });
     link_->on_superseded([this] {
       // A newer generation owns this cluster's shards now: leave at once, and leave the saved
       // sessions alone (they are the new process's).
@@ -208,7 +216,7 @@ private:
     endpoint_->set_command_sink([sc](std::uint32_t shard, int op, std::string_view d) { return sc->send(shard, op, d); });
     endpoint_->set_holder_lookup([this](std::uint32_t shard, std::uint32_t count) -> std::optional<std::string> {
       (void)count;
-      auto it = holders_.find({0, shard});
+      auto it = holders_.find(shard);
       if (it == holders_.end()) return std::nullopt;
       return it->second;
     });
@@ -281,12 +289,12 @@ private:
         auto status = co_await self->link_->hub_status(std::chrono::milliseconds(3000));
         if (self->stopping_) co_return;
         if (status) {
-          std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders;
+          std::map<std::uint32_t, std::string> holders;
           for (auto* c : status->clusters())
             // By shard id alone: a cluster's shard_count in the hub's status is the count of its
             // own shards for version-1 compatibility (docs/protocol.md §3.3), not the bot's total;
             // the endpoint has already checked the client's total against this cluster's.
-            for (auto id : c->shard_ids) holders[{0, id}] = c->name;
+            for (auto id : c->shard_ids) holders[id] = c->name;
           self->holders_ = std::move(holders);
         }
       }
@@ -294,11 +302,11 @@ private:
       if (self->shards_ && self->shards_->shard_count() > 0) {
         const auto count = self->shards_->shard_count();
         complete = true;
-        for (std::uint32_t id = 0; id < count && complete; ++id) complete = self->holders_.contains({0, id});
+        for (std::uint32_t id = 0; id < count && complete; ++id) complete = self->holders_.contains(id);
       }
       self->holder_timer_.expires_after(complete ? kHolderRefreshEvery : kHolderRefreshIncomplete);
-      auto [ec] = co_await self->holder_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
+      // A cancel is a wake-up: a cluster joined or left (start_link), ask again now.
+      co_await self->holder_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 
@@ -334,7 +342,7 @@ private:
   std::unique_ptr<commands::OperatorCommands> commands_;
   std::unique_ptr<proxy::Endpoint> endpoint_;
   std::unique_ptr<proxy::ProxyServer> proxy_;
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::string> holders_; // (0, shard) -> cluster
+  std::map<std::uint32_t, std::string> holders_; // shard id -> the cluster holding it
   asio::steady_timer holder_timer_;
   std::set<std::uint32_t> restore_pending_; // shards whose first dispatch has not come yet
   std::unique_ptr<hub::Hub> hub_;

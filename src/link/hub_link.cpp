@@ -361,5 +361,8 @@ LinkStatus HubLink::status() const { return impl_->status(); }
 void HubLink::on_superseded(std::function<void()> f) { impl_->superseded_cb_ = std::move(f); }
 void HubLink::on_broadcast(std::function<void(const BroadcastMessage&)> f) { impl_->broadcast_cb_ = std::move(f); }
 void HubLink::on_layout(std::function<void(bool active)> f) { impl_->layout_cb_ = std::move(f); }
+void HubLink::on_membership(std::function<void(const protocol::ClusterJoin*, std::string_view)> f) {
+  impl_->membership_cb_ = std::move(f);
+}
 
 } // namespace shardline::link

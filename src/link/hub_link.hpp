@@ -162,6 +162,9 @@ public:
   void on_broadcast(std::function<void(const BroadcastMessage&)> f);
   // Called for a layout_request from the supervisor: whether bot code gets events now.
   void on_layout(std::function<void(bool active)> f);
+  // Called when the hub announces a cluster joining (with the shards it runs) or leaving: a
+  // directory of who holds what can follow at once instead of at its next hub_status.
+  void on_membership(std::function<void(const protocol::ClusterJoin* joined, std::string_view left)> f);
 
   class Impl;
 

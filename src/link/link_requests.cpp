@@ -85,10 +85,12 @@ void HubLink::Impl::on_frame(const std::string& body) {
     auto j = protocol::ClusterJoin::read(fields);
     clusters_.insert(j.cluster_name);
     spdlog::info("cluster joined: {}", j.cluster_name);
+    if (membership_cb_) membership_cb_(&j, {});
   } else if (op == "cluster_leave") {
     auto l = protocol::ClusterLeave::read(fields);
     clusters_.erase(l.cluster_name);
     spdlog::info("cluster left: {}", l.cluster_name);
+    if (membership_cb_) membership_cb_(nullptr, l.cluster_name);
   } else if (op == "stats_broadcast") {
     spdlog::debug("stats from {}", source);
   } else if (op == "error") {

@@ -385,11 +385,7 @@ class BadInput(EndpointCase):
         gw = self.connect("c0")
         gw.identify(TOKEN, shard=(2, SHARDS), intents=INTENTS)
         closed = self.assert_closed(gw, 4010)
-        # Issue 14 wants the reason to name the cluster holding the shard (c1); the endpoint's
-        # lookup of holders through the hub does not find it yet (issue 14 stays open for it),
-        # so what is asserted is the part that holds: the shard and what this cluster holds.
-        self.assertIn("shard [2, 4]", closed.reason, closed)
-        self.assertRegex(closed.reason, r"held", closed)
+        self.assertRegex(closed.reason, r"shard \[2, 4\] is held by cluster c1\b", closed)
 
         # IDENTIFY twice: 4005.
         gw = self.connect()
