@@ -5,6 +5,8 @@
 // extractors that read only the fields they need, so a 1 MB GUILD_CREATE costs a skim of its
 // members and channels, not a tree.
 
+#include "gateway/gateway_codes.hpp" // opcode::, for the callers of parse()
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,12 +15,6 @@
 #include <vector>
 
 namespace shardline::gateway {
-
-namespace opcode {
-inline constexpr int dispatch = 0, heartbeat = 1, identify = 2, presence_update = 3, voice_state_update = 4,
-                     resume = 6, reconnect = 7, request_guild_members = 8, invalid_session = 9, hello = 10,
-                     heartbeat_ack = 11;
-}
 
 struct GatewayPayload {
   int op = -1;

@@ -3,6 +3,8 @@
 // networking: what a client sends, checked, and the frames the endpoint sends. Close codes are
 // Discord's (../shared/discord/gateway.md, "Close codes"). Pure.
 
+#include "gateway/gateway_codes.hpp"
+
 #include <boost/json.hpp>
 
 #include <cstdint>
@@ -12,18 +14,9 @@
 
 namespace shardline::proxy {
 
-namespace op {
-inline constexpr int dispatch = 0, heartbeat = 1, identify = 2, presence_update = 3, voice_state_update = 4,
-                     resume = 6, reconnect = 7, request_guild_members = 8, invalid_session = 9, hello = 10,
-                     heartbeat_ack = 11, request_soundboard_sounds = 31;
-}
-
-namespace close_code {
-inline constexpr std::uint16_t unknown_error = 4000, unknown_opcode = 4001, decode_error = 4002,
-                               not_authenticated = 4003, authentication_failed = 4004,
-                               already_authenticated = 4005, rate_limited = 4008, session_timed_out = 4009,
-                               invalid_shard = 4010;
-}
+// Discord's opcodes and close codes, as the rest of the endpoint names them.
+namespace op = gateway::opcode;
+namespace close_code = gateway::close_code;
 
 // A refusal: close the connection with `code` and `reason` (at most 123 bytes on the wire).
 struct Refusal {

@@ -21,6 +21,7 @@
 #include "proxy/json_packer.hpp"
 #include "proxy/packed_json.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -74,7 +75,22 @@ public:
   static Result<GuildCache> restore(std::string_view text, CacheOptions options);
 
 private:
-  struct Keys; // ids of the keys the cache looks at
+  // The ids of the keys the cache looks at, interned once (intern_known_keys()). Defined here,
+  // not in a .cpp: the cache's state (guild_cache.cpp) and its event handlers
+  // (guild_cache_events.cpp) both read them.
+  struct Keys {
+    std::uint32_t id = 0, guild_id = 0, user = 0, user_id = 0, member_count = 0, unavailable = 0, guilds = 0,
+                  session_id = 0, resume_gateway_url = 0, shard = 0, v = 0, application = 0, role = 0, role_id = 0,
+                  parent_id = 0, channel_id = 0, channel_ids = 0, status = 0, type = 0, member = 0;
+    std::array<std::uint32_t, kEntityKinds> lists{};
+
+    // The entity kind whose list `key` is, or -1.
+    int list_kind(std::uint32_t key) const {
+      for (std::size_t i = 0; i < kEntityKinds; ++i)
+        if (lists[i] == key) return static_cast<int>(i);
+      return -1;
+    }
+  };
   void intern_known_keys();
 
   CachedGuild* find_guild(std::uint64_t id);
@@ -85,6 +101,17 @@ private:
 
   bool keeps(EntityKind kind, std::string_view entity) const;
   std::optional<std::uint64_t> entity_id(EntityKind kind, std::string_view entity) const;
+
+  // guild_cache_events.cpp: applying dispatches.
+  //
+  // A handler finds the id its event is about first; when the id is missing or not a
+  // snowflake the event is malformed: counted, and dropped before anything changed (apply()
+  // relies on that to forget the keys the event brought). required_id() is that check:
+  // `object`'s field `key`, or the id of an entity of `kind` (entity_id()); nullopt means
+  // counted already, the handler returns.
+  std::optional<std::uint64_t> required_id(std::string_view object, std::uint32_t key);
+  std::optional<std::uint64_t> required_id(EntityKind kind, std::string_view entity);
+  void count_malformed() { ++malformed_; } // for the handlers' other checks
   std::string strip_for_storage(EntityKind kind, std::string_view entity) const;
   // Replaces all entries of `kind` with the array `list`; false if malformed.
   bool replace_list(CachedGuild& guild, EntityKind kind, std::string_view list);

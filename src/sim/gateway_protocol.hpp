@@ -3,6 +3,7 @@
 // client sends into checked commands, and building the payloads the simulator sends. Kept
 // apart from the server so every rule about shapes and close codes is unit-testable.
 
+#include "gateway/gateway_codes.hpp"
 #include "sim/interaction_store.hpp"
 #include "sim/world.hpp"
 
@@ -14,19 +15,9 @@
 
 namespace shardline::sim {
 
-namespace op {
-inline constexpr int dispatch = 0, heartbeat = 1, identify = 2, presence_update = 3, voice_state_update = 4,
-                     resume = 6, reconnect = 7, request_guild_members = 8, invalid_session = 9, hello = 10,
-                     heartbeat_ack = 11, request_soundboard_sounds = 31;
-}
-
-namespace close_code {
-inline constexpr std::uint16_t unknown_error = 4000, unknown_opcode = 4001, decode_error = 4002,
-                               not_authenticated = 4003, authentication_failed = 4004,
-                               already_authenticated = 4005, invalid_seq = 4007, rate_limited = 4008,
-                               session_timed_out = 4009, invalid_shard = 4010, sharding_required = 4011,
-                               invalid_api_version = 4012, invalid_intents = 4013, disallowed_intents = 4014;
-}
+// Discord's opcodes and close codes, as the rest of the simulator names them.
+namespace op = gateway::opcode;
+namespace close_code = gateway::close_code;
 
 inline constexpr std::size_t kMaxPayloadBytes = 4096;
 

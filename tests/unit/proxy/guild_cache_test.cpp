@@ -498,6 +498,71 @@ TEST(GuildCache, MalformedAndHostileInputIsIgnoredAndCounted) {
   EXPECT_TRUE(parse(cache.ready_data("s", "u", 0, 1)).is_object());
 }
 
+// Every handler first finds the id its event is about (GuildCache::required_id()): the event's
+// own id, a role_id, a user id, a list element's id. Each of those, missing or not a snowflake,
+// makes the event malformed: counted once, nothing changed. The same event with the id as a
+// string or as a number is applied and not counted.
+TEST(GuildCache, EveryEventsIdIsCheckedBeforeAnythingChanges) {
+  const std::string g = id(kGuild);
+  struct Case {
+    std::string_view type;
+    std::string_view key; // the id's field; "@" in `d` is where it goes
+    std::string d;
+    std::string valid; // a snowflake the event applies with
+  };
+  const Case cases[] = {
+      {"READY", "id", R"({"user":{@},"guilds":[]})", id(kBot)},
+      {"READY", "id", R"({"user":)" + bot_user() + R"(,"guilds":[{@}]})", id(kGuild3)},
+      {"GUILD_CREATE", "id", R"({@,"name":"fresh"})", id(kGuild2)},
+      {"GUILD_CREATE", "id", R"({"id":")" + g + R"(","channels":[{@,"type":0}]})", "102"},
+      {"GUILD_UPDATE", "id", R"({@,"name":"renamed"})", g},
+      {"GUILD_DELETE", "id", R"({@})", g},
+      {"CHANNEL_CREATE", "id", R"({@,"guild_id":")" + g + R"(","type":0,"name":"c"})", "102"},
+      {"CHANNEL_DELETE", "id", R"({@,"guild_id":")" + g + R"("})", "101"},
+      {"THREAD_CREATE", "id", R"({@,"guild_id":")" + g + R"(","type":11,"parent_id":"101"})", "202"},
+      {"THREAD_DELETE", "id", R"({@,"guild_id":")" + g + R"("})", "201"},
+      {"THREAD_LIST_SYNC", "id", R"({"guild_id":")" + g + R"(","threads":[{@,"type":11,"parent_id":"101"}]})", "202"},
+      {"GUILD_ROLE_CREATE", "id", R"({"guild_id":")" + g + R"(","role":{@,"name":"r"}})", "302"},
+      // A valid "id" beside it must not stand in for role_id.
+      {"GUILD_ROLE_DELETE", "role_id", R"({"guild_id":")" + g + R"(","id":"301",@})", "301"},
+      {"GUILD_EMOJIS_UPDATE", "id", R"({"guild_id":")" + g + R"(","emojis":[{@,"name":"e"}]})", "402"},
+      {"GUILD_MEMBER_ADD", "id", R"({"guild_id":")" + g + R"(","user":{@}})", "902"},
+      {"GUILD_MEMBER_REMOVE", "id", R"({"guild_id":")" + g + R"(","user":{@}})", "900"},
+      {"GUILD_MEMBERS_CHUNK", "id", R"({"guild_id":")" + g + R"(","members":[{"user":{@}}]})", "902"},
+      {"PRESENCE_UPDATE", "id", R"({"guild_id":")" + g + R"(","user":{@},"status":"online"})", "902"},
+      {"VOICE_STATE_UPDATE", "user_id", R"({"guild_id":")" + g + R"(",@,"channel_id":"101"})", "902"},
+      {"USER_UPDATE", "id", R"({@,"username":"renamed"})", id(kBot)},
+  };
+  const auto with = [](const Case& c, const std::string& member) {
+    std::string d = c.d;
+    d.replace(d.find('@'), 1, member);
+    return d;
+  };
+  const std::string_view not_snowflakes[] = {R"("x")", R"("0")", "0", "-5", "1.5", "true", "null", "{}", "[]",
+                                             R"("99999999999999999999999")", R"("")"};
+  for (const auto& c : cases) {
+    std::vector<std::string> bad{with(c, R"("not_)" + std::string(c.key) + R"(":"1")")}; // missing
+    for (auto v : not_snowflakes) bad.push_back(with(c, R"(")" + std::string(c.key) + R"(":)" + std::string(v)));
+    for (const auto& d : bad) {
+      auto cache = ready_cache({true, true, true});
+      cache.apply("GUILD_CREATE", rich_guild());
+      const auto before = cache.serialize();
+      cache.apply(c.type, d);
+      EXPECT_EQ(cache.malformed_count(), 1u) << c.type << " " << d;
+      EXPECT_TRUE(cache.serialize() == before) << "changed by " << c.type << " " << d;
+    }
+    for (const auto& v : {R"(")" + c.valid + R"(")", c.valid}) {
+      const auto d = with(c, R"(")" + std::string(c.key) + R"(":)" + v);
+      auto cache = ready_cache({true, true, true});
+      cache.apply("GUILD_CREATE", rich_guild());
+      const auto before = cache.serialize();
+      cache.apply(c.type, d);
+      EXPECT_EQ(cache.malformed_count(), 0u) << c.type << " " << d;
+      EXPECT_TRUE(cache.serialize() != before) << "not applied: " << c.type << " " << d;
+    }
+  }
+}
+
 TEST(GuildCache, AHostileStreamOfNewKeysCannotGrowTheKeyTableWithoutBound) {
   auto cache = ready_cache();
   cache.apply("GUILD_CREATE", rich_guild());
