@@ -58,6 +58,7 @@ sim = [r for r in read_lines("sim.json") if "label" in r]
 ingest = [r for r in read_lines("ingest.json") if "label" in r]
 proxy = [r for r in read_lines("proxy.json") if "label" in r]
 proxy_meta = next(iter(read_lines("proxy.json")), {})
+proxycache = [r for r in read_lines("proxycache.json") if "client" in r]
 query = read_lines("query.jsonl")
 recovery = read_lines("recovery.jsonl")
 
@@ -254,6 +255,22 @@ px_lat = {(m, p): fig(rows_, f"{p}_us", "µs") for m, rows_ in (("direct", px_di
 px_added = {p: fig_diff(px_lat[("through", p)], px_lat[("direct", p)], "µs") for p in ("p50", "p99")}
 px_attempted = len({r["run"] for r in proxy if r.get("mode") == "through"}) or None
 
+# The endpoint's guild cache against discord.js's (bench/proxy_cache_run.sh): the two take turns,
+# so the n-th row of each is run n.
+def pc_rows(client):
+    return {n + 1: r for n, r in enumerate(r for r in proxycache if r["client"] == client)}
+
+
+pc_sl, pc_dj = pc_rows("shardline"), pc_rows("discordjs")
+pc_guilds = next((r["guilds"] for r in proxycache), None)
+pc_sl_rss = fig(pc_sl, "rss_growth_kib", "MiB", 1, 1 / 1024)
+pc_sl_mem = fig(pc_sl, "memory_bytes_kib", "MiB", 1, 1 / 1024)
+pc_dj_rss = fig(pc_dj, "rss_growth_kib", "MiB", 1, 1 / 1024)
+pc_dj_heap = fig(pc_dj, "heap_used_growth_kib", "MiB", 1, 1 / 1024)
+pc_share = Fig({n: pc_sl_rss.by_run[n] / pc_dj_rss.by_run[n] for n in set(pc_sl_rss.by_run) & set(pc_dj_rss.by_run)
+                if pc_dj_rss.by_run[n]}, "", 3)
+pc_djs_version = next((r.get("discordjs") for r in pc_dj.values()), "?")
+
 # Query
 q_sl_rows = {r["run"]: r for r in query if r["tool"] == "shardline" and ok(r)}
 q_peer_rows = {r["run"]: r for r in query if r["tool"] != "shardline" and ok(r)}
@@ -426,6 +443,11 @@ rows = [
      f"run by run{'' if px_rate in (None, 10000) else f'; measured at {px_rate_text} events/s'})", px_added["p99"],
      f"the same bot straight on the simulator: p99 {px_lat[('direct', 'p99')]}", "–",
      verdict(px_added["p99"], "<=", 1000, px_attempted)),
+    ("14", f"bot endpoint: guild cache memory ≤ 1/4 of discord.js's own cache for the same world "
+     f"({pc_guilds or '?':,} guilds over 16 shards; RSS growth, Shardline ÷ discord.js)" if pc_guilds else
+     "bot endpoint: guild cache memory ≤ 1/4 of discord.js's own cache", pc_sl_rss,
+     f"discord.js {pc_djs_version} Client, default caches: {pc_dj_rss}",
+     ratio_text(ratios(pc_sl_rss, pc_dj_rss, False)), verdict(pc_share, "<=", 0.25, RUNS)),
     ("6", "rolling restart of 4 clusters: every shard's downtime < 2 s, zero IDENTIFYs", roll_down,
      "not measured (hybrid-sharding's re-clustering is not part of this run)", "–",
      f"downtime {verdict(roll_down, '<', 2000, RUNS)}; IDENTIFYs {roll_ids}, {verdict(roll_ids, '<=', 0, RUNS)}"
@@ -605,10 +627,20 @@ section(
      ("latency p50", px_lat[("through", "p50")], f"straight on the simulator {px_lat[('direct', 'p50')]}",
       f"added {px_added['p50']}"),
      ("latency p99", px_lat[("through", "p99")], f"straight on the simulator {px_lat[('direct', 'p99')]}",
-      f"added {px_added['p99']}")],
+      f"added {px_added['p99']}"),
+     (f"guild cache for {pc_guilds or '?':,} guilds over 16 shards: RSS growth (its own count)",
+      f"{pc_sl_rss} ({pc_sl_mem})", f"discord.js {pc_djs_version} Client: RSS growth {pc_dj_rss} (V8 heap used {pc_dj_heap})",
+      ratio_text(ratios(pc_sl_rss, pc_dj_rss, False)))],
     ["Both paths include the simulator's own write and the bot's inflate; the added figures are the endpoint's "
      "cluster in between: its shard's read, inflate and parse, the cache, and the endpoint's deflate and write.",
-     "The latency percentiles of each run are over every MESSAGE_CREATE of its window (70 % of the stream)."])
+     "The latency percentiles of each run are over every MESSAGE_CREATE of its window (70 % of the stream).",
+     "The simulator emits its stream in ticks of 10 ms (100 events at 10,000/s over 16 shards): an event waits for "
+     "the ones before it in its tick at every hop, so the added latency is about a tick's worth of the cluster's "
+     "per-event cost, plus the scheduling of three busy processes on the machine's cores. What was tried and "
+     "measured: docs/benchmark-notes.md, \"The bot endpoint's added latency\".",
+     "The cache rows: `bench/proxy_cache_run.sh`, the simulator's READY and GUILD_CREATE payloads fed in-process "
+     "to 16 guild caches with the endpoint's default options and to a discord.js Client's own packet handler "
+     "(default caches, no connection), taking turns; growth of RSS after malloc_trim or full collections."])
 
 section(
     "Memory per 10,000 guilds", "memory.png",

@@ -15,6 +15,7 @@
 #   simulator      zlib-stream rate and 64-shard scale (no peer)          bench/sim_run.sh
 #   ingest         events per core against @discordjs/ws                  bench/gateway_run.sh
 #   proxy          the bot endpoint: events per core, added latency        bench/proxy_endpoint_run.sh
+#   proxycache     the endpoint's guild cache against discord.js's cache   bench/proxy_cache_run.sh
 #                  against the same bot straight on the simulator
 #   query          guild count over 16 clusters against broadcastEval    bench/compare/query.sh
 #   recovery       kill -9 of a cluster; rolling restart                  bench/compare/recovery.sh
@@ -35,7 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 RUNS=${COMPARE_RUNS:-3}
-SCENARIOS=${COMPARE_SCENARIOS:-coldstart memory ipc sim ingest proxy query recovery}
+SCENARIOS=${COMPARE_SCENARIOS:-coldstart memory ipc sim ingest proxy proxycache query recovery}
 RES=${COMPARE_RESULTS:-$ROOT/build/compare}
 T0=$SECONDS
 COMPARE_STARTED=$(date -u "+%Y-%m-%d %H:%M UTC")
@@ -55,7 +56,7 @@ if [ "${COMPARE_SKIP_SETUP:-0}" != 1 ]; then
   (cd bench/compare/peers && npm ci --no-audit --no-fund --loglevel=error)
   say "building shardline and the load drivers"
   cmake --preset release >/dev/null
-  cmake --build --preset release --target shardline shardline_ipc_bench sim_bench nats_bench redis_bench
+  cmake --build --preset release --target shardline shardline_ipc_bench sim_bench nats_bench redis_bench proxy_cache_bench
 fi
 mkdir -p "$RES"
 setup_s=$((SECONDS - T0))
@@ -63,7 +64,7 @@ setup_s=$((SECONDS - T0))
 for s in $SCENARIOS; do
   case $s in
   coldstart) rm -f "$RES/coldstart.jsonl" "$RES/coldstart-defaults.jsonl" ;;
-  ipc | sim | ingest | memory | proxy) rm -f "$RES/$s.json" ;;
+  ipc | sim | ingest | memory | proxy | proxycache) rm -f "$RES/$s.json" ;;
   *) rm -f "$RES/$s.jsonl" ;;
   esac
 done
@@ -137,6 +138,7 @@ want sim && step sim env SIM_RUNS="$RUNS" SIM_MODES=isal SIM_ISAL_RATES="100000 
 want ingest && step ingest env GATEWAY_RUNS="$RUNS" GATEWAY_HIGH_RATE=0 GATEWAY_MEMORY_GUILDS=0 \
   BENCH_RESULTS="$RES/ingest.json" bash bench/gateway_run.sh
 want proxy && step proxy env PROXY_RUNS="$RUNS" BENCH_RESULTS="$RES/proxy.json" bash bench/proxy_endpoint_run.sh
+want proxycache && step proxycache env PROXY_CACHE_RUNS="$RUNS" BENCH_RESULTS="$RES/proxycache.json" bash bench/proxy_cache_run.sh
 want query && step query env QUERY_RUNS="$RUNS" BENCH_RESULTS="$RES/query.jsonl" bash bench/compare/query.sh
 want recovery && step recovery env RECOVERY_RUNS="$RUNS" BENCH_RESULTS="$RES/recovery.jsonl" bash bench/compare/recovery.sh
 
