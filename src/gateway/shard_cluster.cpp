@@ -240,21 +240,32 @@ void ShardCluster::schedule_reports() {
 // The session (every second while events flow) and, when it changed, the guild list with it:
 // both describe the same sequence number, so a RESUME from that number rebuilds the list
 // exactly. Guild lists change with every GUILD_CREATE at start and rarely after.
+//
+// The frequent saves go to the writer thread (state_writer.hpp), with copies of what they save.
+// The final one (all_guilds, at shutdown) is durable (fsync) and done here, after every queued
+// save, so that it is the last word; the frequent ones need only survive the process.
 void ShardCluster::save_state(Shard& shard, bool all_guilds) {
   auto s = shard.session();
   if (s.session_id.empty()) return;
-  std::string error;
-  // Durable (fsync) only for the final save: the frequent ones need only survive the process.
-  if (!sessions_.save(s, error, /*durable=*/all_guilds))
-    spdlog::warn("shard {}: cannot save its session: {}", shard.id(), error);
-  if (!all_guilds && !shard.guilds_changed()) return;
-  if (!guild_snapshots_.save(shard.id(), shard.count(), s.session_id, shard.take_guilds(), error))
-    spdlog::warn("shard {}: cannot save its guild list: {}", shard.id(), error);
+  std::optional<std::vector<GuildRecord>> guilds;
+  if (all_guilds || shard.guilds_changed()) guilds = shard.take_guilds();
+  auto write = [this, s = std::move(s), guilds = std::move(guilds), durable = all_guilds] {
+    std::string error;
+    if (!sessions_.save(s, error, durable))
+      spdlog::warn("shard {}: cannot save its session: {}", s.shard_id, error);
+    if (guilds && !guild_snapshots_.save(s.shard_id, s.shard_count, s.session_id, *guilds, error))
+      spdlog::warn("shard {}: cannot save its guild list: {}", s.shard_id, error);
+  };
+  if (!all_guilds) return state_writer_.post(std::move(write));
+  state_writer_.flush();
+  write();
 }
 
 void ShardCluster::shutdown(std::chrono::milliseconds deadline, std::function<void()> done, bool save_state_now) {
   shutting_down_ = true;
   if (report_timer_) report_timer_->cancel();
+  // Superseded: the saved state is the newer process's now; what is queued must not overwrite it.
+  if (!save_state_now) state_writer_.discard();
   if (save_state_now) report_sessions(); // the hub gets the last sequences too
   if (shards_.empty()) {
     if (done) done();
@@ -340,8 +351,11 @@ void ShardCluster::on_session_update(Shard& shard) {
 void ShardCluster::on_session_lost(Shard& shard) {
   // Once shutting down (or superseded), the saved state may already be the next process's.
   if (shutting_down_) return;
-  sessions_.remove(shard.id(), shard.count());
-  guild_snapshots_.remove(shard.id(), shard.count());
+  // In order with the saves queued before it: none of them may bring the session back.
+  state_writer_.post([this, id = shard.id(), count = shard.count()] {
+    sessions_.remove(id, count);
+    guild_snapshots_.remove(id, count);
+  });
   lost_sessions_.push_back(shard.id());
 }
 

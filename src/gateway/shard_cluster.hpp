@@ -8,6 +8,7 @@
 #include "core/config.hpp"
 #include "gateway/session_file.hpp"
 #include "gateway/shard.hpp"
+#include "gateway/state_writer.hpp"
 #include "link/cluster_state.hpp"
 #include "net/event.hpp"
 #include "rest/discord_rest.hpp"
@@ -125,6 +126,8 @@ private:
   std::unique_ptr<ssl::context> tls_;
   SessionFileStore sessions_;
   GuildSnapshotStore guild_snapshots_;
+  // After the stores: destroyed (joined) first, while the jobs' stores still exist.
+  StateWriter state_writer_;
   link::HubLink* link_ = nullptr;
   rest::GatewayBot bot_;
   // fresh_gateway_url(): the request in flight (shards that ask meanwhile wait for it), and
