@@ -90,8 +90,8 @@ int main(int argc, char** argv) {
   sim->add_option("--deflate", simo.deflate, "zlib-stream engine: isal (fast, the default) or zlib (level 1: "
                   "the same ratio at about 4x the CPU)")
       ->transform(CLI::CheckedTransformer(
-          std::map<std::string, shardline::sim::DeflateEngine>{{"isal", shardline::sim::DeflateEngine::isal},
-                                                               {"zlib", shardline::sim::DeflateEngine::zlib}},
+          std::map<std::string, shardline::net::DeflateEngine>{{"isal", shardline::net::DeflateEngine::isal},
+                                                               {"zlib", shardline::net::DeflateEngine::zlib}},
           CLI::ignore_case));
   sim->add_option("--seed", simo.seed, "Seed of the generated world")->capture_default_str();
   sim->add_option("--outage-ms", simo.outage_ms, "Guilds unavailable at start come back after this")

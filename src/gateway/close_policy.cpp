@@ -1,33 +1,35 @@
 #include "gateway/close_policy.hpp"
 
+#include "gateway/gateway_codes.hpp"
+
 namespace shardline::gateway {
 
 CloseDecision decide_close(std::optional<std::uint16_t> code) {
   using enum CloseAction;
   if (!code) return {resume, "connection ended without a close code"};
   switch (*code) {
-    case 4000: return {resume, "unknown error (4000)"};
-    case 4001: return {resume, "unknown opcode (4001): a payload we sent had an opcode Discord does not know"};
-    case 4002: return {resume, "decode error (4002): a payload we sent was malformed or over 4096 bytes"};
-    case 4003: return {resume, "not authenticated (4003): a payload was sent before IDENTIFY"};
-    case 4005: return {resume, "already authenticated (4005): IDENTIFY or RESUME sent twice"};
-    case 4008: return {resume, "rate limited (4008): over 120 gateway commands in 60 s"};
-    case 4007: return {reidentify, "invalid seq (4007): the session cannot be resumed"};
-    case 4009: return {reidentify, "session timed out (4009): the session cannot be resumed"};
-    case 4004:
+    case close_code::unknown_error: return {resume, "unknown error (4000)"};
+    case close_code::unknown_opcode: return {resume, "unknown opcode (4001): a payload we sent had an opcode Discord does not know"};
+    case close_code::decode_error: return {resume, "decode error (4002): a payload we sent was malformed or over 4096 bytes"};
+    case close_code::not_authenticated: return {resume, "not authenticated (4003): a payload was sent before IDENTIFY"};
+    case close_code::already_authenticated: return {resume, "already authenticated (4005): IDENTIFY or RESUME sent twice"};
+    case close_code::rate_limited: return {resume, "rate limited (4008): over 120 gateway commands in 60 s"};
+    case close_code::invalid_seq: return {reidentify, "invalid seq (4007): the session cannot be resumed"};
+    case close_code::session_timed_out: return {reidentify, "session timed out (4009): the session cannot be resumed"};
+    case close_code::authentication_failed:
       return {stop, "authentication failed (4004): Discord rejected the bot token; check DISCORD_TOKEN"};
-    case 4010:
+    case close_code::invalid_shard:
       return {stop, "invalid shard (4010): the shard id or count is not valid; check SHARD_IDS and SHARD_COUNT "
                     "(large bots need a multiple of the shard count Discord assigns)"};
-    case 4011:
+    case close_code::sharding_required:
       return {stop, "sharding required (4011): a shard would hold too many guilds; raise SHARD_COUNT or set "
                     "SHARD_COUNT=auto"};
-    case 4012:
+    case close_code::invalid_api_version:
       return {stop, "invalid API version (4012): Discord does not accept the gateway API version (v=10) this "
                     "build requests; upgrade shardline"};
-    case 4013:
+    case close_code::invalid_intents:
       return {stop, "invalid intents (4013): the intents value is not valid; check DISCORD_INTENTS"};
-    case 4014:
+    case close_code::disallowed_intents:
       return {stop, "disallowed intents (4014): the bot asks for privileged intents it is not approved for; "
                     "enable them for the application in the Discord developer portal or remove them from "
                     "DISCORD_INTENTS"};

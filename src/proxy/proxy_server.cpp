@@ -10,7 +10,7 @@
 
 #include "core/crypto.hpp"
 #include "net/spawn_owned.hpp"
-#include "sim/zlib_stream.hpp"
+#include "net/zlib_stream.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -140,7 +140,7 @@ struct WsClient final : ClientOutput, std::enable_shared_from_this<WsClient> {
   State& state;
   std::string address;
   std::unique_ptr<ClientSession> session;
-  std::unique_ptr<sim::ZlibStream> zlib;
+  std::unique_ptr<net::ZlibStream> zlib;
   std::deque<std::string> outq;
   std::size_t out_bytes = 0;
   bool closing = false, ended = false;
@@ -206,7 +206,7 @@ std::uint16_t check_gateway_query(std::string_view target, bool& zlib, std::stri
   for (auto p : u->params()) {
     if (p.key == "v" && p.value != "10") {
       why = "Invalid API version: this endpoint speaks v10.";
-      return 4012;
+      return close_code::invalid_api_version;
     }
     if (p.key == "encoding" && p.value != "json") {
       why = "Only encoding=json is supported.";
@@ -242,7 +242,7 @@ asio::awaitable<void> serve_gateway(std::shared_ptr<State> st, beast::tcp_stream
   ws.auto_fragment(false);
   auto [aec] = co_await ws.async_accept(upgrade, use_tuple);
   if (aec || st->stopped) co_return;
-  if (zlib) c->zlib = std::make_unique<sim::ZlibStream>(sim::DeflateEngine::isal);
+  if (zlib) c->zlib = std::make_unique<net::ZlibStream>(net::DeflateEngine::isal);
   st->clients.insert(c);
   net::spawn_owned(ws.get_executor(), ws_writer(st, c), "bot endpoint writer", [c](const std::exception&) {
     c->close_socket();

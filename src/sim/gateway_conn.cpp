@@ -413,7 +413,7 @@ asio::awaitable<void> serve_gateway(std::shared_ptr<Sim> sim, beast::tcp_stream 
   if (aec) co_return;
   // The simulator must outrun its clients (benchmarks stream 100k events/s through it):
   // ISA-L by default (zlib_stream.hpp says why); any engine inflates the same way.
-  if (zlib) c->zlib = std::make_unique<ZlibStream>(sim->opt.deflate);
+  if (zlib) c->zlib = std::make_unique<net::ZlibStream>(sim->opt.deflate);
   ++sim->connections_total;
   sim->conns.insert(c);
   c->last_heartbeat = sim->clock();

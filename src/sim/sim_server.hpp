@@ -2,7 +2,7 @@
 // `shardline sim`: a local Discord on one loopback port, serving the REST API under
 // /api/v10, the gateway websocket, and the /_sim/ control API. See docs/simulator.md.
 
-#include "sim/zlib_stream.hpp"
+#include "net/zlib_stream.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +25,7 @@ struct SimOptions {
   std::uint32_t server_heartbeat_ms = 0; // send each session a HEARTBEAT request this often; 0: never
   std::uint32_t events_per_sec = 0; // the steady event stream; 0: none
   bool stamp_events = false;        // each streamed MESSAGE_CREATE's nonce: its send time (µs, CLOCK_REALTIME)
-  DeflateEngine deflate = DeflateEngine::isal; // for compress=zlib-stream
+  net::DeflateEngine deflate = net::DeflateEngine::isal; // for compress=zlib-stream
   // Privileged intents enabled for the application (GUILD_MEMBERS 1<<1, GUILD_PRESENCES 1<<8,
   // MESSAGE_CONTENT 1<<15); an IDENTIFY asking for another one is closed with 4014.
   std::uint64_t privileged_intents = (1u << 1) | (1u << 8) | (1u << 15);

@@ -16,7 +16,7 @@
 #include "sim/session_store.hpp"
 #include "sim/sim_server.hpp"
 #include "sim/world.hpp"
-#include "sim/zlib_stream.hpp"
+#include "net/zlib_stream.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -55,7 +55,7 @@ struct GatewayConn {
 
   std::unique_ptr<GatewaySocket> socket;
   asio::steady_timer wake; // the writer sleeps on it; cancel() wakes it
-  std::unique_ptr<ZlibStream> zlib;
+  std::unique_ptr<net::ZlibStream> zlib;
   std::deque<Out> outq;
   std::size_t out_bytes = 0;
   SendLimiter send_limiter;

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace shardline::sim {
+namespace shardline::net {
 
 enum class DeflateEngine { isal, zlib };
 
@@ -44,4 +44,4 @@ private:
   std::unique_ptr<State> z_;
 };
 
-} // namespace shardline::sim
+} // namespace shardline::net

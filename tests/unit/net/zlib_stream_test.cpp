@@ -5,7 +5,7 @@
 
 #include "sim/event_generator.hpp"
 #include "sim/gateway_protocol.hpp"
-#include "sim/zlib_stream.hpp"
+#include "net/zlib_stream.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -14,6 +14,7 @@
 
 using namespace shardline;
 using namespace shardline::sim;
+using namespace shardline::net;
 
 namespace {
 

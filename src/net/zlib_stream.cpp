@@ -1,11 +1,11 @@
-#include "sim/zlib_stream.hpp"
+#include "net/zlib_stream.hpp"
 
 #include <isa-l/igzip_lib.h>
 #include <zlib.h>
 
 #include <stdexcept>
 
-namespace shardline::sim {
+namespace shardline::net {
 
 struct ZlibStream::State {
   DeflateEngine engine = DeflateEngine::zlib;
@@ -80,4 +80,4 @@ void ZlibStream::compress_into(std::string_view message, std::string& out) {
   out.resize(used);
 }
 
-} // namespace shardline::sim
+} // namespace shardline::net
