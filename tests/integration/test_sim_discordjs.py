@@ -10,20 +10,18 @@ which prints one JSON object per line; every wait is on those lines or on /_sim/
 with a deadline."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 import unittest
 
-from peers import procs
+from peers import npm, procs
 from peers.cases import require_binary
 from peers.sim import rest
 from peers.wait import Deadline, wait_until
 
 TOKEN = "sim-discordjs-token"
 JS_DIR = os.path.join(procs.ROOT, "tests", "discordjs")
-NPM_CI_TIMEOUT = 240  # seconds; ctest gives the whole file 300
 GUILDS = 60
 SHARDS = 2
 
@@ -97,27 +95,7 @@ class TestDiscordJs(unittest.TestCase):
     def install(self):
         """Checks node and npm, then `npm ci` of the pinned discord.js into a scratch copy
         of tests/discordjs; returns that directory."""
-        node, npm = shutil.which("node"), shutil.which("npm")
-        if not node or not npm:
-            missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if not path)
-            self.fail(f"the discord.js acceptance test needs node (>= 18) and npm, but {missing} "
-                      "is not on PATH; run scripts/install-deps.sh")
-        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-        major = int(version.lstrip("v").split(".")[0] or 0)
-        if major < 18:
-            self.fail(f"discord.js 14 needs node >= 18, found {version}")
-        workdir = procs.scratch_dir("discordjs-")
-        for name in ("package.json", "package-lock.json", "bot.js"):
-            shutil.copy(os.path.join(JS_DIR, name), workdir)
-        env = dict(os.environ, npm_config_update_notifier="false")
-        try:
-            res = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"],
-                                 cwd=workdir, env=env, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.fail(f"npm ci did not finish within {NPM_CI_TIMEOUT}s (is the npm registry reachable?)")
-        if res.returncode != 0:
-            self.fail(f"npm ci failed ({res.returncode}):\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
-        return workdir
+        return npm.install(JS_DIR, ("package.json", "package-lock.json", "bot.js"), "discordjs-")
 
     def start_sim(self):
         sim, port = procs.start_sim({

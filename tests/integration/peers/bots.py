@@ -16,13 +16,12 @@ import sys
 import threading
 import time
 
-from . import procs
+from . import npm, procs
 from .sim import Closed, Gateway
 from .wait import Timeout, wait_until
 
 PY_DIR = os.path.join(procs.ROOT, "examples", "discordpy_bot")
 JS_DIR = os.path.join(procs.ROOT, "examples", "discordjs_bot")
-NPM_CI_TIMEOUT = 240
 
 
 def bot_env(api_port, token, shard_ids=None, shard_count=None, **extra):
@@ -145,23 +144,8 @@ def install_discordjs():
     package-lock.json) into a scratch copy, once per test run; returns that directory."""
     if "dir" in _installed:
         return _installed["dir"]
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        raise AssertionError("the discord.js bot needs node (>= 18) and npm on PATH; run scripts/install-deps.sh")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    if int(version.lstrip("v").split(".")[0] or 0) < 18:
-        raise AssertionError(f"discord.js 14 needs node >= 18, found {version}")
-    workdir = procs.scratch_dir("discordjs-bot-")
-    for name in ("package.json", "package-lock.json", "bot.js", "session_bot.js"):
-        shutil.copy(os.path.join(JS_DIR, name), workdir)
-    env = dict(os.environ, npm_config_update_notifier="false")
-    try:
-        res = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"],
-                             cwd=workdir, env=env, capture_output=True, text=True, timeout=NPM_CI_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"npm ci did not finish within {NPM_CI_TIMEOUT}s (is the npm registry reachable?)")
-    if res.returncode != 0:
-        raise AssertionError(f"npm ci failed ({res.returncode}):\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    workdir = npm.install(JS_DIR, ("package.json", "package-lock.json", "bot.js", "session_bot.js"),
+                          "discordjs-bot-")
     _installed["dir"] = workdir
     return workdir
 
