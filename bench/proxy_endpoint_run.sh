@@ -36,6 +36,9 @@
 #   PROXY_RUNS            runs of every mode (3)
 #   PROXY_RATE            events/s of the stream (10000, the setting)
 #   PROXY_GUILDS          guilds of the world (16000, as the ingest benchmark)
+#   PROXY_TICK_MS         the simulator's --event-tick-ms (1): the stream comes in bursts of
+#                         rate x tick events, and each event waits for those ahead of it in its
+#                         burst at every hop (10, the simulator's old pacing: bursts of 100)
 #   PROXY_COMPRESS        1: zlib-stream on every connection (default); 0: plain JSON
 #   PROXY_MODES           ("direct through nobot noproxy"), taken in that order each run
 #   BENCH_DURATION / BENCH_WARMUP   (10 / 2)
@@ -50,6 +53,7 @@ BUILD_ABS=$(cd "$BUILD" && pwd)
 OUT=${BENCH_RESULTS:-$BUILD_ABS/bench-proxy-results.json}
 RUNS=${PROXY_RUNS:-3}
 RATE=${PROXY_RATE:-10000}
+TICK_MS=${PROXY_TICK_MS:-1}
 GUILDS=${PROXY_GUILDS:-16000}
 COMPRESS=${PROXY_COMPRESS:-1}
 case $COMPRESS in 1) SL_COMPRESS=true ;; 0) SL_COMPRESS=false ;;
@@ -264,7 +268,7 @@ for run in $(seq "$RUNS"); do
   for mode in $MODES; do
     label="${mode}_$run"
     start_sim "$label" --guilds "$GUILDS" --shards $SHARDS --max-concurrency 16 --identify-window-ms $WINDOW_MS \
-      --heartbeat-ms 41250 --outage-ms 1000 --events-per-sec "$RATE" --stamp-events
+      --heartbeat-ms 41250 --outage-ms 1000 --events-per-sec "$RATE" --event-tick-ms "$TICK_MS" --stamp-events
     case $mode in
     direct) run_direct "$label" "$run" || failed=1 ;;
     through) run_through "$label" "$run" || failed=1 ;;
@@ -279,7 +283,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
 {
-  echo "{\"started\":\"$started\",\"load_before\":\"$load_before\",\"load_after\":\"$load_after\",\"nproc\":$(nproc),\"commit\":\"$commit\",\"uncommitted_changes\":$dirty,\"shardline_binary\":\"$binary\",\"runs\":$RUNS,\"rate\":$RATE,\"guilds\":$GUILDS,\"shards\":$SHARDS,\"intents\":$INTENTS,\"zlib_stream\":$SL_COMPRESS,\"modes\":\"$MODES\",\"duration_s\":$DURATION,\"warmup_s\":$WARMUP,\"target_added_p99_us\":$TARGET_ADDED_P99_US}"
+  echo "{\"started\":\"$started\",\"load_before\":\"$load_before\",\"load_after\":\"$load_after\",\"nproc\":$(nproc),\"commit\":\"$commit\",\"uncommitted_changes\":$dirty,\"shardline_binary\":\"$binary\",\"runs\":$RUNS,\"rate\":$RATE,\"guilds\":$GUILDS,\"shards\":$SHARDS,\"intents\":$INTENTS,\"zlib_stream\":$SL_COMPRESS,\"modes\":\"$MODES\",\"duration_s\":$DURATION,\"warmup_s\":$WARMUP,\"target_added_p99_us\":$TARGET_ADDED_P99_US,\"event_tick_ms\":$TICK_MS}"
   cat "$results"
 } >"$OUT"
 cat "$OUT"

@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
           "0 or 50..600000"));
   sim->add_option("--events-per-sec", simo.events_per_sec, "Rate of the steady guild event stream (0: none)")
       ->capture_default_str()->check(CLI::Range(0, 1'000'000));
+  sim->add_option("--event-tick-ms", simo.event_tick_ms,
+                  "The stream is dispatched in bursts this often (rate x tick events each; shorter is closer to a "
+                  "real gateway, whose events arrive one by one)")
+      ->capture_default_str()->check(CLI::Range(1, 100));
   sim->add_flag("--stamp-events", simo.stamp_events,
                 "Each streamed MESSAGE_CREATE carries its send time as its nonce (microseconds since the epoch, "
                 "CLOCK_REALTIME), for latency benchmarks");

@@ -242,6 +242,8 @@ def fig_diff(a, b, unit="", digits=0):
 px_direct, px_through = proxy_rows("direct"), proxy_rows("through")
 px_rate = proxy_meta.get("rate")
 px_rate_text = f"{px_rate:,}" if isinstance(px_rate, int) else "?"
+px_tick = proxy_meta.get("event_tick_ms", 10)  # results from before the setting were taken at 10 ms
+px_burst = f"{px_rate * px_tick // 1000:,}" if isinstance(px_rate, int) else "?"
 px_eps = fig(px_through, "events_per_sec", "events/s")
 px_eps_direct = fig(px_direct, "events_per_sec", "events/s")
 px_epc = fig(px_through, "events_per_cluster_core", "events/core-s")
@@ -634,10 +636,10 @@ section(
     ["Both paths include the simulator's own write and the bot's inflate; the added figures are the endpoint's "
      "cluster in between: its shard's read, inflate and parse, the cache, and the endpoint's deflate and write.",
      "The latency percentiles of each run are over every MESSAGE_CREATE of its window (70 % of the stream).",
-     "The simulator emits its stream in ticks of 10 ms (100 events at 10,000/s over 16 shards): an event waits for "
-     "the ones before it in its tick at every hop, so the added latency is about a tick's worth of the cluster's "
-     "per-event cost, plus the scheduling of three busy processes on the machine's cores. What was tried and "
-     "measured: docs/benchmark-notes.md, \"The bot endpoint's added latency\".",
+     f"The simulator dispatches its stream in ticks of {px_tick} ms ({px_burst} events at once over 16 shards): an "
+     "event waits for the ones ahead of it in its tick at every hop, so the added latency grows with the tick "
+     "(at 10 ms ticks, the simulator's pacing before 2026-12-03, the added p99 was 3 to 33 ms: "
+     "docs/benchmark-notes.md, \"The bot endpoint's added latency\").",
      "The cache rows: `bench/proxy_cache_run.sh`, the simulator's READY and GUILD_CREATE payloads fed in-process "
      "to 16 guild caches with the endpoint's default options and to a discord.js Client's own packet handler "
      "(default caches, no connection), taking turns; growth of RSS after malloc_trim or full collections."])

@@ -208,7 +208,9 @@ asio::awaitable<void> sweep_loop(std::shared_ptr<Sim> sim) {
 
 // The steady event stream: --events-per-sec events for random guilds, each dispatched to every
 // session of the guild's shard whose intents ask for it, live or resumable (a disconnected
-// session buffers them for its RESUME). Paced every 10 ms; a late tick catches up at most one
+// session buffers them for its RESUME). Paced every --event-tick-ms (1 ms: bursts of 10 events at
+// 10,000/s; it was 10 ms, whose bursts of 100 made every latency measured against the stream a
+// burst's worth of processing, docs/benchmark-notes.md); a late tick catches up at most one
 // second's worth. Nothing is generated while no session exists.
 asio::awaitable<void> event_loop(std::shared_ptr<Sim> sim) {
   const double rate = sim->opt.events_per_sec;
@@ -217,7 +219,7 @@ asio::awaitable<void> event_loop(std::shared_ptr<Sim> sim) {
   auto last = sim->clock();
   double owed = 0;
   while (!sim->stopped) {
-    tick.expires_after(std::chrono::milliseconds(10));
+    tick.expires_after(std::chrono::milliseconds(sim->opt.event_tick_ms));
     co_await tick.async_wait(use_tuple);
     if (sim->stopped) co_return;
     auto now = sim->clock();

@@ -24,6 +24,10 @@ struct SimOptions {
   std::uint32_t heartbeat_ms = 41250;
   std::uint32_t server_heartbeat_ms = 0; // send each session a HEARTBEAT request this often; 0: never
   std::uint32_t events_per_sec = 0; // the steady event stream; 0: none
+  // The stream is paced in ticks of this length, each dispatching what the rate owes. A real
+  // gateway's events arrive one by one; the tick makes them arrive in bursts of rate × tick,
+  // and every event of a burst waits for the ones before it at every hop a benchmark measures.
+  std::uint32_t event_tick_ms = 1;
   bool stamp_events = false;        // each streamed MESSAGE_CREATE's nonce: its send time (µs, CLOCK_REALTIME)
   net::DeflateEngine deflate = net::DeflateEngine::isal; // for compress=zlib-stream
   // Privileged intents enabled for the application (GUILD_MEMBERS 1<<1, GUILD_PRESENCES 1<<8,
