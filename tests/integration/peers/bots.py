@@ -22,6 +22,8 @@ from .wait import Timeout, wait_until
 
 PY_DIR = os.path.join(procs.ROOT, "examples", "discordpy_bot")
 JS_DIR = os.path.join(procs.ROOT, "examples", "discordjs_bot")
+CPP_DIR = os.path.join(procs.ROOT, "examples", "cpp_bot")
+CPP_BUILD_TIMEOUT = 300
 
 
 def bot_env(api_port, token, shard_ids=None, shard_count=None, **extra):
@@ -148,6 +150,35 @@ def install_discordjs():
                           "discordjs-bot-")
     _installed["dir"] = workdir
     return workdir
+
+
+def build_cpp():
+    """examples/cpp_bot built from its own directory, as docs/bots.md builds it (cmake, Debian's
+    Boost and nothing of this repository), once per test run; returns the binary."""
+    if "cpp" in _installed:
+        return _installed["cpp"]
+    cmake = shutil.which("cmake")
+    if not cmake:
+        raise AssertionError("the C++ bot needs cmake on PATH; run scripts/install-deps.sh")
+    build = procs.scratch_dir("cpp-bot-build-")
+    configure = [cmake, "-S", CPP_DIR, "-B", build]
+    if shutil.which("ninja"):
+        configure += ["-G", "Ninja"]
+    if shutil.which("ccache"):
+        configure += ["-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+    for argv in (configure, [cmake, "--build", build]):
+        try:
+            res = subprocess.run(argv, capture_output=True, text=True, timeout=CPP_BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{' '.join(argv)} did not finish within {CPP_BUILD_TIMEOUT}s")
+        if res.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    _installed["cpp"] = os.path.join(build, "cpp_bot")
+    return _installed["cpp"]
+
+
+def start_cpp(env, name="cpp"):
+    return BotProc([build_cpp()], env, CPP_DIR, name)
 
 
 def start_discordjs(env, name="discordjs", script="bot.js"):
