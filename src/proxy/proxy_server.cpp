@@ -9,6 +9,7 @@
 #include "proxy/rest_forward.hpp"
 
 #include "core/crypto.hpp"
+#include "net/gateway_query.hpp"
 #include "net/spawn_owned.hpp"
 #include "net/zlib_stream.hpp"
 
@@ -195,43 +196,13 @@ asio::awaitable<void> ws_writer(std::shared_ptr<State> st, std::shared_ptr<WsCli
   }
 }
 
-// The query of the gateway URL: v=10 (or absent), encoding=json (or absent), compress absent
-// or zlib-stream. 0 if fine, else the close code to refuse with.
-std::uint16_t check_gateway_query(std::string_view target, bool& zlib, std::string& why) {
-  auto u = boost::urls::parse_origin_form(target);
-  if (!u) {
-    why = "Malformed gateway URL.";
-    return close_code::decode_error;
-  }
-  for (auto p : u->params()) {
-    if (p.key == "v" && p.value != "10") {
-      why = "Invalid API version: this endpoint speaks v10.";
-      return close_code::invalid_api_version;
-    }
-    if (p.key == "encoding" && p.value != "json") {
-      why = "Only encoding=json is supported.";
-      return close_code::decode_error;
-    }
-    if (p.key == "compress") {
-      if (p.value != "zlib-stream") {
-        why = "Only compress=zlib-stream is supported.";
-        return close_code::decode_error;
-      }
-      zlib = true;
-    }
-  }
-  return 0;
-}
-
 asio::awaitable<void> serve_gateway(std::shared_ptr<State> st, beast::tcp_stream stream, std::string address,
                                     Request upgrade, ConnectionSlot slot) {
   (void)slot;
   auto c = std::make_shared<WsClient>(std::move(stream), *st);
   c->address = std::move(address);
   auto& ws = c->ws;
-  bool zlib = false;
-  std::string why;
-  auto refuse = check_gateway_query(sv(upgrade.target()), zlib, why);
+  const auto query = net::check_gateway_query(sv(upgrade.target()));
   beast::get_lowest_layer(ws).expires_never();
   ws.set_option(websocket::stream_base::timeout{kHandshakeDeadline, websocket::stream_base::none(), false});
   ws.set_option(websocket::stream_base::decorator(
@@ -242,14 +213,14 @@ asio::awaitable<void> serve_gateway(std::shared_ptr<State> st, beast::tcp_stream
   ws.auto_fragment(false);
   auto [aec] = co_await ws.async_accept(upgrade, use_tuple);
   if (aec || st->stopped) co_return;
-  if (zlib) c->zlib = std::make_unique<net::ZlibStream>(net::DeflateEngine::isal);
+  if (query.zlib_stream) c->zlib = std::make_unique<net::ZlibStream>(net::DeflateEngine::isal);
   st->clients.insert(c);
   net::spawn_owned(ws.get_executor(), ws_writer(st, c), "bot endpoint writer", [c](const std::exception&) {
     c->close_socket();
   });
   c->session = std::make_unique<ClientSession>(st->endpoint, *c);
-  if (refuse) {
-    c->session->close(refuse, why);
+  if (query.refusal) {
+    c->session->close(query.refusal, query.why);
   } else {
     c->session->start();
   }

@@ -5,6 +5,7 @@
 
 #include "sim/gateway_conn.hpp"
 
+#include "net/gateway_query.hpp"
 #include "net/spawn_owned.hpp"
 #include "sim/gateway_protocol.hpp"
 #include "sim/gateway_upgrade.hpp"
@@ -14,7 +15,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
 #include <netinet/in.h>
@@ -362,34 +362,6 @@ asio::awaitable<void> gateway_writer(std::shared_ptr<Sim> sim, ConnPtr c) {
   }
 }
 
-// Checks the query of the gateway URL: v=10, encoding=json, compress absent or zlib-stream.
-// Returns 0 if fine, else the close code to refuse with.
-std::uint16_t check_gateway_query(std::string_view target, bool& zlib, std::string& why) {
-  auto u = boost::urls::parse_origin_form(target);
-  if (!u) {
-    why = "Malformed gateway URL.";
-    return close_code::decode_error;
-  }
-  for (auto p : u->params()) {
-    if (p.key == "v" && p.value != "10") {
-      why = "Invalid API version.";
-      return close_code::invalid_api_version;
-    }
-    if (p.key == "encoding" && p.value != "json") {
-      why = "Only encoding=json is simulated.";
-      return close_code::decode_error;
-    }
-    if (p.key == "compress") {
-      if (p.value != "zlib-stream") {
-        why = "Only compress=zlib-stream is simulated.";
-        return close_code::decode_error;
-      }
-      zlib = true;
-    }
-  }
-  return 0;
-}
-
 } // namespace
 
 asio::awaitable<void> serve_gateway(std::shared_ptr<Sim> sim, beast::tcp_stream stream, std::string address,
@@ -397,10 +369,8 @@ asio::awaitable<void> serve_gateway(std::shared_ptr<Sim> sim, beast::tcp_stream 
   auto c = std::make_shared<GatewayConn>(std::make_unique<GatewaySocket>(std::move(stream)), sim->clock);
   c->address = std::move(address);
   auto& ws = c->socket->ws;
-  bool zlib = false;
-  std::string why;
   const auto target = upgrade.target();
-  auto refuse = check_gateway_query({target.data(), target.size()}, zlib, why);
+  const auto query = net::check_gateway_query({target.data(), target.size()});
   beast::get_lowest_layer(ws).expires_never();
   ws.set_option(websocket::stream_base::timeout{std::chrono::seconds(10), websocket::stream_base::none(), false});
   ws.set_option(websocket::stream_base::decorator(
@@ -413,7 +383,7 @@ asio::awaitable<void> serve_gateway(std::shared_ptr<Sim> sim, beast::tcp_stream 
   if (aec) co_return;
   // The simulator must outrun its clients (benchmarks stream 100k events/s through it):
   // ISA-L by default (zlib_stream.hpp says why); any engine inflates the same way.
-  if (zlib) c->zlib = std::make_unique<net::ZlibStream>(sim->opt.deflate);
+  if (query.zlib_stream) c->zlib = std::make_unique<net::ZlibStream>(sim->opt.deflate);
   ++sim->connections_total;
   sim->conns.insert(c);
   c->last_heartbeat = sim->clock();
@@ -423,7 +393,7 @@ asio::awaitable<void> serve_gateway(std::shared_ptr<Sim> sim, beast::tcp_stream 
     spdlog::warn("closing gateway connection {}: its writer failed", c->address);
     close_socket(*c);
   });
-  if (refuse) request_close(*c, refuse, why);
+  if (query.refusal) request_close(*c, query.refusal, query.why);
   else enqueue(*c, {make_frame(hello_frame(sim->opt.heartbeat_ms))});
 
   beast::flat_buffer buf;
