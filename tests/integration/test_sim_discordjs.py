@@ -8,14 +8,11 @@ Needs node (>= 18) and npm (scripts/install-deps.sh installs them) and the npm r
 `npm ci`; without them the test fails, it does not skip. The bot is tests/discordjs/bot.js,
 which prints one JSON object per line; every wait is on those lines or on /_sim/ state,
 with a deadline."""
-import json
 import os
-import signal
-import subprocess
 import time
 import unittest
 
-from peers import npm, procs
+from peers import bots, npm, procs
 from peers.cases import require_binary
 from peers.sim import rest
 from peers.wait import Deadline, wait_until
@@ -28,63 +25,6 @@ SHARDS = 2
 
 def shard_of(guild_id):
     return (int(guild_id) >> 22) % SHARDS
-
-
-class Bot:
-    """tests/discordjs/bot.js under node; its stdout is JSON lines, its stderr discord.js's
-    debug log."""
-
-    def __init__(self, workdir, port):
-        self.out_path = os.path.join(workdir, "bot.stdout")
-        self.err_path = os.path.join(workdir, "bot.stderr")
-        self._out = open(self.out_path, "wb")
-        self._err = open(self.err_path, "wb")
-        self.p = subprocess.Popen(
-            ["node", "bot.js", "--port", str(port), "--token", TOKEN, "--command", "ping",
-             "--intents", "Guilds,GuildMessages"],
-            cwd=workdir, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
-
-    def events(self, kind=None):
-        with open(self.out_path, "r", errors="replace") as f:
-            text = f.read()
-        out = []
-        for line in text.split("\n")[:-1]:  # the last piece is empty or still being written
-            if line.strip():
-                ev = json.loads(line)
-                if kind is None or ev["event"] == kind:
-                    out.append(ev)
-        return out
-
-    def tail(self):
-        with open(self.out_path, "r", errors="replace") as f:
-            out = f.read()[-3000:]
-        with open(self.err_path, "r", errors="replace") as f:
-            err = f.read()[-3000:]
-        return f"bot stdout (tail):\n{out}\nbot stderr (tail):\n{err}"
-
-    def wait(self, kind, pred=lambda ev: True, timeout=15.0, count=1):
-        """The first `count` events of `kind` matching `pred` (the bot's stdout is its status);
-        fails if the bot exits first."""
-        def check():
-            found = [ev for ev in self.events(kind) if pred(ev)]
-            if len(found) >= count:
-                return found[:count]
-            if self.p.poll() is not None:
-                raise AssertionError(f"bot exited ({self.p.returncode}) before {count} {kind!r}\n{self.tail()}")
-            return None
-        return wait_until(check, timeout, f"{count} {kind!r} from the bot", detail=self.tail)
-
-    def stop(self, timeout=10.0):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self._out.close()
-        self._err.close()
-        return self.p.returncode
 
 
 class TestDiscordJs(unittest.TestCase):
@@ -123,7 +63,10 @@ class TestDiscordJs(unittest.TestCase):
             return body["sessions"]
 
         started = time.monotonic()
-        bot = Bot(workdir, port)
+        # tests/discordjs/bot.js under node: its stdout is JSON lines, its stderr discord.js's
+        # debug log.
+        bot = bots.BotProc(["node", "bot.js", "--port", str(port), "--token", TOKEN, "--command", "ping",
+                            "--intents", "Guilds,GuildMessages"], None, workdir, "discordjs-sim")
         self.addCleanup(bot.stop)
 
         # READY on both shards, then every guild of the world available (the one in an
