@@ -28,6 +28,12 @@ inline constexpr int invalid_session = 9;            // server: d true = resumab
 inline constexpr int hello = 10;                     // server: first payload, carries heartbeat_interval
 inline constexpr int heartbeat_ack = 11;             // server: a heartbeat was received
 inline constexpr int request_soundboard_sounds = 31; // client: asks for SOUNDBOARD_SOUNDS dispatches
+
+// What a client may send; a server closes with 4001 on anything else.
+constexpr bool sent_by_client(std::uint64_t op) {
+  return op == heartbeat || op == identify || op == presence_update || op == voice_state_update || op == resume ||
+         op == request_guild_members || op == request_soundboard_sounds;
+}
 } // namespace opcode
 
 // The code of the websocket close frame Discord sends. "Resume" and "stop" are what a client

@@ -38,15 +38,9 @@ std::optional<ClientFrame> parse_client_frame(std::string_view text, Refusal& re
     refusal = {close_code::decode_error, "Error while decoding payload."};
     return std::nullopt;
   }
-  switch (*opn) {
-  case op::heartbeat:
-  case op::identify:
-  case op::presence_update:
-  case op::voice_state_update:
-  case op::resume:
-  case op::request_guild_members:
-  case op::request_soundboard_sounds: break;
-  default: refusal = {close_code::unknown_opcode, "Unknown opcode."}; return std::nullopt;
+  if (!op::sent_by_client(*opn)) {
+    refusal = {close_code::unknown_opcode, "Unknown opcode."};
+    return std::nullopt;
   }
   ClientFrame f;
   f.op = static_cast<int>(*opn);

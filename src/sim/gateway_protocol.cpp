@@ -56,15 +56,9 @@ std::optional<ClientCommand> parse_command(std::string_view text, GatewayError& 
   }
   ClientCommand c;
   c.op = static_cast<int>(std::min<std::uint64_t>(*opn, 1000));
-  switch (c.op) {
-  case op::heartbeat:
-  case op::identify:
-  case op::presence_update:
-  case op::voice_state_update:
-  case op::resume:
-  case op::request_guild_members:
-  case op::request_soundboard_sounds: break;
-  default: err = {close_code::unknown_opcode, "Unknown opcode."}; return std::nullopt;
+  if (!op::sent_by_client(*opn)) {
+    err = {close_code::unknown_opcode, "Unknown opcode."};
+    return std::nullopt;
   }
   auto* d = o.if_contains("d");
   if (c.op == op::heartbeat && d && !d->is_null()) c.heartbeat_seq = as_count(*d);
