@@ -93,13 +93,7 @@ failed=0
 BENCH_TAG=bench-gateway
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-cleanup() {
-  [ "$CL_PID" = 0 ] || stop_pid "$CL_PID"
-  CL_PID=0
-  stop_sim
-  if [ "${BENCH_KEEP_LOGS:-0}" = "1" ]; then echo "bench-gateway: logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+trap cleanup_cluster_and_sim EXIT
 trap 'exit 130' INT TERM
 
 # A copy of the binary, so that a rebuild during the run cannot mix two builds in one result.

@@ -1,4 +1,4 @@
-# Helpers shared by bench/run.sh and bench/sim_run.sh (sourced, not run). The caller sets
+# Helpers shared by the bench/*.sh scripts (sourced, not run). The caller sets
 # $work (scratch folder, drivers.log goes there), $results (JSON lines) and $BENCH_TAG (the
 # prefix of its messages).
 
@@ -51,6 +51,15 @@ stop_sim() {
   [ "$SIM_PID" != 0 ] || return 0
   stop_pid "$SIM_PID"
   SIM_PID=0
+}
+
+# The EXIT trap of a benchmark running one cluster ($CL_PID, 0 when none) against the
+# simulator: stops both, then removes $work unless BENCH_KEEP_LOGS=1.
+cleanup_cluster_and_sim() {
+  [ "${CL_PID:-0}" = 0 ] || stop_pid "$CL_PID"
+  CL_PID=0
+  stop_sim
+  if [ "${BENCH_KEEP_LOGS:-0}" = "1" ]; then echo "$BENCH_TAG: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 
 # start_launch TAG: `$SHARDLINE launch` hosting its hub on a free loopback port, against the
