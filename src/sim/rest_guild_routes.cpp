@@ -78,13 +78,14 @@ std::optional<HttpReply> refuse_role_body(const json::object& o) {
   return std::nullopt;
 }
 
-json::object role_json(std::uint64_t id, const json::object& o) {
+// A role as Discord returns it: the body's fields over defaults (`name` for one the body leaves out).
+json::object role_json(std::uint64_t id, const json::object& o, std::string_view name) {
   auto field = [&](const char* key, json::value fallback) {
     auto* v = o.if_contains(key);
     return v ? *v : fallback;
   };
   return json::object{{"id", std::to_string(id)},
-                      {"name", field("name", "new role")},
+                      {"name", field("name", json::value(json::string(name)))},
                       {"color", field("color", 0)},
                       {"hoist", field("hoist", false)},
                       {"icon", nullptr},
@@ -166,14 +167,14 @@ HttpReply create_role(Sim& sim, const HttpRequest& req) {
   auto body = optional_object_body(req.body);
   if (!body) return invalid_form("a JSON object");
   if (auto refusal = refuse_role_body(*body)) return std::move(*refusal);
-  return json_reply(HttpStatus::ok, json::serialize(role_json(sim.new_id(), *body)));
+  return json_reply(HttpStatus::ok, json::serialize(role_json(sim.new_id(), *body, "new role")));
 }
 
 HttpReply edit_role(Sim&, const HttpRequest& req, std::uint64_t role) {
   auto body = optional_object_body(req.body);
   if (!body) return invalid_form("a JSON object");
   if (auto refusal = refuse_role_body(*body)) return std::move(*refusal);
-  return json_reply(HttpStatus::ok, json::serialize(role_json(role, *body)));
+  return json_reply(HttpStatus::ok, json::serialize(role_json(role, *body, "role")));
 }
 
 } // namespace shardline::sim
