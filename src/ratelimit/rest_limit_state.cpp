@@ -198,7 +198,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         grants_[d.grant] = Grant{b->key, b->generation, global, now + opt_.lease};
         leases_.emplace_back(now + opt_.lease, d.grant);
         ++counters_.granted;
-        if (d.waited_s > 0) ++counters_.waited;
+        if (d.waited_s > 0.001) ++counters_.waited; // more than the time a poll takes
         out.push_back(std::move(d));
         b->queue.pop_front();
         continue;
