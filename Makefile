@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 60
 # WERROR=ON turns every compiler warning into an error (CI builds that way).
 WERROR ?= OFF
 
-.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start bench-proxy compare clean
+.PHONY: deps build test unit integration demo fuzz bench bench-sim bench-gateway bench-cold-start bench-proxy bench-rest compare clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -50,6 +50,11 @@ bench-proxy: build
 # bench/compare/peers/package-lock.json).
 bench-cold-start: build
 	@bash bench/cold_start.sh
+
+# Discord REST calls through the hub's coordinator (issue 15) at half the simulator's limits,
+# against direct calls and against the endpoints without the hub (bench/rest_coordinator_run.sh).
+bench-rest: build
+	@bash bench/rest_coordinator_run.sh
 
 # Shardline against discord-hybrid-sharding, discord.js, @discordjs/ws, NATS and Redis in one run
 # (bench/compare/run.sh): installs the peers, builds what it needs, and rewrites

@@ -4,9 +4,10 @@
     report.py RESULTS_DIR DOC_PATH CHART_DIR
 
 RESULTS_DIR holds what bench/compare/run.sh's scenarios wrote (meta.json, steps.jsonl,
-coldstart*.jsonl, memory.json, ipc.json, sim.json, ingest.json, proxy.json, query.jsonl,
-recovery.jsonl). A scenario that did not run or failed shows as "not measured"; nothing here is
-typed in by hand except the targets (from issues 2-6 and 14) and the explanations.
+coldstart*.jsonl, memory.json, ipc.json, sim.json, ingest.json, proxy.json, proxycache.json,
+rest.json, query.jsonl, recovery.jsonl). A scenario that did not run or failed shows as "not
+measured"; nothing here is typed in by hand except the targets (from issues 2-6, 14 and 15) and the
+explanations.
 
 Every figure is the median of the runs with the lowest and highest in brackets; every ratio is
 computed run by run (Shardline's run i against the peer's run i) and the document lists them.
@@ -59,6 +60,8 @@ ingest = [r for r in read_lines("ingest.json") if "label" in r]
 proxy = [r for r in read_lines("proxy.json") if "label" in r]
 proxy_meta = next(iter(read_lines("proxy.json")), {})
 proxycache = [r for r in read_lines("proxycache.json") if "client" in r]
+rest = [r for r in read_lines("rest.json") if "mode" in r]
+rest_meta = next(iter(read_lines("rest.json")), {})
 query = read_lines("query.jsonl")
 recovery = read_lines("recovery.jsonl")
 
@@ -273,6 +276,37 @@ pc_share = Fig({n: pc_sl_rss.by_run[n] / pc_dj_rss.by_run[n] for n in set(pc_sl_
                 if pc_dj_rss.by_run[n]}, "", 3)
 pc_djs_version = next((r.get("discordjs") for r in pc_dj.values()), "?")
 
+# REST through the coordinator (bench/rest_coordinator_run.sh): rows of modes direct (straight to
+# the simulator), local (through the endpoints, each process its own limiter) and coordinated
+# (through the endpoints, every call granted by the hub), at half of every limit.
+def rest_rows(mode):
+    return {r["run"]: r for r in rest if r.get("mode") == mode and ok(r)}
+
+
+rt = {m: rest_rows(m) for m in ("direct", "local", "coordinated")}
+rt_rate = rest_meta.get("rate")
+rt_rate_text = f"{rt_rate:,}" if isinstance(rt_rate, int) else "?"
+rt_global = rest_meta.get("global_per_sec")
+rt_eps = {m: fig(rows_, "completed_per_sec", "req/s") for m, rows_ in rt.items()}
+rt_lat = {(m, p): fig(rows_, f"{p}_us", "µs") for m, rows_ in rt.items() for p in ("p50", "p99", "p999")}
+rt_added = {(m, p): fig_diff(rt_lat[(m, p)], rt_lat[("direct", p)], "µs") for m in ("local", "coordinated")
+            for p in ("p50", "p99")}
+# The simulator's 429s (every scope) per run, and whether any request was not answered 2xx.
+rt_429 = {m: Fig({r["run"]: r["sim_429"] for r in rest if r.get("mode") == m and r.get("sim_429", -1) >= 0})
+          for m in ("direct", "local", "coordinated")}
+rt_not_2xx = {m: [r.get("status_429", 0) + r.get("status_other", 0) + r.get("errors", 0) for r in rows_.values()]
+              for m, rows_ in rt.items()}
+rt_cpu = {m: fig(rt[m], "clusters_cpu_cores", "cores", 3) for m in ("local", "coordinated")}
+rt_waited = fig(rt["coordinated"], "gate_waited")
+rt_attempted = len({r["run"] for r in rest if r.get("mode") == "coordinated"}) or None
+rt_limits = ", ".join(f"{x['group']} {x['limit']}/{x['window_ms']} ms per {x['major']}"
+                      for x in rest_meta.get("limits", []))
+
+
+def fig_list(f):
+    return str([int(v) if float(v).is_integer() else v for _, v in sorted(f.by_run.items())]) if f else "not measured"
+
+
 # Query
 q_sl_rows = {r["run"]: r for r in query if r["tool"] == "shardline" and ok(r)}
 q_peer_rows = {r["run"]: r for r in query if r["tool"] != "shardline" and ok(r)}
@@ -353,6 +387,13 @@ bars("proxy_latency.png", f"Bot endpoint: MESSAGE_CREATE send → bot receive, {
             ("p50\nthrough the endpoint", px_lat[("through", "p50")], SL),
             ("p99\nstraight on the simulator", px_lat[("direct", "p99")], PEER3),
             ("p99\nthrough the endpoint", px_lat[("through", "p99")], SL)])
+bars("rest_latency.png", f"Discord REST calls at {rt_rate_text} requests/s, half of every limit: latency (median, min–max)",
+     "µs", [("p50\ndirect calls", rt_lat[("direct", "p50")], PEER3),
+            ("p50\nendpoints, local", rt_lat[("local", "p50")], PEER2),
+            ("p50\ncoordinated", rt_lat[("coordinated", "p50")], SL),
+            ("p99\ndirect calls", rt_lat[("direct", "p99")], PEER3),
+            ("p99\nendpoints, local", rt_lat[("local", "p99")], PEER2),
+            ("p99\ncoordinated", rt_lat[("coordinated", "p99")], SL)], log=True)
 bars("recovery.png", "kill -9 of a cluster (4 of 16 shards): until its shards are back (median, min–max)", "s",
      [("Shardline\nlaunch", rec_sl, SL), ("hybrid-sharding\ndefault respawn", rec_peer, PEER)])
 
@@ -399,7 +440,7 @@ w("")
 
 # Every target
 w("## Every target, measured\n")
-w("Targets from issues 2 to 6 and 14, each beside this run's figure and the peer's. A ratio above 1 means Shardline "
+w("Targets from issues 2 to 6, 14 and 15, each beside this run's figure and the peer's. A ratio above 1 means Shardline "
   "is better (higher throughput, lower latency or memory).\n")
 w("| issue | target | Shardline | peer | Shardline vs peer | verdict |")
 w("|---|---|---|---|---|---|")
@@ -450,6 +491,12 @@ rows = [
      "bot endpoint: guild cache memory ≤ 1/4 of discord.js's own cache", pc_sl_rss,
      f"discord.js {pc_djs_version} Client, default caches: {pc_dj_rss}",
      ratio_text(ratios(pc_sl_rss, pc_dj_rss, False)), verdict(pc_share, "<=", 0.25, RUNS)),
+    ("15", f"REST through the hub's coordinator at half of every limit ({rt_rate_text} requests/s offered, global "
+     f"limit {rt_global or '?':,}/s): the simulator answers zero 429s; requests/s and added latency against direct calls",
+     f"{rt_eps['coordinated']}; added p50 {rt_added[('coordinated', 'p50')]}, p99 {rt_added[('coordinated', 'p99')]}; "
+     f"429s per run {fig_list(rt_429['coordinated'])}" if rt_eps["coordinated"] else rt_eps["coordinated"],
+     f"direct calls to the simulator: {rt_eps['direct']}, p50 {rt_lat[('direct', 'p50')]}, p99 {rt_lat[('direct', 'p99')]}",
+     "–", f"429s {verdict(rt_429['coordinated'], '<=', 0, rt_attempted)}" if rt_429["coordinated"] else "not measured"),
     ("6", "rolling restart of 4 clusters: every shard's downtime < 2 s, zero IDENTIFYs", roll_down,
      "not measured (hybrid-sharding's re-clustering is not part of this run)", "–",
      f"downtime {verdict(roll_down, '<', 2000, RUNS)}; IDENTIFYs {roll_ids}, {verdict(roll_ids, '<=', 0, RUNS)}"
@@ -643,6 +690,43 @@ section(
      "The cache rows: `bench/proxy_cache_run.sh`, the simulator's READY and GUILD_CREATE payloads fed in-process "
      "to 16 guild caches with the endpoint's default options and to a discord.js Client's own packet handler "
      "(default caches, no connection), taking turns; growth of RSS after malloc_trim or full collections."])
+
+section(
+    "REST through the coordinator", "rest_latency.png",
+    f"`bench/rest_coordinator_run.sh`: Discord REST calls from an open-loop client (`rest_bench`: each request "
+    f"leaves at its time on a timetable whatever the answers do, and its latency runs from that time to the end "
+    f"of its answer, over keep-alive connections from 2 C++ threads) at {rt_rate_text} requests/s: message creates "
+    f"and reactions in {rest_meta.get('keys', '?')} channels, member edits and bans in as many guilds "
+    f"(mix {rest_meta.get('mix', '?')}), each bucket's requests evenly spaced. The simulator's limits are raised to "
+    f"twice what the mix sends, so the load is half of every limit it touches: global {rt_global or '?':,}/s, "
+    f"{rt_limits or '?'}. Three modes in turn on one simulator, its REST state reset before each: direct calls to "
+    "the simulator; through the bot endpoints of two `shardline run` clusters (one hosting the hub, one linked to "
+    "it; the load's connections spread over both) with `SHARD_REST_COORDINATION=local`, each process its own "
+    "limiter; and the same with the default `hub`, every call granted by the hub's coordinator before it goes to "
+    f"Discord. {rest_meta.get('duration_s', '?')} s measured after {rest_meta.get('warmup_s', '?')} s of warm-up.",
+    [("requests/s completed", rt_eps["coordinated"], f"direct calls {rt_eps['direct']}", "–"),
+     ("latency p50", rt_lat[("coordinated", "p50")], f"direct calls {rt_lat[('direct', 'p50')]}",
+      f"added {rt_added[('coordinated', 'p50')]}"),
+     ("latency p99", rt_lat[("coordinated", "p99")], f"direct calls {rt_lat[('direct', 'p99')]}",
+      f"added {rt_added[('coordinated', 'p99')]}"),
+     ("latency p99.9", rt_lat[("coordinated", "p999")], f"direct calls {rt_lat[('direct', 'p999')]}", "–"),
+     ("through the endpoints without the hub (`local`): requests/s; p50 / p99",
+      f"{rt_eps['local']}; {rt_lat[('local', 'p50')]} / {rt_lat[('local', 'p99')]}", "–",
+      f"added p50 {rt_added[('local', 'p50')]}, p99 {rt_added[('local', 'p99')]}"),
+     ("429s answered by the simulator, per run (every scope)", f"coordinated {fig_list(rt_429['coordinated'])}; "
+      f"local {fig_list(rt_429['local'])}", f"direct calls {fig_list(rt_429['direct'])}", "–"),
+     ("answers other than 2xx to the client, per run", f"coordinated {rt_not_2xx['coordinated']}; local {rt_not_2xx['local']}",
+      f"direct calls {rt_not_2xx['direct']}", "–"),
+     ("CPU of the two cluster processes over the load: coordinated / local", f"{rt_cpu['coordinated']} / {rt_cpu['local']}",
+      "–", "–"),
+     ("calls that waited over 1 ms for their grant (the clusters' gates)", rt_waited, "–", "–")],
+    ["The added latency is the endpoint's forward (a new connection to Discord per call) and, for the coordinated "
+     "calls, the hub's round trip (`rest_acquire` → `rest_grant`) before it; at half the limits no call should "
+     "have to wait for a bucket or the global limit, so what it adds is the path's own cost.",
+     "The peer column is direct calls: the issue names them as the baseline; no REST proxy of the ecosystem "
+     "(twilight-http-proxy, nirn-proxy) is part of this run.",
+     "On this 2-core machine the simulator, both clusters and the client share the cores: the p99 figures move "
+     "with whatever else runs (benchmark-notes.md, \"REST through the coordinator\")."])
 
 section(
     "Memory per 10,000 guilds", "memory.png",

@@ -17,6 +17,8 @@
 #   proxy          the bot endpoint: events per core, added latency        bench/proxy_endpoint_run.sh
 #   proxycache     the endpoint's guild cache against discord.js's cache   bench/proxy_cache_run.sh
 #                  against the same bot straight on the simulator
+#   rest           Discord REST calls through the hub's coordinator at     bench/rest_coordinator_run.sh
+#                  half the limits, against direct calls (no peer)
 #   query          guild count over 16 clusters against broadcastEval    bench/compare/query.sh
 #   recovery       kill -9 of a cluster; rolling restart                  bench/compare/recovery.sh
 #
@@ -28,15 +30,15 @@
 # Environment (all optional):
 #   COMPARE_RUNS (3)         runs of each tool per scenario
 #   COMPARE_SCENARIOS        a subset, e.g. "query recovery" (all: "coldstart memory ipc sim
-#                            ingest proxy query recovery"); the report keeps what the others left in
-#                            COMPARE_RESULTS
+#                            ingest proxy proxycache rest query recovery"); the report keeps what
+#                            the others left in COMPARE_RESULTS
 #   COMPARE_RESULTS          raw results folder (build/compare)
 #   COMPARE_SKIP_SETUP=1     no package installation and no build (they must be done)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 RUNS=${COMPARE_RUNS:-3}
-SCENARIOS=${COMPARE_SCENARIOS:-coldstart memory ipc sim ingest proxy proxycache query recovery}
+SCENARIOS=${COMPARE_SCENARIOS:-coldstart memory ipc sim ingest proxy proxycache rest query recovery}
 RES=${COMPARE_RESULTS:-$ROOT/build/compare}
 T0=$SECONDS
 COMPARE_STARTED=$(date -u "+%Y-%m-%d %H:%M UTC")
@@ -56,7 +58,8 @@ if [ "${COMPARE_SKIP_SETUP:-0}" != 1 ]; then
   (cd bench/compare/peers && npm ci --no-audit --no-fund --loglevel=error)
   say "building shardline and the load drivers"
   cmake --preset release >/dev/null
-  cmake --build --preset release --target shardline shardline_ipc_bench sim_bench nats_bench redis_bench proxy_cache_bench
+  cmake --build --preset release --target shardline shardline_ipc_bench sim_bench nats_bench redis_bench proxy_cache_bench \
+    rest_bench
 fi
 mkdir -p "$RES"
 setup_s=$((SECONDS - T0))
@@ -64,7 +67,7 @@ setup_s=$((SECONDS - T0))
 for s in $SCENARIOS; do
   case $s in
   coldstart) rm -f "$RES/coldstart.jsonl" "$RES/coldstart-defaults.jsonl" ;;
-  ipc | sim | ingest | memory | proxy | proxycache) rm -f "$RES/$s.json" ;;
+  ipc | sim | ingest | memory | proxy | proxycache | rest) rm -f "$RES/$s.json" ;;
   *) rm -f "$RES/$s.jsonl" ;;
   esac
 done
@@ -139,6 +142,7 @@ want ingest && step ingest env GATEWAY_RUNS="$RUNS" GATEWAY_HIGH_RATE=0 GATEWAY_
   BENCH_RESULTS="$RES/ingest.json" bash bench/gateway_run.sh
 want proxy && step proxy env PROXY_RUNS="$RUNS" BENCH_RESULTS="$RES/proxy.json" bash bench/proxy_endpoint_run.sh
 want proxycache && step proxycache env PROXY_CACHE_RUNS="$RUNS" BENCH_RESULTS="$RES/proxycache.json" bash bench/proxy_cache_run.sh
+want rest && step rest env REST_RUNS="$RUNS" BENCH_RESULTS="$RES/rest.json" bash bench/rest_coordinator_run.sh
 want query && step query env QUERY_RUNS="$RUNS" BENCH_RESULTS="$RES/query.jsonl" bash bench/compare/query.sh
 want recovery && step recovery env RECOVERY_RUNS="$RUNS" BENCH_RESULTS="$RES/recovery.jsonl" bash bench/compare/recovery.sh
 
