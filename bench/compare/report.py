@@ -287,6 +287,7 @@ rt = {m: rest_rows(m) for m in ("direct", "local", "coordinated")}
 rt_rate = rest_meta.get("rate")
 rt_rate_text = f"{rt_rate:,}" if isinstance(rt_rate, int) else "?"
 rt_global = rest_meta.get("global_per_sec")
+rt_global_text = f"{rt_global:,}" if isinstance(rt_global, int) else "?"
 rt_eps = {m: fig(rows_, "completed_per_sec", "req/s") for m, rows_ in rt.items()}
 rt_lat = {(m, p): fig(rows_, f"{p}_us", "µs") for m, rows_ in rt.items() for p in ("p50", "p99", "p999")}
 rt_added = {(m, p): fig_diff(rt_lat[(m, p)], rt_lat[("direct", p)], "µs") for m in ("local", "coordinated")
@@ -298,6 +299,8 @@ rt_not_2xx = {m: [r.get("status_429", 0) + r.get("status_other", 0) + r.get("err
               for m, rows_ in rt.items()}
 rt_cpu = {m: fig(rt[m], "clusters_cpu_cores", "cores", 3) for m in ("local", "coordinated")}
 rt_waited = fig(rt["coordinated"], "gate_waited")
+# How late the load client's own threads woke for their requests: the machine's cores were busy.
+rt_late = {m: fig(rows_, "timer_lag_p99_us", "µs") for m, rows_ in rt.items()}
 rt_attempted = len({r["run"] for r in rest if r.get("mode") == "coordinated"}) or None
 rt_limits = ", ".join(f"{x['group']} {x['limit']}/{x['window_ms']} ms per {x['major']}"
                       for x in rest_meta.get("limits", []))
@@ -492,7 +495,7 @@ rows = [
      f"discord.js {pc_djs_version} Client, default caches: {pc_dj_rss}",
      ratio_text(ratios(pc_sl_rss, pc_dj_rss, False)), verdict(pc_share, "<=", 0.25, RUNS)),
     ("15", f"REST through the hub's coordinator at half of every limit ({rt_rate_text} requests/s offered, global "
-     f"limit {rt_global or '?':,}/s): the simulator answers zero 429s; requests/s and added latency against direct calls",
+     f"limit {rt_global_text}/s): the simulator answers zero 429s; requests/s and added latency against direct calls",
      f"{rt_eps['coordinated']}; added p50 {rt_added[('coordinated', 'p50')]}, p99 {rt_added[('coordinated', 'p99')]}; "
      f"429s per run {fig_list(rt_429['coordinated'])}" if rt_eps["coordinated"] else rt_eps["coordinated"],
      f"direct calls to the simulator: {rt_eps['direct']}, p50 {rt_lat[('direct', 'p50')]}, p99 {rt_lat[('direct', 'p99')]}",
@@ -695,10 +698,11 @@ section(
     "REST through the coordinator", "rest_latency.png",
     f"`bench/rest_coordinator_run.sh`: Discord REST calls from an open-loop client (`rest_bench`: each request "
     f"leaves at its time on a timetable whatever the answers do, and its latency runs from that time to the end "
-    f"of its answer, over keep-alive connections from 2 C++ threads) at {rt_rate_text} requests/s: message creates "
+    f"of its answer, over keep-alive connections from {rest_meta.get('threads', 2)} C++ threads) at {rt_rate_text} "
+    f"requests/s: message creates "
     f"and reactions in {rest_meta.get('keys', '?')} channels, member edits and bans in as many guilds "
     f"(mix {rest_meta.get('mix', '?')}), each bucket's requests evenly spaced. The simulator's limits are raised to "
-    f"twice what the mix sends, so the load is half of every limit it touches: global {rt_global or '?':,}/s, "
+    f"twice what the mix sends, so the load is half of every limit it touches: global {rt_global_text}/s, "
     f"{rt_limits or '?'}. Three modes in turn on one simulator, its REST state reset before each: direct calls to "
     "the simulator; through the bot endpoints of two `shardline run` clusters (one hosting the hub, one linked to "
     "it; the load's connections spread over both) with `SHARD_REST_COORDINATION=local`, each process its own "
@@ -719,7 +723,9 @@ section(
       f"direct calls {rt_not_2xx['direct']}", "–"),
      ("CPU of the two cluster processes over the load: coordinated / local", f"{rt_cpu['coordinated']} / {rt_cpu['local']}",
       "–", "–"),
-     ("calls that waited over 1 ms for their grant (the clusters' gates)", rt_waited, "–", "–")],
+     ("calls that waited over 1 ms for their grant (the clusters' gates)", rt_waited, "–", "–"),
+     ("the load client's own lateness, p99 (its thread woke this late: the cores were busy)",
+      f"coordinated {rt_late['coordinated']}; local {rt_late['local']}", f"direct calls {rt_late['direct']}", "–")],
     ["The added latency is the endpoint's forward (a new connection to Discord per call) and, for the coordinated "
      "calls, the hub's round trip (`rest_acquire` → `rest_grant`) before it; at half the limits no call should "
      "have to wait for a bucket or the global limit, so what it adds is the path's own cost.",
