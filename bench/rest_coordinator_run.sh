@@ -32,8 +32,9 @@
 #
 # Figures per mode (median, min-max over the runs): requests/s completed, latency p50/p99/p99.9,
 # added p50/p99 against direct (run by run), the simulator's 429s by scope (must be 0 for
-# coordinated at half the limits: the run fails otherwise), the clusters' CPU over the load,
-# and the gates' own counts (requests, waited over 1 ms, answered locally).
+# coordinated at half the limits: the run fails otherwise), the clusters' CPU over the load and
+# per call, and the gates' own counts (requests, waited over 1 ms, answered locally; the hub's
+# grants, which must cover every call in coordinated mode and none in local mode).
 #
 # Environment (all optional):
 #   SHARDLINE_BUILD_DIR   build tree holding bin/shardline and bin/rest_bench (build)
@@ -276,6 +277,9 @@ a, b = list(map(int, g0.split())), list(map(int, g1.split()))
 if min(a + b) >= 0:
     row.update(gate_requests=b[0] - a[0], gate_waited=b[1] - a[1], gate_answered_locally=b[2] - a[2],
                hub_granted=b[3] - a[3], hub_waited=b[4] - a[4])
+    if float(cpu1) > 0 and row["gate_requests"] > 0:
+        # Both processes' CPU over the load, per call it forwarded (the shards' idle upkeep included).
+        row["clusters_cpu_us_per_call"] = round((float(cpu1) - float(cpu0)) / row["gate_requests"] * 1e6, 1)
 open(out, "a").write(json.dumps(row, separators=(",", ":")) + "\n")
 print(f"bench-rest: {label}: " + (f"{row.get('completed_per_sec', 0):,.0f} req/s, p50 {row.get('p50_us', 0):,.0f} µs, "
       f"p99 {row.get('p99_us', 0):,.0f} µs, simulator 429s {row['sim_429']}" if "error" not in row else row["error"]),
@@ -377,6 +381,7 @@ for mode in by:
         show("added p50 against direct (µs)", diff(runs(mode, "p50_us"), direct["p50"]))
         show("added p99 against direct (µs)", diff(runs(mode, "p99_us"), direct["p99"]))
         show("clusters' CPU over the load (cores)", runs(mode, "clusters_cpu_cores"), "", 3)
+        show("clusters' CPU per call (µs)", runs(mode, "clusters_cpu_us_per_call"))
         show("gates: requests waited over 1 ms", runs(mode, "gate_waited"))
     show("client woke late, p99 (µs; a busy machine)", runs(mode, "timer_lag_p99_us"))
     show("send lag p99 (µs; that and connection waits)", runs(mode, "send_lag_p99_us"))
@@ -386,6 +391,16 @@ for mode in by:
     if mode == "coordinated" and any(v != 0 for v in limited.values()):
         bad = True
         print("  COORDINATED PATH GOT 429s FROM THE SIMULATOR at half the limits")
+    # The mode is what it says: every call of the load through the gates, and through the hub
+    # exactly when coordinated.
+    for n, r in sorted(by[mode].items()):
+        if not ok(r) or mode == "direct" or "gate_requests" not in r:
+            continue
+        through_hub = r["hub_granted"] >= r["sent"] if mode == "coordinated" else r["hub_granted"] == 0
+        if r["gate_requests"] < r["sent"] or not through_hub:
+            bad = True
+            print(f"  {mode} run {n}: the gates saw {r['gate_requests']} calls and the hub granted {r['hub_granted']}, "
+                  f"for {r['sent']} sent: not the mode's path")
 sys.exit(1 if bad else 0)
 EOF
 echo "bench-rest: results in $OUT" >&2

@@ -298,6 +298,7 @@ rt_429 = {m: Fig({r["run"]: r["sim_429"] for r in rest if r.get("mode") == m and
 rt_not_2xx = {m: [r.get("status_429", 0) + r.get("status_other", 0) + r.get("errors", 0) for r in rows_.values()]
               for m, rows_ in rt.items()}
 rt_cpu = {m: fig(rt[m], "clusters_cpu_cores", "cores", 3) for m in ("local", "coordinated")}
+rt_cpu_call = {m: fig(rt[m], "clusters_cpu_us_per_call", "µs") for m in ("local", "coordinated")}
 rt_waited = fig(rt["coordinated"], "gate_waited")
 # How late the load client's own threads woke for their requests: the machine's cores were busy.
 rt_late = {m: fig(rows_, "timer_lag_p99_us", "µs") for m, rows_ in rt.items()}
@@ -721,8 +722,8 @@ section(
       f"local {fig_list(rt_429['local'])}", f"direct calls {fig_list(rt_429['direct'])}", "–"),
      ("answers other than 2xx to the client, per run", f"coordinated {rt_not_2xx['coordinated']}; local {rt_not_2xx['local']}",
       f"direct calls {rt_not_2xx['direct']}", "–"),
-     ("CPU of the two cluster processes over the load: coordinated / local", f"{rt_cpu['coordinated']} / {rt_cpu['local']}",
-      "–", "–"),
+     ("CPU of the two cluster processes over the load, and per call: coordinated / local",
+      f"{rt_cpu['coordinated']}, {rt_cpu_call['coordinated']} / {rt_cpu['local']}, {rt_cpu_call['local']}", "–", "–"),
      ("calls that waited over 1 ms for their grant (the clusters' gates)", rt_waited, "–", "–"),
      ("the load client's own lateness, p99 (its thread woke this late: the cores were busy)",
       f"coordinated {rt_late['coordinated']}; local {rt_late['local']}", f"direct calls {rt_late['direct']}", "–")],
