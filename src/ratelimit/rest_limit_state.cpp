@@ -59,9 +59,27 @@ std::optional<std::string> RestLimitState::guard_refusal(const std::string& rout
   return std::nullopt;
 }
 
+void RestLimitState::dequeued(std::uint64_t requester) {
+  if (auto it = queued_by_.find(requester); it != queued_by_.end() && --it->second == 0) queued_by_.erase(it);
+}
+
 void RestLimitState::submit(std::uint64_t requester, std::string tag, const RestRoute& route, bool retry) {
   auto now = clock_();
   ++counters_.requests;
+  if (queued_by_[requester] >= opt_.max_queued_per_requester) {
+    RestDecision d;
+    d.kind = RestDecision::Kind::refused_wait;
+    d.requester = requester;
+    d.tag = std::move(tag);
+    d.retry_after_s = 1;
+    d.message = fmt::format("{} requests of this process are already waiting for Discord's rate limits",
+                            opt_.max_queued_per_requester);
+    ++counters_.refused_wait;
+    ready_.push_back(std::move(d));
+    next_due_ = now;
+    return;
+  }
+  ++queued_by_[requester];
   auto& b = bucket(key_for(route));
   b.last_used = now;
   if (retry) {
@@ -86,6 +104,7 @@ void RestLimitState::submit(std::uint64_t requester, std::string tag, const Rest
     ++counters_.refused_wait;
     ready_.push_back(std::move(d));
     b.queue.pop_back();
+    dequeued(requester);
     next_due_ = now;
   }
   repend(b);
@@ -181,6 +200,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         d.message = std::move(*why);
         d.retry_after_s = invalid_.empty() ? 1.0 : std::max(1.0, to_s(invalid_.front().at + opt_.invalid_window - now));
         ++counters_.refused_guard;
+        dequeued(b->queue.front().requester);
         out.push_back(std::move(d));
         b->queue.pop_front();
         continue;
@@ -199,6 +219,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         leases_.emplace_back(now + opt_.lease, d.grant);
         ++counters_.granted;
         if (d.waited_s > 0.001) ++counters_.waited; // more than the time a poll takes
+        dequeued(b->queue.front().requester);
         out.push_back(std::move(d));
         b->queue.pop_front();
         continue;
@@ -210,6 +231,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         d.message = fmt::format("{} would wait over {} ms for Discord's rate limit (SHARD_REST_MAX_WAIT_MS)",
                                 w.route.route, opt_.max_wait.count());
         ++counters_.refused_wait;
+        dequeued(b->queue.front().requester);
         out.push_back(std::move(d));
         b->queue.pop_front();
         continue;
@@ -377,6 +399,7 @@ std::size_t RestLimitState::drop(std::uint64_t requester) {
   for (auto& [key, b] : buckets_) {
     auto before = b.queue.size();
     std::erase_if(b.queue, [&](const Waiter& w) { return w.requester == requester; });
+    queued_by_.erase(requester);
     if (b.queue.size() != before) {
       n += before - b.queue.size();
       repend(b);
