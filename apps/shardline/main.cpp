@@ -79,12 +79,34 @@ int main(int argc, char** argv) {
   sim->add_flag("--stamp-events", simo.stamp_events,
                 "Each streamed MESSAGE_CREATE carries its send time as its nonce (microseconds since the epoch, "
                 "CLOCK_REALTIME), for latency benchmarks");
-  sim->add_option("--rest-global-per-sec", simo.rest_global_per_sec, "REST requests per second, all routes")
+  sim->add_option("--rest-global-per-sec", simo.rest_global_per_sec,
+                  "REST requests per second, all rate-limited routes (not the interaction callback nor webhooks)")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
-  sim->add_option("--rest-route-limit", simo.rest_route_limit, "REST requests per route bucket per window")
+  sim->add_option("--rest-route-limit", simo.rest_route_limit,
+                  "Requests per window of each generic REST bucket (gateway/bot, users/@me, applications, commands)")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
-  sim->add_option("--rest-route-window-ms", simo.rest_route_window_ms, "Length of a REST route bucket's window")
+  sim->add_option("--rest-route-window-ms", simo.rest_route_window_ms, "Window of each generic REST bucket")
       ->capture_default_str()->check(CLI::Range(1, 3'600'000));
+  sim->add_option_function<std::vector<std::string>>(
+         "--rest-bucket",
+         [&simo](const std::vector<std::string>& values) {
+           for (const auto& v : values) {
+             auto parsed = sim::parse_rest_bucket(v);
+             if (!parsed) throw CLI::ValidationError("--rest-bucket", parsed.error().message);
+             simo.rest_buckets.push_back(*parsed);
+           }
+         },
+         "A REST bucket's limit and window by its name, e.g. messages=50/1000 (repeatable; names in "
+         "docs/simulator.md and GET /_sim/rest/limits)")
+      ->type_name("NAME=LIMIT/WINDOW_MS")
+      ->allow_extra_args(false);
+  sim->add_option("--rest-invalid-limit", simo.rest_invalid_limit,
+                  "Invalid REST answers (401, 403, 429 but scope shared) within the window that ban the bot")
+      ->capture_default_str()->check(CLI::Range(1, 100'000'000));
+  sim->add_option("--rest-invalid-window-ms", simo.rest_invalid_window_ms, "The invalid requests' sliding window")
+      ->capture_default_str()->check(CLI::Range(1, 86'400'000));
+  sim->add_option("--rest-ban-ms", simo.rest_ban_ms, "How long the ban lasts: every REST request answered 429")
+      ->capture_default_str()->check(CLI::Range(1, 86'400'000));
   sim->add_option("--session-budget", simo.session_budget, "session_start_limit.total: IDENTIFYs per 24 h")
       ->capture_default_str()->check(CLI::Range(0, 10'000'000));
   sim->add_option("--privileged-intents", simo.privileged_intents,

@@ -30,6 +30,25 @@ const json::object* find_command(Sim& sim, std::uint64_t guild_id, std::string_v
   return nullptr;
 }
 
+// The REST limiter's counters: what a test compares between a coordinated and an uncoordinated
+// run (docs/simulator.md).
+json::object rest_stats_json(Sim& sim) {
+  auto& limiter = sim.rest_limiter;
+  const auto& c = limiter.counters();
+  json::object by_group;
+  for (std::size_t i = 0; i < c.by_group.size(); ++i)
+    by_group[limiter.model().group(i).name] =
+        json::object{{"requests", c.by_group[i].requests}, {"429", c.by_group[i].refused}};
+  return json::object{
+      {"requests", c.requests},
+      {"ok", c.ok},
+      {"rate_limited", json::object{{"user", c.user}, {"global", c.global}, {"shared", c.shared}, {"banned", c.banned}}},
+      {"invalid", json::object{{"window", limiter.invalid_in_window()}, {"total", c.invalid_total}}},
+      {"banned", limiter.ban_left().has_value()},
+      {"bucket_states", limiter.bucket_states()},
+      {"by_group", std::move(by_group)}};
+}
+
 std::string stats_json(Sim& sim) {
   json::object identifies{{"total", sim.identify.accepted_total()}};
   json::array per_bucket;
@@ -63,6 +82,7 @@ std::string stats_json(Sim& sim) {
   events["per_shard"] = std::move(events_per_shard);
   events["replayed_per_shard"] = std::move(replayed_per_shard);
 
+  auto rest = rest_stats_json(sim);
   auto global_it = sim.commands.find("global");
   const std::size_t global_commands = global_it == sim.commands.end() ? 0 : global_it->second.size();
 
@@ -79,7 +99,8 @@ std::string stats_json(Sim& sim) {
                  {"faults_applied", sim.faults_applied},
                  {"application_commands", json::object{{"puts", sim.command_puts}, {"global", global_commands}}},
                  {"guilds", sim.world.guilds().size()},
-                 {"recommended_shards", sim.recommended_shards()}};
+                 {"recommended_shards", sim.recommended_shards()},
+                 {"rest", std::move(rest)}};
   return json::serialize(o);
 }
 
@@ -313,6 +334,62 @@ HttpReply change_guilds(Sim& sim, const HttpRequest& req) {
     return json_reply(HttpStatus::ok, json::serialize(json::object{{"guild_id", std::to_string(*id)}}));
   }
   return error_reply(HttpStatus::bad_request, "action: join or leave");
+}
+
+// GET /_sim/rest/limits: the model the limiter enforces, so a test can compute what a mix of
+// requests may physically achieve.
+HttpReply get_rest_limits(Sim& sim) {
+  const auto& model = sim.rest_limiter.model();
+  json::array groups, exempt_routes;
+  for (std::size_t i = 0; i < model.groups().size(); ++i) {
+    const auto& g = model.group(i);
+    json::array routes;
+    for (const auto& row : route_table())
+      if (model.group_of(row.id) == i) routes.push_back(json::value(route_text(row)));
+    groups.push_back(json::object{{"name", g.name},
+                                  {"hash", g.hash},
+                                  {"limit", g.limit},
+                                  {"window_ms", g.window.count()},
+                                  {"major", g.major == Major::none ? json::value(nullptr) : json::value(to_string(g.major))},
+                                  {"routes", std::move(routes)}});
+  }
+  for (const auto& row : route_table())
+    if (is_global_exempt(row.id)) exempt_routes.push_back(json::value(route_text(row)));
+  json::object o{{"global_per_sec", model.global_per_sec()},
+                 {"global_exempt", json::array{"interaction_callback", "webhook"}},
+                 {"global_exempt_routes", std::move(exempt_routes)},
+                 {"invalid_limit", model.invalid_limit()},
+                 {"invalid_window_ms", model.invalid_window().count()},
+                 {"ban_ms", model.ban().count()},
+                 {"forbidden_ban_user", std::to_string(sim.world.owner_id())},
+                 {"max_bucket_states", model.max_bucket_states()},
+                 {"groups", std::move(groups)}};
+  return json_reply(HttpStatus::ok, json::serialize(o));
+}
+
+// POST /_sim/rest/shared-limit {route, count, retry_after_ms}: the next `count` requests to the
+// route's group answer 429 with scope shared (not the bot's fault: not an invalid request).
+HttpReply share_rest_limit(Sim& sim, const HttpRequest& req) {
+  auto parsed = parse_shared_limit_request(req.body);
+  if (!parsed) return error_reply(HttpStatus::bad_request, parsed.error().message);
+  auto group = sim.rest_limiter.model().find(parsed->route);
+  if (!group)
+    return error_reply(HttpStatus::bad_request,
+                       "route: a REST group's name or one of its routes, as GET /_sim/rest/limits lists them");
+  sim.rest_limiter.share_limit(*group, parsed->count, millis(parsed->retry_after_ms));
+  const auto& name = sim.rest_limiter.model().group(*group).name;
+  spdlog::info("REST group {}: the next {} request(s) answer 429 (scope shared, retry after {} ms)", name,
+               parsed->count, parsed->retry_after_ms);
+  json::object out{{"group", name}, {"count", parsed->count}, {"retry_after_ms", parsed->retry_after_ms}};
+  return json_reply(HttpStatus::ok, json::serialize(out));
+}
+
+// POST /_sim/rest/reset: a fresh REST state (buckets, global window, shared 429s, invalid
+// requests, ban, counters), for a test that runs two phases against one simulator.
+HttpReply reset_rest(Sim& sim) {
+  sim.rest_limiter.reset();
+  spdlog::info("REST limits reset");
+  return json_reply(HttpStatus::ok, json::serialize(json::object{{"reset", true}}));
 }
 
 } // namespace shardline::sim

@@ -83,6 +83,27 @@ Result<std::uint32_t> parse_world_shards(std::span<const QueryParam> query) {
   return *shards;
 }
 
+Result<SharedLimitRequest> parse_shared_limit_request(std::string_view body) {
+  auto bad = [](const char* why) { return fail(Errc::bad_input, why); };
+  auto parsed = parse_json_body(body, 8);
+  if (!parsed || !parsed->is_object()) return bad("body must be a JSON object");
+  const auto& o = parsed->get_object();
+  SharedLimitRequest out;
+  auto* route = o.if_contains("route");
+  if (!route || !route->is_string() || route->get_string().empty() || route->get_string().size() > 200)
+    return bad("route: a REST group's name or one of its routes, as GET /_sim/rest/limits lists them");
+  out.route = std::string(route->get_string());
+  auto in_range = [&](const char* key, std::int64_t max, std::uint32_t& into) {
+    auto* v = o.if_contains(key);
+    if (!v || !v->is_int64() || v->get_int64() < 0 || v->get_int64() > max) return false;
+    into = static_cast<std::uint32_t>(v->get_int64());
+    return true;
+  };
+  if (!in_range("count", 1'000'000, out.count)) return bad("count: 0-1000000 requests");
+  if (!in_range("retry_after_ms", 3'600'000, out.retry_after_ms)) return bad("retry_after_ms: 0-3600000");
+  return out;
+}
+
 Result<std::uint32_t> parse_sessions_shard(std::span<const QueryParam> query) {
   std::optional<std::uint32_t> shard;
   for (const auto& p : query)

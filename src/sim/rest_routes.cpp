@@ -9,7 +9,6 @@
 
 #include <cctype>
 #include <chrono>
-#include <cmath>
 #include <string>
 #include <unordered_set>
 
@@ -21,37 +20,6 @@ namespace {
 
 HttpReply discord_error(HttpStatus status, int code, std::string_view message) {
   return error_reply(status, message, code);
-}
-
-// Runs `answer` if the bucket of `bucket_key` (e.g. "GET /gateway/bot") and the global limit
-// allow it; either way the reply carries the bucket's X-RateLimit-* headers. A refusal is a 429
-// with Discord's body and headers, counted as a violation.
-template <class Answer>
-HttpReply rate_limited(Sim& sim, const std::string& bucket_key, Answer&& answer) {
-  auto v = sim.rest_limiter.check(bucket_key);
-  auto wall = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  auto add_headers = [&](HttpReply& res) {
-    res.headers.emplace_back("X-RateLimit-Limit", std::to_string(v.limit));
-    res.headers.emplace_back("X-RateLimit-Remaining", std::to_string(v.remaining));
-    res.headers.emplace_back("X-RateLimit-Reset", fmt::format("{:.3f}", wall + v.reset_after_s));
-    res.headers.emplace_back("X-RateLimit-Reset-After", fmt::format("{:.3f}", v.reset_after_s));
-    res.headers.emplace_back("X-RateLimit-Bucket", v.bucket);
-  };
-  if (!v.allowed) {
-    const char* kind = v.global ? "rest_rate_limit_global" : "rest_rate_limit_route";
-    ++sim.violations[kind];
-    spdlog::warn("violation {}: {} refused (429, retry after {:.3f} s)", kind, bucket_key, v.reset_after_s);
-    json::object o{{"message", "You are being rate limited."}, {"retry_after", v.reset_after_s}, {"global", v.global}};
-    auto res = json_reply(HttpStatus::too_many_requests, json::serialize(o));
-    add_headers(res);
-    res.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(v.reset_after_s))));
-    res.headers.emplace_back("X-RateLimit-Scope", v.global ? "global" : "user");
-    if (v.global) res.headers.emplace_back("X-RateLimit-Global", "true");
-    return res;
-  }
-  HttpReply res = answer();
-  add_headers(res);
-  return res;
 }
 
 std::string gateway_bot_json(Sim& sim) {
@@ -294,58 +262,103 @@ HttpReply get_gateway(Sim& sim) {
   return json_reply(HttpStatus::ok, json::serialize(json::object{{"url", sim.ws_url}}));
 }
 
-HttpReply get_gateway_bot(Sim& sim) {
-  return rate_limited(sim, "GET /gateway/bot", [&] { return json_reply(HttpStatus::ok, gateway_bot_json(sim)); });
-}
+HttpReply get_gateway_bot(Sim& sim) { return json_reply(HttpStatus::ok, gateway_bot_json(sim)); }
 
-HttpReply get_current_user(Sim& sim) {
-  return rate_limited(sim, "GET /users/@me", [&] { return json_reply(HttpStatus::ok, bot_user_json(sim.world)); });
-}
+HttpReply get_current_user(Sim& sim) { return json_reply(HttpStatus::ok, bot_user_json(sim.world)); }
 
-HttpReply get_current_application(Sim& sim, RouteId route) {
-  const std::string bucket_key =
-      route == RouteId::oauth2_current_application ? "GET /oauth2/applications/@me" : "GET /applications/@me";
-  return rate_limited(sim, bucket_key, [&] { return json_reply(HttpStatus::ok, application_json(sim)); });
-}
+HttpReply get_current_application(Sim& sim) { return json_reply(HttpStatus::ok, application_json(sim)); }
 
 namespace {
 
 std::string command_scope(std::optional<std::uint64_t> guild) { return guild ? std::to_string(*guild) : "global"; }
 
-// One bucket per method and scope, as Discord has.
-std::string commands_bucket(std::string_view method, std::optional<std::uint64_t> guild) {
-  return fmt::format("{} /applications/{}/commands", method, guild ? "{guild}/" + std::to_string(*guild) : "global");
+// Every guild has one text channel, #general, whose id is the guild's plus one.
+bool known_channel(Sim& sim, std::optional<std::uint64_t> channel) {
+  return channel && *channel != 0 && sim.world.find(*channel - 1);
 }
 
 } // namespace
 
 HttpReply list_commands(Sim& sim, std::optional<std::uint64_t> guild) {
-  return rate_limited(sim, commands_bucket("GET", guild), [&] {
-    auto it = sim.commands.find(command_scope(guild));
-    return json_reply(HttpStatus::ok,
-                      json::serialize(it == sim.commands.end() ? json::array{} : json::array(it->second)));
-  });
+  auto it = sim.commands.find(command_scope(guild));
+  return json_reply(HttpStatus::ok, json::serialize(it == sim.commands.end() ? json::array{} : json::array(it->second)));
 }
 
 HttpReply overwrite_commands(Sim& sim, const HttpRequest& req, std::optional<std::uint64_t> guild) {
-  return rate_limited(sim, commands_bucket("PUT", guild),
-                      [&] { return put_commands(sim, req.body, command_scope(guild), guild); });
+  return put_commands(sim, req.body, command_scope(guild), guild);
 }
 
-HttpReply create_channel_message(Sim& sim, const HttpRequest& req, std::optional<std::uint64_t> channel) {
-  // Every guild has one text channel, #general, whose id is the guild's plus one.
-  if (!channel || *channel == 0 || !sim.world.find(*channel - 1))
-    return discord_error(HttpStatus::not_found, 10003, "Unknown Channel");
-  return rate_limited(sim, "POST /channels/" + std::to_string(*channel) + "/messages", [&] {
-    auto body = parse_json_body(req.body);
-    if (!body || !body->is_object()) return discord_error(HttpStatus::bad_request, 50035, "Invalid Form Body");
-    if (auto refusal = refuse_message_body(body->get_object(), false)) return std::move(*refusal);
-    auto msg = bot_message(sim, sim.new_id(), *channel, body->get_object());
-    msg["guild_id"] = std::to_string(*channel - 1);
-    auto text = json::serialize(msg);
-    remember_channel_message(sim, *channel, text);
-    return json_reply(HttpStatus::ok, std::move(text));
-  });
+std::optional<HttpReply> refuse_unknown_resource(Sim& sim, RouteId route, const RouteCaptures& at) {
+  switch (route) {
+  case RouteId::channel_message_create:
+    if (!known_channel(sim, at.channel)) return discord_error(HttpStatus::not_found, 10003, "Unknown Channel");
+    return std::nullopt;
+  case RouteId::channel_message_edit:
+  case RouteId::channel_message_delete:
+  case RouteId::reaction_add:
+  case RouteId::reaction_remove:
+    if (!known_channel(sim, at.channel)) return discord_error(HttpStatus::not_found, 10003, "Unknown Channel");
+    if (!at.message) return discord_error(HttpStatus::not_found, 10008, "Unknown Message");
+    return std::nullopt;
+  case RouteId::guild_member_get:
+  case RouteId::guild_member_edit:
+  case RouteId::member_role_add:
+  case RouteId::member_role_remove:
+  case RouteId::bans_list:
+  case RouteId::ban_create:
+  case RouteId::ban_remove:
+  case RouteId::role_create:
+  case RouteId::role_edit:
+  case RouteId::role_delete:
+    if (!at.guild || !sim.world.find(*at.guild)) return discord_error(HttpStatus::not_found, 10004, "Unknown Guild");
+    break;
+  default: return std::nullopt;
+  }
+  // A guild's routes: what the path names in it.
+  const bool names_user = route == RouteId::guild_member_get || route == RouteId::guild_member_edit ||
+                          route == RouteId::member_role_add || route == RouteId::member_role_remove ||
+                          route == RouteId::ban_create || route == RouteId::ban_remove;
+  const bool names_role = route == RouteId::member_role_add || route == RouteId::member_role_remove ||
+                          route == RouteId::role_edit || route == RouteId::role_delete;
+  if (names_user && !at.user) return discord_error(HttpStatus::not_found, 10013, "Unknown User");
+  if (names_role && !at.role) return discord_error(HttpStatus::not_found, 10011, "Unknown Role");
+  return std::nullopt;
+}
+
+HttpReply no_content_reply() {
+  HttpReply reply;
+  reply.status = HttpStatus::no_content;
+  reply.content_type.clear();
+  return reply;
+}
+
+HttpReply create_channel_message(Sim& sim, const HttpRequest& req, std::uint64_t channel) {
+  auto body = parse_json_body(req.body);
+  if (!body || !body->is_object()) return discord_error(HttpStatus::bad_request, 50035, "Invalid Form Body");
+  if (auto refusal = refuse_message_body(body->get_object(), false)) return std::move(*refusal);
+  auto msg = bot_message(sim, sim.new_id(), channel, body->get_object());
+  msg["guild_id"] = std::to_string(channel - 1);
+  auto text = json::serialize(msg);
+  remember_channel_message(sim, channel, text);
+  return json_reply(HttpStatus::ok, std::move(text));
+}
+
+HttpReply edit_channel_message(Sim& sim, const HttpRequest& req, std::uint64_t channel, std::uint64_t message) {
+  auto body = parse_json_body(req.body);
+  if (!body || !body->is_object()) return discord_error(HttpStatus::bad_request, 50035, "Invalid Form Body");
+  if (auto refusal = refuse_message_body(body->get_object(), true)) return std::move(*refusal);
+  // Any message id is taken as one of the bot's own messages in the channel (the simulator
+  // keeps no message store to look it up in).
+  auto msg = bot_message(sim, message, channel, body->get_object());
+  msg["guild_id"] = std::to_string(channel - 1);
+  msg["edited_timestamp"] = iso8601_ms(wall_now_ms());
+  return json_reply(HttpStatus::ok, json::serialize(msg));
+}
+
+HttpReply add_or_remove_reaction(std::string_view emoji) {
+  // A custom emoji is name:id, a Unicode one its characters (percent-decoded already).
+  if (emoji.empty() || emoji.size() > 100) return discord_error(HttpStatus::bad_request, 10014, "Unknown Emoji");
+  return no_content_reply();
 }
 
 HttpReply answer_interaction(Sim& sim, const HttpRequest& req, const RouteCaptures& at) {
@@ -364,10 +377,7 @@ HttpReply answer_interaction(Sim& sim, const HttpRequest& req, const RouteCaptur
   // An id that is not a snowflake names no interaction: the store refuses it as unknown.
   auto e = sim.interactions.callback(at.interaction.value_or(0), at.token, type, json::serialize(*body));
   if (e != InteractionError::none) return refuse_interaction(sim, e);
-  HttpReply reply;
-  reply.status = HttpStatus::no_content;
-  reply.content_type.clear();
-  return reply;
+  return no_content_reply();
 }
 
 HttpReply webhook_message(Sim& sim, const HttpRequest& req, std::string_view token, bool edit_original) {

@@ -21,6 +21,9 @@ constexpr std::array kRoutes{
     Route{Method::get, "/_sim/stats", RouteId::sim_stats, Auth::none},
     Route{Method::get, "/_sim/world", RouteId::sim_world, Auth::none},
     Route{Method::get, "/_sim/sessions", RouteId::sim_sessions, Auth::none},
+    Route{Method::get, "/_sim/rest/limits", RouteId::sim_rest_limits, Auth::none},
+    Route{Method::post, "/_sim/rest/shared-limit", RouteId::sim_rest_shared_limit, Auth::none},
+    Route{Method::post, "/_sim/rest/reset", RouteId::sim_rest_reset, Auth::none},
     Route{Method::get, "/_sim/*/**", RouteId::sim_unknown, Auth::none},
 
     // Discord's REST API. Open to anyone, as on Discord: the gateway URL, and what an
@@ -44,6 +47,24 @@ constexpr std::array kRoutes{
     Route{Method::put, "/api/v10/applications/{app}/guilds/{guild}/commands", RouteId::guild_commands_overwrite,
           Auth::bot},
     Route{Method::post, "/api/v10/channels/{channel}/messages", RouteId::channel_message_create, Auth::bot},
+    Route{Method::patch, "/api/v10/channels/{channel}/messages/{message}", RouteId::channel_message_edit, Auth::bot},
+    Route{Method::delete_, "/api/v10/channels/{channel}/messages/{message}", RouteId::channel_message_delete,
+          Auth::bot},
+    Route{Method::put, "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me", RouteId::reaction_add,
+          Auth::bot},
+    Route{Method::delete_, "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
+          RouteId::reaction_remove, Auth::bot},
+    Route{Method::get, "/api/v10/guilds/{guild}/members/{user}", RouteId::guild_member_get, Auth::bot},
+    Route{Method::patch, "/api/v10/guilds/{guild}/members/{user}", RouteId::guild_member_edit, Auth::bot},
+    Route{Method::put, "/api/v10/guilds/{guild}/members/{user}/roles/{role}", RouteId::member_role_add, Auth::bot},
+    Route{Method::delete_, "/api/v10/guilds/{guild}/members/{user}/roles/{role}", RouteId::member_role_remove,
+          Auth::bot},
+    Route{Method::get, "/api/v10/guilds/{guild}/bans", RouteId::bans_list, Auth::bot},
+    Route{Method::put, "/api/v10/guilds/{guild}/bans/{user}", RouteId::ban_create, Auth::bot},
+    Route{Method::delete_, "/api/v10/guilds/{guild}/bans/{user}", RouteId::ban_remove, Auth::bot},
+    Route{Method::post, "/api/v10/guilds/{guild}/roles", RouteId::role_create, Auth::bot},
+    Route{Method::patch, "/api/v10/guilds/{guild}/roles/{role}", RouteId::role_edit, Auth::bot},
+    Route{Method::delete_, "/api/v10/guilds/{guild}/roles/{role}", RouteId::role_delete, Auth::bot},
     // Last: a bot must show its token before it learns that a path does not exist.
     Route{Method::any, "/api/v10/**", RouteId::api_unknown, Auth::bot},
 };
@@ -59,7 +80,8 @@ constexpr std::string_view next_segment(std::string_view& rest) {
 
 constexpr bool is_capture(std::string_view segment) {
   return segment == "{app}" || segment == "{guild}" || segment == "{channel}" || segment == "{interaction}" ||
-         segment == "{token}";
+         segment == "{token}" || segment == "{message}" || segment == "{user}" || segment == "{role}" ||
+         segment == "{emoji}";
 }
 
 constexpr bool valid_pattern(std::string_view pattern) {
@@ -98,6 +120,10 @@ void capture(std::string_view name, std::string_view text, RouteCaptures& into) 
   else if (name == "{guild}") into.guild = parse_id(text);
   else if (name == "{channel}") into.channel = parse_id(text);
   else if (name == "{interaction}") into.interaction = parse_id(text);
+  else if (name == "{message}") into.message = parse_id(text);
+  else if (name == "{user}") into.user = parse_id(text);
+  else if (name == "{role}") into.role = parse_id(text);
+  else if (name == "{emoji}") into.emoji = text;
 }
 
 // Whether `path` (split) has the shape of `pattern`; if so, `into` gets its captures.
@@ -137,6 +163,15 @@ std::string_view to_string(Method m) {
 }
 
 std::span<const Route> route_table() { return kRoutes; }
+
+bool is_discord_route(const Route& route) { return route.pattern.starts_with("/api/"); }
+
+std::string route_text(const Route& route) {
+  constexpr std::string_view prefix = "/api/v10";
+  auto path = route.pattern;
+  if (path.starts_with(prefix)) path.remove_prefix(prefix.size());
+  return std::string(to_string(route.method)) + " " + std::string(path);
+}
 
 RouteMatch match_route(Method method, std::string_view path) {
   const auto segments = split_path(path);

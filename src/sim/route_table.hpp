@@ -5,7 +5,7 @@
 // than through sockets.
 //
 // Patterns are written as paths: literal segments, captures ({app}, {guild}, {channel},
-// {interaction}: snowflakes; {token}: any text), `*` (any one segment) and a final `**` (zero or
+// {interaction}, {message}, {user}, {role}: snowflakes; {token}, {emoji}: any text), `*` (any one segment) and a final `**` (zero or
 // more segments). Rows are tried in order: the first pattern that matches the path names the
 // resource, and among the rows with that same pattern (adjacent in the table) the request's
 // method picks the route; none has it: 405. route_table.cpp checks these rules at compile time.
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -43,6 +44,20 @@ enum class RouteId : std::uint8_t {
   guild_commands_list,
   guild_commands_overwrite,
   channel_message_create,
+  channel_message_edit,
+  channel_message_delete,
+  reaction_add, // PUT .../reactions/{emoji}/@me
+  reaction_remove,
+  guild_member_get,
+  guild_member_edit,
+  member_role_add,
+  member_role_remove,
+  bans_list,
+  ban_create,
+  ban_remove,
+  role_create,
+  role_edit,
+  role_delete,
   api_unknown, // anything else under /api/v10: 401 without the bot token, else 404
   // The control API, /_sim/
   sim_faults,
@@ -54,6 +69,9 @@ enum class RouteId : std::uint8_t {
   sim_stats,
   sim_world,
   sim_sessions,
+  sim_rest_limits,
+  sim_rest_shared_limit,
+  sim_rest_reset,
   sim_unknown, // any other /_sim/ path: 404 for GET, 405 for other methods
 };
 
@@ -67,6 +85,13 @@ struct Route {
 // Every row, in matching order.
 std::span<const Route> route_table();
 
+// Whether the route is one of Discord's (/api/v10), not the control API's.
+bool is_discord_route(const Route& route);
+
+// "PUT /channels/{channel}/messages/{message}/reactions/{emoji}/@me": the route as Discord's
+// documentation writes it (without /api/v10), as /_sim/rest/limits lists it.
+std::string route_text(const Route& route);
+
 // What the captures of the matched pattern held. An id segment that is not a snowflake
 // (digits only, at most 20, below 2^64) is captured as nullopt, never as a number: it names
 // nothing, and each route answers that as it answers an unknown id (Unknown Channel, Unknown
@@ -74,6 +99,8 @@ std::span<const Route> route_table();
 struct RouteCaptures {
   std::optional<std::uint64_t> app, guild, channel, interaction;
   std::string_view token; // a view into the matched path
+  std::optional<std::uint64_t> message, user, role;
+  std::string_view emoji; // as sent (the path is decoded): "name:id" or a Unicode emoji
 };
 
 struct RouteMatch {

@@ -3,6 +3,7 @@
 // /api/v10, the gateway websocket, and the /_sim/ control API. See docs/simulator.md.
 
 #include "net/zlib_stream.hpp"
+#include "sim/rest_groups.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -37,9 +38,14 @@ struct SimOptions {
   std::uint64_t seed = 1;
   std::uint32_t outage_ms = 10'000;      // guilds unavailable at start come back after this
   std::uint32_t resume_ttl_ms = 120'000; // a dropped session stays resumable this long
-  std::uint32_t rest_global_per_sec = 50;   // REST requests per second, all routes together
-  std::uint32_t rest_route_limit = 5;       // REST requests per route bucket per window
+  // Discord's REST rate limits (rest_groups.hpp, rest_limiter.hpp, docs/simulator.md).
+  std::uint32_t rest_global_per_sec = 50;   // REST requests per second, all limited routes together
+  std::uint32_t rest_route_limit = 5;       // requests per window of each generic route group
   std::uint32_t rest_route_window_ms = 5000;
+  std::vector<RestBucketOverride> rest_buckets; // --rest-bucket NAME=LIMIT/WINDOW_MS, in order
+  std::uint32_t rest_invalid_limit = 10'000;      // invalid answers (401, 403, 429 not shared)...
+  std::uint32_t rest_invalid_window_ms = 600'000; // ...in this sliding window ban the bot...
+  std::uint32_t rest_ban_ms = 3'600'000;          // ...for this long
   // A team owns the application (GET /applications/@me then has `team`, and `owner` is the
   // team's pseudo-user): these user ids, the first the team's owner. Empty: one user owns it.
   std::vector<std::uint64_t> team_members;

@@ -12,7 +12,9 @@ Sim::Sim(asio::io_context& context, SimOptions o)
       // earlier simulator run by accident.
       sessions(SessionLimits{ReplayLimits{}, millis(opt.resume_ttl_ms)}, clock, std::random_device{}()),
       events(world, opt.seed),
-      rest_limiter(RestLimits{opt.rest_global_per_sec, opt.rest_route_limit, millis(opt.rest_route_window_ms)},
+      rest_limiter(RestModel(RestModelOptions{opt.rest_global_per_sec, opt.rest_route_limit, opt.rest_route_window_ms,
+                                              opt.rest_buckets, opt.rest_invalid_limit, opt.rest_invalid_window_ms,
+                                              opt.rest_ban_ms}),
                    clock),
       interactions(InteractionLimits{}, clock, std::random_device{}()), acceptor(context), sweeper(context),
       started(clock()), outage_end(started + millis(opt.outage_ms)) {}

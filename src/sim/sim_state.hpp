@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -91,6 +92,7 @@ struct Sim {
   std::map<std::string, boost::json::array> commands; // "global" or a guild id -> its slash commands
   std::uint64_t command_puts = 0; // accepted bulk overwrites, any scope: a test sees a bot re-register
   std::unordered_map<std::uint64_t, std::deque<std::string>> channel_messages; // what the bot posted
+  std::unordered_map<std::uint64_t, std::set<std::uint64_t>> bans; // guild -> banned users (bounded, rest_guild_routes.cpp)
   std::uint64_t next_increment = 0, last_id = 0;
   std::mt19937_64 churn_rng{opt.seed ^ 0xc4u};
   tcp::acceptor acceptor;

@@ -120,3 +120,37 @@ TEST(SimControlRequests, SessionsNeedAShardId) {
     EXPECT_EQ(r.error().message, "shard=N (a shard id) is required");
   }
 }
+
+TEST(SimControlRequests, ASharedLimitNamesARouteACountAndARetryAfter) {
+  auto r = parse_shared_limit_request(
+      R"({"route": "PUT /channels/{channel}/messages/{message}/reactions/{emoji}/@me", "count": 3,
+          "retry_after_ms": 1500})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->route, "PUT /channels/{channel}/messages/{message}/reactions/{emoji}/@me");
+  EXPECT_EQ(r->count, 3u);
+  EXPECT_EQ(r->retry_after_ms, 1500u);
+  auto zero = parse_shared_limit_request(R"({"route": "reactions", "count": 0, "retry_after_ms": 0})");
+  ASSERT_TRUE(zero) << zero.error().message; // clears what is pending
+
+  struct Bad {
+    const char* body;
+    const char* field;
+  };
+  for (auto [body, field] : std::vector<Bad>{
+           {"[]", "JSON object"},
+           {"{", "JSON object"},
+           {R"({"count": 1, "retry_after_ms": 1})", "route:"},
+           {R"({"route": "", "count": 1, "retry_after_ms": 1})", "route:"},
+           {R"({"route": 5, "count": 1, "retry_after_ms": 1})", "route:"},
+           {R"({"route": "bans", "retry_after_ms": 1})", "count:"},
+           {R"({"route": "bans", "count": -1, "retry_after_ms": 1})", "count:"},
+           {R"({"route": "bans", "count": 1000001, "retry_after_ms": 1})", "count:"},
+           {R"({"route": "bans", "count": 1.5, "retry_after_ms": 1})", "count:"},
+           {R"({"route": "bans", "count": 1})", "retry_after_ms:"},
+           {R"({"route": "bans", "count": 1, "retry_after_ms": 3600001})", "retry_after_ms:"},
+       }) {
+    auto bad = parse_shared_limit_request(body);
+    ASSERT_FALSE(bad) << body;
+    EXPECT_NE(bad.error().message.find(field), std::string::npos) << body << ": " << bad.error().message;
+  }
+}

@@ -1,8 +1,7 @@
-// Identify buckets, the session budget, the per-connection send limit and the REST rate
-// limits, driven by a manual clock.
+// Identify buckets, the session budget and the per-connection send limit, driven by a manual
+// clock. The REST rate limits: rest_limiter_test.cpp.
 
 #include "sim/identify_limiter.hpp"
-#include "sim/rest_limiter.hpp"
 #include "sim/send_limiter.hpp"
 
 #include <gtest/gtest.h>
@@ -111,42 +110,4 @@ TEST(SimSendLimiter, SteadyHeartbeatsNeverHitIt) {
     ASSERT_TRUE(lim.allow());
     clock.advance(1000ms); // one command per second is 60 per window
   }
-}
-
-TEST(SimRestLimiter, RouteBucketWithHeadersState) {
-  ManualClock clock;
-  RestLimiter lim({50, 5, 5000ms}, clock.clock());
-  for (std::uint32_t i = 0; i < 5; ++i) {
-    auto v = lim.check("GET /gateway/bot");
-    ASSERT_TRUE(v.allowed);
-    EXPECT_EQ(v.limit, 5u);
-    EXPECT_EQ(v.remaining, 4 - i);
-    EXPECT_DOUBLE_EQ(v.reset_after_s, 5.0);
-    EXPECT_EQ(v.bucket.size(), 16u);
-  }
-  clock.advance(1500ms);
-  auto refused = lim.check("GET /gateway/bot");
-  EXPECT_FALSE(refused.allowed);
-  EXPECT_FALSE(refused.global);
-  EXPECT_EQ(refused.remaining, 0u);
-  EXPECT_DOUBLE_EQ(refused.reset_after_s, 3.5);
-  EXPECT_TRUE(lim.check("GET /users/@me").allowed); // another route, another bucket
-  EXPECT_NE(lim.check("GET /users/@me").bucket, refused.bucket);
-  clock.advance(3500ms); // a client that waited reset_after is let through
-  EXPECT_TRUE(lim.check("GET /gateway/bot").allowed);
-  EXPECT_EQ(lim.refused_route(), 1u);
-  EXPECT_EQ(lim.refused_global(), 0u);
-}
-
-TEST(SimRestLimiter, GlobalFiftyPerSecond) {
-  ManualClock clock;
-  RestLimiter lim({50, 1000, 5000ms}, clock.clock());
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(lim.check("GET /r" + std::to_string(i % 7)).allowed);
-  auto v = lim.check("GET /other");
-  EXPECT_FALSE(v.allowed);
-  EXPECT_TRUE(v.global);
-  EXPECT_DOUBLE_EQ(v.reset_after_s, 1.0);
-  clock.advance(1000ms);
-  EXPECT_TRUE(lim.check("GET /other").allowed);
-  EXPECT_EQ(lim.refused_global(), 1u);
 }

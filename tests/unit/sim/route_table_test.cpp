@@ -27,6 +27,16 @@ RouteCaptures ids(std::optional<std::uint64_t> app, std::optional<std::uint64_t>
   return RouteCaptures{app, guild, channel, interaction, token};
 }
 
+// A path's captures beyond the first five: the message, user and role ids and the emoji.
+RouteCaptures with(RouteCaptures at, std::optional<std::uint64_t> message, std::optional<std::uint64_t> user = {},
+                   std::optional<std::uint64_t> role = {}, std::string_view emoji = {}) {
+  at.message = message;
+  at.user = user;
+  at.role = role;
+  at.emoji = emoji;
+  return at;
+}
+
 const RouteCaptures none{};
 
 // One request for every row of the table, as clients send them.
@@ -51,6 +61,26 @@ const std::vector<Example>& examples() {
       {Method::put, "/api/v10/applications/55/guilds/77/commands", RouteId::guild_commands_overwrite,
        ids(55, 77, {}, {})},
       {Method::post, "/api/v10/channels/78/messages", RouteId::channel_message_create, ids({}, {}, 78, {})},
+      {Method::patch, "/api/v10/channels/78/messages/90", RouteId::channel_message_edit,
+       with(ids({}, {}, 78, {}), 90)},
+      {Method::delete_, "/api/v10/channels/78/messages/90", RouteId::channel_message_delete,
+       with(ids({}, {}, 78, {}), 90)},
+      {Method::put, "/api/v10/channels/78/messages/90/reactions/\xF0\x9F\x91\x8D/@me", RouteId::reaction_add,
+       with(ids({}, {}, 78, {}), 90, {}, {}, "\xF0\x9F\x91\x8D")},
+      {Method::delete_, "/api/v10/channels/78/messages/90/reactions/blob:123/@me", RouteId::reaction_remove,
+       with(ids({}, {}, 78, {}), 90, {}, {}, "blob:123")},
+      {Method::get, "/api/v10/guilds/77/members/66", RouteId::guild_member_get, with(ids({}, 77, {}, {}), {}, 66)},
+      {Method::patch, "/api/v10/guilds/77/members/66", RouteId::guild_member_edit, with(ids({}, 77, {}, {}), {}, 66)},
+      {Method::put, "/api/v10/guilds/77/members/66/roles/55", RouteId::member_role_add,
+       with(ids({}, 77, {}, {}), {}, 66, 55)},
+      {Method::delete_, "/api/v10/guilds/77/members/66/roles/55", RouteId::member_role_remove,
+       with(ids({}, 77, {}, {}), {}, 66, 55)},
+      {Method::get, "/api/v10/guilds/77/bans", RouteId::bans_list, ids({}, 77, {}, {})},
+      {Method::put, "/api/v10/guilds/77/bans/66", RouteId::ban_create, with(ids({}, 77, {}, {}), {}, 66)},
+      {Method::delete_, "/api/v10/guilds/77/bans/66", RouteId::ban_remove, with(ids({}, 77, {}, {}), {}, 66)},
+      {Method::post, "/api/v10/guilds/77/roles", RouteId::role_create, ids({}, 77, {}, {})},
+      {Method::patch, "/api/v10/guilds/77/roles/55", RouteId::role_edit, with(ids({}, 77, {}, {}), {}, {}, 55)},
+      {Method::delete_, "/api/v10/guilds/77/roles/55", RouteId::role_delete, with(ids({}, 77, {}, {}), {}, {}, 55)},
       {Method::get, "/api/v10/nope", RouteId::api_unknown, none},
       {Method::post, "/_sim/faults", RouteId::sim_faults, none},
       {Method::post, "/_sim/interactions", RouteId::sim_interaction_create, none},
@@ -61,6 +91,9 @@ const std::vector<Example>& examples() {
       {Method::get, "/_sim/stats", RouteId::sim_stats, none},
       {Method::get, "/_sim/world", RouteId::sim_world, none},
       {Method::get, "/_sim/sessions", RouteId::sim_sessions, none},
+      {Method::get, "/_sim/rest/limits", RouteId::sim_rest_limits, none},
+      {Method::post, "/_sim/rest/shared-limit", RouteId::sim_rest_shared_limit, none},
+      {Method::post, "/_sim/rest/reset", RouteId::sim_rest_reset, none},
       {Method::get, "/_sim/nope", RouteId::sim_unknown, none},
   };
   return all;
@@ -72,6 +105,10 @@ void expect_captures(const RouteCaptures& got, const RouteCaptures& want, const 
   EXPECT_EQ(got.channel, want.channel) << what;
   EXPECT_EQ(got.interaction, want.interaction) << what;
   EXPECT_EQ(got.token, want.token) << what;
+  EXPECT_EQ(got.message, want.message) << what;
+  EXPECT_EQ(got.user, want.user) << what;
+  EXPECT_EQ(got.role, want.role) << what;
+  EXPECT_EQ(got.emoji, want.emoji) << what;
 }
 
 std::string describe(Method m, std::string_view path) { return std::string(to_string(m)) + " " + std::string(path); }
@@ -128,6 +165,15 @@ TEST(SimRouteTable, AnotherMethodOnAKnownPathIsNotAllowed) {
       {Method::post, "/api/v10/applications/55/commands", RouteId::global_commands_list},
       {Method::delete_, "/api/v10/applications/55/guilds/77/commands", RouteId::guild_commands_list},
       {Method::get, "/api/v10/channels/78/messages", RouteId::channel_message_create},
+      {Method::post, "/api/v10/channels/78/messages/90", RouteId::channel_message_edit},
+      {Method::get, "/api/v10/channels/78/messages/90/reactions/x/@me", RouteId::reaction_add},
+      {Method::put, "/api/v10/guilds/77/members/66", RouteId::guild_member_get},
+      {Method::post, "/api/v10/guilds/77/bans", RouteId::bans_list},
+      {Method::get, "/api/v10/guilds/77/bans/66", RouteId::ban_create},
+      {Method::get, "/api/v10/guilds/77/roles", RouteId::role_create},
+      {Method::get, "/api/v10/guilds/77/members/66/roles/55", RouteId::member_role_add},
+      {Method::get, "/_sim/rest/reset", RouteId::sim_rest_reset},
+      {Method::post, "/_sim/rest/limits", RouteId::sim_rest_limits},
       {Method::get, "/_sim/faults", RouteId::sim_faults},
       {Method::get, "/_sim/messages", RouteId::sim_message_create},
       {Method::post, "/_sim/stats", RouteId::sim_stats},
@@ -163,6 +209,8 @@ TEST(SimRouteTable, PathsOutsideBothAPIsAreNotFound) {
 TEST(SimRouteTable, UnknownPathsUnderTheAPIsReachTheirCatchAll) {
   // Under /api/v10 any method: the bot's token first, then 404.
   for (const char* path : {"/api/v10", "/api/v10/nope", "/api/v10/users/@me/guilds", "/api/v10/channels/78",
+                           "/api/v10/channels/78/messages/90/reactions/x", "/api/v10/guilds/77/members",
+                           "/api/v10/channels/78/messages/90/reactions/x/someone-else",
                            "/api/v10/applications/55/foo/77/commands", "/api/v10/webhooks/55",
                            "/api/v10/interactions/1/tok"})
     for (auto method : {Method::get, Method::post, Method::other}) {
@@ -197,6 +245,14 @@ TEST(SimRouteTable, MalformedIdsAreNeverCapturedAsNumbers) {
     m = match_route(Method::get, std::string("/_sim/interactions/") + bad);
     ASSERT_EQ(m.verdict, Verdict::found) << bad;
     EXPECT_EQ(m.captures.interaction, std::nullopt) << bad;
+  }
+  for (const char* bad : {"12ab", "@me", "18446744073709551616"}) {
+    auto m = match_route(Method::put, std::string("/api/v10/guilds/77/members/") + bad + "/roles/" + bad);
+    ASSERT_EQ(m.verdict, Verdict::found) << bad;
+    EXPECT_EQ(m.captures.user, std::nullopt) << bad;
+    EXPECT_EQ(m.captures.role, std::nullopt) << bad;
+    m = match_route(Method::delete_, std::string("/api/v10/channels/78/messages/") + bad);
+    EXPECT_EQ(m.captures.message, std::nullopt) << bad;
   }
   auto m = match_route(Method::post, "/api/v10/channels/18446744073709551615/messages");
   EXPECT_EQ(m.captures.channel, std::uint64_t{18446744073709551615u}); // the largest snowflake
