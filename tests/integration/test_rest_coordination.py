@@ -183,6 +183,7 @@ class PhysicalLimitUnit(unittest.TestCase):
         self.assertEqual(got.buckets[("h-reactions", "1")], 3.0)
         self.assertEqual(got.seconds, 3.0)
         self.assertEqual(got.binding, ("h-reactions", "1"))
+        self.assertEqual(got.names, ["reactions:1"])
         self.assertAlmostEqual(got.rate, 21.0)
 
     def test_global_binds(self):
@@ -191,7 +192,7 @@ class PhysicalLimitUnit(unittest.TestCase):
         # gateway_bot: 6 of 5 per 5 s -> 5 s; 39 global-limited -> 8 windows, the last at 7 s.
         self.assertEqual(got.buckets[("h-gateway", None)], 5.0)
         self.assertEqual(got.global_count, 39)
-        self.assertEqual((got.seconds, got.binding), (7, "global"))
+        self.assertEqual((got.seconds, got.binding, got.names), (7, "global", ["global"]))
         self.assertAlmostEqual(got.rate, 69 / 7)
 
 
@@ -444,14 +445,26 @@ class RestCoordination(Fleet, unittest.TestCase):
             "answered_locally": dict(bots["shardline"]),
             "interactions": [answered, len(record["interactions"])], "prefix_replies": [replied, len(record["messages"])],
             "seconds": round(seconds, 3), "rate": round(total / seconds, 1) if seconds > 0 else None,
-            "physical": {"seconds": phys.seconds, "rate": round(phys.rate, 1), "binding": str(phys.binding),
+            "physical": {"seconds": phys.seconds, "rate": round(phys.rate, 1), "binding": phys.names,
                          "global_limited": phys.global_count},
             "sim": {"requests": sim["requests"], "ok": sim["ok"], "rate_limited": sim["rate_limited"],
                     "invalid": sim["invalid"], "banned": sim["banned"]},
             "errors": bots["errors"][:10],
         }
+        out["clusters_rest"] = self.clusters_rest()
         print(f"\n[{label}] {json.dumps(out)}", flush=True)
         type(self).report[label] = out
+        self.write_report()
+        return out
+
+    def clusters_rest(self):
+        """Each cluster's `rest` metrics from `shardline clusters --json` (and the hub's), as
+        reported after a run; None where there are none."""
+        report = status.cli_json(["clusters", "--json", "--timeout-ms", "3000"], procs.base_env(self.hub_port))
+        if report is None:
+            return None
+        out = {c["name"]: c.get("rest") for c in report.get("clusters", [])}
+        out["hub"] = (report.get("hub") or {}).get("rest")
         return out
 
     def assert_coordinated(self, out, whole=True):
@@ -469,8 +482,10 @@ class RestCoordination(Fleet, unittest.TestCase):
     def test_1_coordinated(self):
         out = self.run_mix("coordinated", coordinated=True)
         self.assertEqual(out["requests"], 10000)
+        # The mix is as designed: the global limit and the busy channel bind together.
+        self.assertEqual(sorted(out["physical"]["binding"]), ["global", f"messages:{self.busy_channel}"], out)
         print(f"\ncoordinated: {out['rate']} requests/s; physical limit {out['physical']['rate']} requests/s "
-              f"({out['physical']['seconds']} s, bound by {out['physical']['binding']})", flush=True)
+              f"({out['physical']['seconds']} s, bound by {', '.join(out['physical']['binding'])})", flush=True)
         self.assert_coordinated(out)
         self.assertGreaterEqual(out["rate"], RATE_SHARE * out["physical"]["rate"], out)
 
@@ -523,6 +538,8 @@ class RestCoordination(Fleet, unittest.TestCase):
         for title, get in rows:
             lines.append(f"{title:24}" + "".join(f"{str(get(r)):>16}" for r in runs))
         print("\n".join(lines), flush=True)
+
+    def write_report(self):
         path = os.environ.get("SHARDLINE_REST_REPORT")
         if path:
             with open(path, "w") as f:

@@ -97,6 +97,11 @@ class RouteModel:
         exempt = any(m == method.upper() and rx.match(p) for m, rx in self.exempt)
         return key, not exempt
 
+    def bucket_name(self, key):
+        """'messages:123' for a bucket key (the group's name and the major parameter)."""
+        name = next((g["name"] for g in self.limits["groups"] if g["hash"] == key[0]), key[0])
+        return name if key[1] is None else f"{name}:{key[1]}"
+
     def bucket_rule(self, key):
         """(limit, window in seconds) of the bucket with this key."""
         hash_ = key[0]
@@ -104,8 +109,10 @@ class RouteModel:
         return min(rules)
 
 
-class PhysicalLimit(collections.namedtuple("PhysicalLimit", "seconds rate total binding buckets global_count")):
-    """The least time Discord's rules allow for a mix, the rate that gives, and what binds."""
+class PhysicalLimit(collections.namedtuple("PhysicalLimit", "seconds rate total binding buckets global_count names")):
+    """The least time Discord's rules allow for a mix, the rate that gives, and what binds:
+    `binding` is "global" or a bucket key (the first found of those that take the longest),
+    `names` every limit that takes that long ("global", "messages:123")."""
 
 
 def physical_limit(limits, requests):
@@ -138,7 +145,9 @@ def physical_limit(limits, requests):
         if t > seconds:
             seconds, binding = t, key
     rate = total / seconds if seconds > 0 else math.inf
-    return PhysicalLimit(seconds, rate, total, binding, times, global_count)
+    names = (["global"] if global_s == seconds else []) + \
+        sorted(model.bucket_name(k) for k, t in times.items() if t == seconds)
+    return PhysicalLimit(seconds, rate, total, binding, times, global_count, names)
 
 
 # ---------------------------------------------------------------------------------------------
