@@ -89,6 +89,18 @@ public:
                                                            cfg_.shard_count.value_or(0), to_string(cfg_.ipc_mode));
     }
 
+    // Every Discord REST call of this process waits its turn (docs/rest.md): the whole bot's,
+    // decided by the hub, or with SHARD_REST_COORDINATION=local (or no hub) this process's own.
+    ratelimit::RestLimitOptions rest;
+    rest.global_per_sec = cfg_.rest.global_per_sec;
+    rest.max_wait = millis(cfg_.rest.max_wait_ms);
+    rest.invalid_limit = cfg_.rest.invalid_limit;
+    rest.route_invalid_limit = cfg_.rest.route_invalid_limit;
+    rest_gate_ = cfg_.enable_shard_manager && cfg_.rest.coordination == "hub" ? ratelimit::RestGate::through_hub(io_, rest)
+                                                                              : ratelimit::RestGate::local(io_, rest);
+    if (commands_) commands_->set_rest_gate(rest_gate_);
+    state_->set_rest_report([gate = rest_gate_] { return gate->stats(); });
+
     client_tls_ = net::make_client_tls(cfg_);
     link_options_ = link_options(cfg_, client_tls_.get());
     if (cfg_.enable_shard_manager && cfg_.ipc_mode == IpcMode::server)
@@ -153,6 +165,7 @@ private:
 
   void start_link(link::LinkOptions options) {
     link_ = link::HubLink::create(io_, std::move(options), state_.get());
+    rest_gate_->attach(link_);
     if (commands_) commands_->set_link(link_.get());
     if (shards_) {
       auto* sc = shards_;
@@ -232,6 +245,7 @@ private:
     o.host = cfg_.proxy.host;
     o.port = cfg_.proxy.port_auto ? 0 : cfg_.proxy.port;
     o.api_url = cfg_.discord_api_url;
+    o.rest_gate = rest_gate_;
     proxy::ServerHooks hooks;
     hooks.start_limit = [sc] {
       proxy::ServerHooks::StartLimit l;
@@ -348,6 +362,7 @@ private:
   std::unique_ptr<hub::Hub> hub_;
   link::LinkOptions link_options_;
   std::shared_ptr<link::HubLink> link_;
+  std::shared_ptr<ratelimit::RestGate> rest_gate_;
   bool stopping_ = false;
   int exit_code_ = kExitOk;
 };

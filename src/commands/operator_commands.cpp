@@ -402,13 +402,34 @@ asio::awaitable<bool> OperatorCommands::register_commands(std::uint64_t applicat
 asio::awaitable<Result<rest::RestResponse>> OperatorCommands::call(std::string method, std::string path,
                                                                    std::string body, bool bot_auth,
                                                                    steady::time_point deadline) {
+  const auto route = ratelimit::classify_rest_route(method, path);
   for (int attempt = 0;; ++attempt) {
+    ratelimit::RestPermit permit;
+    if (rest_gate_) {
+      auto asked = route; // named: no temporary inside the co_await (g++ 12)
+      auto a = co_await rest_gate_->acquire(std::move(asked), attempt > 0);
+      if (a.kind != ratelimit::RestAdmission::Kind::granted) co_return fail(Errc::busy, a.message);
+      permit = a.permit;
+      if (steady::now() >= deadline) {
+        rest_gate_->release(permit);
+        co_return fail(Errc::timeout, "out of time waiting for Discord's rate limit");
+      }
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (left.count() <= 0) co_return fail(Errc::timeout, "out of time");
+    if (left.count() <= 0) {
+      if (rest_gate_) rest_gate_->release(permit);
+      co_return fail(Errc::timeout, "out of time");
+    }
     rest::RestRequest req{method, path, body, bot_auth ? cfg_.discord_token : std::string()};
     auto r = co_await rest::rest_call(io_, cluster_.discord_tls(), cfg_.discord_api_url, std::move(req),
                                       std::min<std::chrono::milliseconds>(left, kRestCallTimeout));
+    if (rest_gate_) rest_gate_->report(permit, r ? r->limits : ratelimit::RestObservation{});
     if (!r || r->status != 429 || attempt == 3) co_return r;
+    if (rest_gate_) {
+      // The gate learned the wait from this 429: the retry waits its turn there.
+      if (steady::now() + std::chrono::duration<double>(r->retry_after_s) >= deadline) co_return r;
+      continue;
+    }
     // Clamped: a figure from a proxy or a bug must not overflow the conversion or stall for hours.
     auto wait = std::chrono::duration_cast<steady::duration>(
         std::chrono::duration<double>(std::clamp(r->retry_after_s, 0.0, 60.0)));

@@ -8,6 +8,7 @@
 // Lifetime: as ShardCluster's. Destroy only once the io_context runs no more handlers; every
 // coroutine it starts ends within its deadlines (a few seconds) or with the io_context.
 
+#include "ratelimit/rest_gate.hpp"
 #include "commands/cooldowns.hpp"
 #include "commands/invocation.hpp"
 #include "commands/owners.hpp"
@@ -46,6 +47,8 @@ public:
   void attach();
   // The IPC link to gather from and send broadcasts on; its broadcasts are posted here.
   void set_link(link::HubLink* link);
+  // The bot's REST limits (docs/rest.md): every call waits its turn there. Null: none.
+  void set_rest_gate(std::shared_ptr<ratelimit::RestGate> gate) { rest_gate_ = std::move(gate); }
   // Learns who the owners are (BOT_OWNER_ID, else the application) and, in the process that
   // runs shard 0, registers the slash commands if Discord's set differs. Retries while
   // Discord is unreachable, a bounded number of times. Call after the cluster's plan().
@@ -85,6 +88,7 @@ private:
   const Config& cfg_;
   gateway::ShardCluster& cluster_;
   link::HubLink* link_ = nullptr;
+  std::shared_ptr<ratelimit::RestGate> rest_gate_;
   Clock clock_;
   OwnerSet owners_;
   Cooldowns cooldowns_;

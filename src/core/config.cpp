@@ -25,7 +25,8 @@ const std::vector<std::string> kSettings = {
     "SHARD_IPC_MAX_OUTBUF_KB", "SHARD_HEALTH_GREEN_S", "SHARD_HEALTH_YELLOW_S",
     "SHARD_STATS_GREEN_S", "SHARD_STATS_HIDE_S", "SHARD_DATA_DIR", "SHARD_CLUSTER_GENERATION",
     "DISCORD_API_URL", "DISCORD_INTENTS", "DISCORD_LARGE_THRESHOLD", "DISCORD_GATEWAY_COMPRESS",
-    "SHARD_IDENTIFY_RESERVE", "DISCORD_IDENTIFY_WINDOW_MS", "SHARD_COMMANDS", "SHARD_COMMAND_PREFIX",
+    "SHARD_IDENTIFY_RESERVE", "DISCORD_IDENTIFY_WINDOW_MS", "SHARD_REST_GLOBAL_PER_SEC", "SHARD_REST_MAX_WAIT_MS",
+    "SHARD_REST_INVALID_LIMIT", "SHARD_REST_ROUTE_INVALID_LIMIT", "SHARD_REST_COORDINATION", "SHARD_COMMANDS", "SHARD_COMMAND_PREFIX",
     "SHARD_COMMAND_COOLDOWN_S", "SHARD_COMMAND_TIMEOUT_MS", "SHARD_BROADCAST_CHANNEL_ID",
     "SHARD_CLUSTERS", "SHARD_PER_CLUSTER", "SHARD_CLUSTER_PREFIX", "SHARD_CLUSTER_COMMAND", "SHARD_DEAD_AFTER_S",
     "SHARD_START_TIMEOUT_S", "SHARD_RESTART_MAX", "SHARD_RESTART_WINDOW_S", "SHARD_RESTART_BACKOFF_MIN_S",
@@ -333,6 +334,21 @@ Config load_config(const ConfigSources& sources) {
         static_cast<std::uint32_t>(parse_uint("DISCORD_IDENTIFY_WINDOW_MS", *v, 100, 60000, "milliseconds, 100..60000"));
   if (auto v = get("SHARD_IDENTIFY_RESERVE"))
     c.identify_reserve = static_cast<std::uint32_t>(parse_uint("SHARD_IDENTIFY_RESERVE", *v, 0, 100000, "a count of IDENTIFYs"));
+  if (auto v = get("SHARD_REST_GLOBAL_PER_SEC"))
+    c.rest.global_per_sec =
+        static_cast<std::uint32_t>(parse_uint("SHARD_REST_GLOBAL_PER_SEC", *v, 1, 100000, "requests per second"));
+  if (auto v = get("SHARD_REST_MAX_WAIT_MS"))
+    c.rest.max_wait_ms = static_cast<std::uint32_t>(parse_uint("SHARD_REST_MAX_WAIT_MS", *v, 0, 600000, "milliseconds"));
+  if (auto v = get("SHARD_REST_INVALID_LIMIT"))
+    c.rest.invalid_limit =
+        static_cast<std::uint32_t>(parse_uint("SHARD_REST_INVALID_LIMIT", *v, 1, 10000, "answers in 10 minutes, 1..10000"));
+  if (auto v = get("SHARD_REST_ROUTE_INVALID_LIMIT"))
+    c.rest.route_invalid_limit = static_cast<std::uint32_t>(
+        parse_uint("SHARD_REST_ROUTE_INVALID_LIMIT", *v, 1, 10000, "answers in 10 minutes, 1..10000"));
+  if (auto v = get("SHARD_REST_COORDINATION")) {
+    if (*v != "hub" && *v != "local") fail("SHARD_REST_COORDINATION", *v, "is not hub or local");
+    c.rest.coordination = *v;
+  }
   if (auto v = get("SHARD_CLUSTER_GENERATION"))
     c.generation = static_cast<std::int64_t>(parse_uint("SHARD_CLUSTER_GENERATION", *v, 0, INT64_MAX, "a generation number"));
   if (auto v = get("SHARD_COMMANDS")) c.commands_enabled = parse_bool("SHARD_COMMANDS", *v);

@@ -48,6 +48,15 @@ struct Config {
   // IDENTIFYs kept back from the daily session_start_limit: below this many remaining, shards
   // resume what they can and refuse new sessions (SHARD_IDENTIFY_RESERVE).
   std::uint32_t identify_reserve = 10;
+  // Discord's REST limits for the whole bot (docs/rest.md): the hub coordinates every process's
+  // calls ("hub"), or each process keeps its own ("local", the ecosystem's default).
+  struct RestLimits {
+    std::uint32_t global_per_sec = 50;        // SHARD_REST_GLOBAL_PER_SEC: Discord's global limit
+    std::uint32_t max_wait_ms = 10'000;       // SHARD_REST_MAX_WAIT_MS: longer, answered 429 here
+    std::uint32_t invalid_limit = 9'000;      // SHARD_REST_INVALID_LIMIT: 401/403/429 per 10 min
+    std::uint32_t route_invalid_limit = 1'000; // SHARD_REST_ROUTE_INVALID_LIMIT: one route's share
+    std::string coordination = "hub";         // SHARD_REST_COORDINATION: hub or local
+  } rest;
   // Discord's IDENTIFY window is 5 s; only a simulator started with a shorter
   // --identify-window-ms makes another value right (DISCORD_IDENTIFY_WINDOW_MS).
   std::uint32_t identify_window_ms = 5000;

@@ -62,6 +62,7 @@ protocol::ClusterStats ShardCluster::stats() {
   s.active = active_;
   s.layout = shard_count_;
   s.timestamp = protocol::wall_seconds();
+  if (rest_report_) s.rest = rest_report_();
   return s;
 }
 

@@ -20,6 +20,7 @@ double seconds_between(steady::time_point a, steady::time_point b) {
 Hub::Impl::Impl(asio::io_context& io, HubOptions opt)
     : io_(io), opt_(std::move(opt)), acceptor_(io), sweeper_(io), started_at_(steady::now()),
       identify_(real_clock(), IdentifySchedulerOptions{opt_.identify_reserve}), identify_timer_(io),
+      rest_(opt_.rest, real_clock()), rest_timer_(io),
       sessions_(real_clock(), SessionRegistryOptions{opt_.max_sessions, opt_.session_max_age}) {}
 
 Result<std::uint16_t> Hub::Impl::listen() {
@@ -52,6 +53,7 @@ void Hub::Impl::stop() {
   acceptor_.close(ec);
   sweeper_.cancel();
   identify_timer_.cancel();
+  rest_timer_.cancel();
   auto all = all_;
   for (auto& c : all) close(*c, "hub stopping", false);
 }
@@ -230,6 +232,7 @@ void Hub::Impl::close(Connection& c, const std::string& why, bool log_it) {
   else spdlog::debug("connection {} ended: {}", c.address, why);
   unregister(c, why);
   forget_identify(c);
+  forget_rest(c);
   c.state = Connection::State::closed;
   c.stream.close();
   release(c);
@@ -240,6 +243,7 @@ void Hub::Impl::close_after_flush(Connection& c, const std::string& why) {
   spdlog::warn("closed {}: {}", c.address, why);
   unregister(c, why);
   forget_identify(c);
+  forget_rest(c);
   c.state = Connection::State::closing;
   c.close_by = steady::now() + std::chrono::seconds(1);
   if (!c.writer.busy()) finish_close(c);
@@ -285,6 +289,10 @@ HubOptions HubOptions::from_config(const Config& c) {
   o.health = c.health;
   o.v1_keepalive = std::chrono::duration<double>(c.stats_interval_s);
   o.identify_reserve = c.identify_reserve;
+  o.rest.global_per_sec = c.rest.global_per_sec;
+  o.rest.max_wait = millis(c.rest.max_wait_ms);
+  o.rest.invalid_limit = c.rest.invalid_limit;
+  o.rest.route_invalid_limit = c.rest.route_invalid_limit;
   return o;
 }
 

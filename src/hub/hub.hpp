@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "net/stream.hpp"
 #include "protocol/hub_messages.hpp"
+#include "ratelimit/rest_limit_state.hpp"
 
 #include <boost/json.hpp>
 
@@ -47,6 +48,9 @@ struct HubOptions {
   std::chrono::duration<double> v1_probe_timeout{3};
   // IDENTIFYs of the daily session_start_limit the hub never grants (SHARD_IDENTIFY_RESERVE).
   std::uint32_t identify_reserve = 10;
+  // The bot's REST rate limits, coordinated for every cluster (docs/rest.md; SHARD_REST_*). A
+  // second of grace after start: the requests a previous hub granted free their global tokens.
+  ratelimit::RestLimitOptions rest{.start_grace = millis(1000)};
   // Shard sessions (docs/protocol.md §12): entries kept in all, and how long one
   // stays after its last report. Discord does not keep a session resumable much longer.
   std::size_t max_sessions = 1u << 16;

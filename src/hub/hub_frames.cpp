@@ -162,6 +162,7 @@ void Hub::Impl::on_routed(const ConnPtr& c, std::string_view body, std::string_v
   if (kind == OpKind::identify) return on_identify_request(c, id);
   if (kind == OpKind::session_report || kind == OpKind::session_lookup) return on_session_op(c, env.op, id);
   if (kind == OpKind::launch) return on_launch_request(*c, id);
+  if (kind == OpKind::rest) return on_rest_op(c, env.op, id);
   if (!c->cluster()) {
     bool allowed = kind == OpKind::heartbeat || kind == OpKind::hub_status || kind == OpKind::broadcast ||
                    (kind == OpKind::request && !id.empty()) || !reply_to.empty();

@@ -13,6 +13,7 @@
 #include "protocol/body.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/hub_messages.hpp"
+#include "ratelimit/rest_limit_state.hpp"
 
 #include <boost/json.hpp>
 
@@ -101,6 +102,12 @@ private:
   void on_session_report(Connection& c, const json::value& data, const std::string& id);
   void on_session_lookup(Connection& c, const json::value& data, const std::string& id);
   void on_launch_request(Connection& c, const std::string& id);
+  // ---- hub_rest.cpp: the REST coordinator ---------------------------------------------------
+  void on_rest_op(const ConnPtr& c, std::string_view op, const std::string& id);
+  void run_rest();
+  void arm_rest();
+  void forget_rest(Connection& c);
+  json::object rest_status() const;
   protocol::HubStatus status(steady::time_point now);
 
   asio::io_context& io_;
@@ -128,6 +135,12 @@ private:
   bool identify_armed_ = false;
   steady::time_point identify_armed_at_{};
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> identify_conns_; // serial -> requester
+
+  ratelimit::RestLimitState rest_;
+  asio::steady_timer rest_timer_;
+  bool rest_armed_ = false;
+  steady::time_point rest_armed_at_{};
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> rest_conns_; // serial -> requester
 
   SessionRegistry sessions_;
   bool sessions_full_warned_ = false;

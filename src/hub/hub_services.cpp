@@ -75,6 +75,7 @@ protocol::HubStatus Hub::Impl::status(steady::time_point now) {
   // A count only: session ids are for the clusters that take shards over, no one else.
   s.sessions_known = sessions_.size();
   s.thresholds = opt_.health;
+  s.rest = rest_status();
   return s;
 }
 

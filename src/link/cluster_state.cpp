@@ -35,6 +35,7 @@ protocol::ClusterStats IpcOnlyClusterState::stats() {
   s.uptime = uptime();
   s.mode = mode_;
   s.timestamp = wall_seconds();
+  if (rest_report_) s.rest = rest_report_();
   return s;
 }
 

@@ -5,6 +5,7 @@
 
 #include "protocol/messages.hpp"
 
+#include <functional>
 #include <boost/json.hpp>
 
 #include <chrono>
@@ -23,6 +24,11 @@ public:
   // A preset query's result; "unknown_query" for anything else. Never evaluates code.
   virtual boost::json::value eval(std::string_view query) = 0;
   virtual std::uint64_t guild_count() = 0;
+  // What the process's REST gate reports (ClusterStats.rest); unset: nothing.
+  void set_rest_report(std::function<boost::json::object()> f) { rest_report_ = std::move(f); }
+
+protected:
+  std::function<boost::json::object()> rest_report_;
 };
 
 // Resident set size of this process in bytes (0 if unknown).

@@ -173,6 +173,7 @@ asio::awaitable<Result<void>> HubLink::Impl::attempt(bool v1) {
   last_frame_at_ = steady::now();
   set_linked(true);
   if (!opt_.admin) spdlog::info("linked to hub {} as {}{}", server_name_, auth.cluster_name, v1 ? " (version 1)" : "");
+  if (linked_cb_ && !v1) linked_cb_();
   co_return Result<void>();
 }
 
@@ -361,6 +362,8 @@ LinkStatus HubLink::status() const { return impl_->status(); }
 void HubLink::on_superseded(std::function<void()> f) { impl_->superseded_cb_ = std::move(f); }
 void HubLink::on_broadcast(std::function<void(const BroadcastMessage&)> f) { impl_->broadcast_cb_ = std::move(f); }
 void HubLink::on_layout(std::function<void(bool active)> f) { impl_->layout_cb_ = std::move(f); }
+void HubLink::on_linked(std::function<void()> f) { impl_->linked_cb_ = std::move(f); }
+
 void HubLink::on_membership(std::function<void(const protocol::ClusterJoin*, std::string_view)> f) {
   impl_->membership_cb_ = std::move(f);
 }

@@ -165,6 +165,9 @@ public:
   // Called when the hub announces a cluster joining (with the shards it runs) or leaving: a
   // directory of who holds what can follow at once instead of at its next hub_status.
   void on_membership(std::function<void(const protocol::ClusterJoin* joined, std::string_view left)> f);
+  // Called each time the link (re)authenticates with version 2, before anything else is sent
+  // on it: what the hub must know first goes out from here (the REST gate's rest_sync).
+  void on_linked(std::function<void()> f);
 
   class Impl;
 

@@ -100,6 +100,7 @@ public:
   std::function<void(const BroadcastMessage&)> broadcast_cb_;
   std::function<void(bool)> layout_cb_;
   std::function<void(const protocol::ClusterJoin*, std::string_view)> membership_cb_;
+  std::function<void()> linked_cb_;
   steady::time_point linked_since_{};
   steady::time_point last_ack_at_{};
   std::uint64_t connects_ = 0;

@@ -106,6 +106,7 @@ HubStatus HubStatus::read(const ObjectReader& r) {
   s.clients = r.array<HubClient>("clients", 1u << 20, false);
   if (r.has("identify")) s.identify = r.required<IdentifyStatus>("identify");
   s.sessions_known = r.get_or<std::uint64_t>("sessions_known", 0);
+  if (auto* rest = r.find("rest"); rest && rest->is_object()) s.rest = rest->get_object();
   if (r.has("thresholds")) {
     ObjectReader t(*r.find("thresholds"), "thresholds.");
     s.thresholds.heartbeat_green_s = t.get_or<double>("heartbeat_green_s", s.thresholds.heartbeat_green_s);
@@ -133,6 +134,7 @@ void HubStatus::write(json::object& o) const {
   o["clients"] = to_array_of(clients);
   o["identify"] = to_data(identify);
   o["sessions_known"] = sessions_known;
+  if (rest) o["rest"] = *rest;
   o["thresholds"] = json::object{{"heartbeat_green_s", thresholds.heartbeat_green_s},
                                  {"heartbeat_yellow_s", thresholds.heartbeat_yellow_s},
                                  {"stats_green_s", thresholds.stats_green_s},

@@ -64,6 +64,7 @@ struct HubStatus {
   std::vector<HubClient> clients;
   IdentifyStatus identify;
   std::uint64_t sessions_known = 0; // a count: the sessions themselves are never shown
+  std::optional<json::object> rest; // the REST coordinator's counters (docs/rest.md), if it runs
   HealthThresholds thresholds;
   static HubStatus read(const ObjectReader& r);
   void write(json::object& o) const;

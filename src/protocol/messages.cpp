@@ -203,6 +203,7 @@ ClusterStats ClusterStats::read(const ObjectReader& r) {
   s.timestamp = lenient<double>(r, "timestamp").value_or(0);
   s.active = lenient<bool>(r, "active");
   s.layout = lenient<std::uint32_t>(r, "layout");
+  if (auto* rest = r.find("rest"); rest && rest->is_object()) s.rest = rest->get_object();
   return s;
 }
 
@@ -217,6 +218,7 @@ void ClusterStats::write(json::object& o) const {
   o["mode"] = mode;
   if (active) o["active"] = *active;
   if (layout) o["layout"] = *layout;
+  if (rest) o["rest"] = *rest;
   o["timestamp"] = timestamp;
 }
 

@@ -109,6 +109,7 @@ struct ClusterStats {
   double timestamp = 0;
   std::optional<bool> active;          // Shardline: whether bot code gets events (reshards)
   std::optional<std::uint32_t> layout; // Shardline: the shard count of this cluster's layout
+  std::optional<json::object> rest;    // Shardline: this process's REST calls (docs/rest.md)
   static ClusterStats read(const ObjectReader& r);
   void write(json::object& o) const;
 };

@@ -20,6 +20,7 @@ enum class OpKind {
   session_report, // kept by the hub, never forwarded
   session_lookup, // answered by the hub, never forwarded
   launch,         // launch_request: answered by the supervisor hosting the hub
+  rest,           // rest_acquire, rest_report, rest_sync: the hub's REST coordinator, never forwarded
   hub_only,       // sent by the hub only: a client may not send it
 };
 
@@ -46,6 +47,9 @@ inline constexpr OpInfo kOps[] = {
     {"session_report", OpKind::session_report},
     {"session_lookup", OpKind::session_lookup},
     {"launch_request", OpKind::launch},
+    {"rest_acquire", OpKind::rest},
+    {"rest_report", OpKind::rest},
+    {"rest_sync", OpKind::rest},
     // Sent by the hub only.
     {"auth", OpKind::hub_only}, // the first frame only; later ones are refused as hub_only
     {"auth_challenge", OpKind::hub_only},
@@ -60,6 +64,7 @@ inline constexpr OpInfo kOps[] = {
     {"session_report_ack", OpKind::hub_only},
     {"session_lookup_response", OpKind::hub_only},
     {"launch_response", OpKind::hub_only},
+    {"rest_grant", OpKind::hub_only},
 };
 
 // The op a version-1 peer answers a request with (it has no reply_to: docs/protocol.md §16);

@@ -9,6 +9,8 @@
 #include "proxy/rest_forward.hpp"
 
 #include "core/crypto.hpp"
+#include "ratelimit/rest_observation.hpp"
+#include "ratelimit/rest_route.hpp"
 #include "net/gateway_query.hpp"
 #include "net/spawn_owned.hpp"
 #include "net/zlib_stream.hpp"
@@ -22,6 +24,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <deque>
 #include <set>
 
@@ -309,6 +312,30 @@ Response gateway_answer(State& st, const Request& req, bool bot) {
   return json_response(http::status::ok, o, req);
 }
 
+// Answered here, not by Discord: the bot's turn would come too late, or the invalid-request
+// guard blocks the route. A 429 as Discord writes it (retry_after, Retry-After), so the bot's
+// library waits and tries again, marked X-Shardline-RateLimit so an operator can tell it apart.
+Response refused_here(const ratelimit::RestAdmission& a, const Request& req) {
+  json::object o{{"message", a.message}, {"retry_after", a.retry_after_s}, {"global", false}, {"code", 0}};
+  Response res{http::status::too_many_requests, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::retry_after, std::to_string(static_cast<long>(std::ceil(std::max(a.retry_after_s, 0.0)))));
+  res.set("X-Shardline-RateLimit", a.header_value());
+  res.keep_alive(req.keep_alive());
+  res.body() = json::serialize(o);
+  res.prepare_payload();
+  return res;
+}
+
+std::string_view header_of(const HeaderList& headers, std::string_view name) {
+  for (auto& [n, v] : headers)
+    if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char x, char y) {
+          return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+        }))
+      return v;
+  return {};
+}
+
 asio::awaitable<Response> forward(std::shared_ptr<State> st, const Request& req, std::string target) {
   ForwardRequest fr;
   fr.method = std::string(sv(req.method_string()));
@@ -316,22 +343,44 @@ asio::awaitable<Response> forward(std::shared_ptr<State> st, const Request& req,
   for (auto& f : req) fr.headers.emplace_back(sv(f.name_string()), sv(f.value()));
   fr.body = req.body();
   const std::string method = fr.method;
-  std::string api_url = st->opt.api_url;
-  auto r = co_await forward_rest(st->tls, std::move(api_url), std::move(fr), st->opt.rest_timeout,
-                                 st->opt.max_body_bytes);
-  if (!r) {
-    // The path only: its query may carry what the bot would not want in a log.
-    auto path = sv(req.target());
-    spdlog::warn("bot endpoint: {} {} not forwarded: {}", method, path.substr(0, std::min(path.find('?'), std::size_t{200})),
-                 r.error().message);
-    co_return discord_error(http::status::bad_gateway, 0, "502: Discord could not be reached through Shardline", req);
+  auto gate = st->opt.rest_gate;
+  const auto route = ratelimit::classify_rest_route(fr.method, fr.target);
+  // A 429 from Discord despite the coordination (a shared-scope limit, another user of the
+  // token) is retried in turn, twice at most: the gate has learned the wait from it.
+  for (int attempt = 0;; ++attempt) {
+    ratelimit::RestPermit permit;
+    if (gate) {
+      auto asked = route; // named: no temporary inside the co_await (g++ 12)
+      auto admission = co_await gate->acquire(std::move(asked), attempt > 0);
+      if (admission.kind != ratelimit::RestAdmission::Kind::granted) co_return refused_here(admission, req);
+      permit = admission.permit;
+    }
+    std::string api_url = st->opt.api_url;
+    auto sent = fr; // each attempt sends the same request
+    auto r = co_await forward_rest(st->tls, std::move(api_url), std::move(sent), st->opt.rest_timeout,
+                                   st->opt.max_body_bytes);
+    if (!r) {
+      if (gate) gate->report(permit, ratelimit::RestObservation{});
+      // The path only: its query may carry what the bot would not want in a log.
+      auto path = sv(req.target());
+      spdlog::warn("bot endpoint: {} {} not forwarded: {}", method,
+                   path.substr(0, std::min(path.find('?'), std::size_t{200})), r.error().message);
+      co_return discord_error(http::status::bad_gateway, 0, "502: Discord could not be reached through Shardline", req);
+    }
+    if (gate) {
+      auto lookup = [&](std::string_view name) { return header_of(r->headers, name); };
+      auto seen = ratelimit::observe_answer(r->status, lookup, r->body);
+      gate->report(permit, seen);
+      const bool banned = seen.status == 429 && seen.scope.empty() && !seen.has_bucket_headers() && !seen.global;
+      if (seen.status == 429 && !banned && attempt < 2) continue;
+    }
+    Response res{static_cast<http::status>(r->status), req.version()};
+    for (auto& [name, value] : r->headers) res.insert(name, value);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(r->body);
+    res.prepare_payload();
+    co_return res;
   }
-  Response res{static_cast<http::status>(r->status), req.version()};
-  for (auto& [name, value] : r->headers) res.insert(name, value);
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(r->body);
-  res.prepare_payload();
-  co_return res;
 }
 
 asio::awaitable<Response> answer(std::shared_ptr<State> st, const Request& req) {

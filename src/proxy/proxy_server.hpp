@@ -26,6 +26,8 @@
 
 #include "core/error.hpp"
 
+#include "ratelimit/rest_gate.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
@@ -46,6 +48,9 @@ struct ProxyServerOptions {
   std::size_t max_queued_bytes = 32u << 20;    // per client
   std::size_t max_queued_frames = 50'000;      // per client
   std::chrono::milliseconds rest_timeout{30'000};
+  // The bot's REST limits (docs/rest.md): every forwarded request waits its turn here; null:
+  // forwarded at once (the bot's library keeps its own limits, unaware of the other processes).
+  std::shared_ptr<ratelimit::RestGate> rest_gate;
 };
 
 // What the server reports from the cluster: GET /gateway/bot's session_start_limit and the

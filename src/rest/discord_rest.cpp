@@ -40,6 +40,11 @@ asio::awaitable<Result<RestResponse>> exchange(Stream& stream, http::request<htt
   auto& res = parser.get();
   out.status = res.result_int();
   if (out.status == 429) out.retry_after_s = retry_after_seconds(res[http::field::retry_after], res.body());
+  auto header = [&res](std::string_view name) {
+    auto v = res[name];
+    return std::string_view(v.data(), v.size());
+  };
+  out.limits = ratelimit::observe_answer(out.status, header, res.body());
   out.body = std::move(res.body());
   co_return out;
 }

@@ -8,6 +8,7 @@
 // is an error of the Result; an HTTP status, whatever it is, is a response.
 
 #include "core/error.hpp"
+#include "ratelimit/rest_observation.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -33,6 +34,8 @@ struct RestResponse {
   std::string body;
   // A 429's wait, from its Retry-After header or retry_after field (seconds); 0 otherwise.
   double retry_after_s = 0;
+  // What the answer says of Discord's rate limits (X-RateLimit-*), for the REST gate.
+  ratelimit::RestObservation limits;
 };
 
 struct RestRequest {
