@@ -14,7 +14,9 @@
 //   responses every HTTP answer seen, retried 429s included, by status
 //   scopes    the 429s by X-RateLimit-Scope ("none" without the header)
 //   shardline the answers by X-Shardline-RateLimit value (Shardline answering for itself)
+//   self_limited how often discord.js held a request back by its own limits (bucket, global)
 //   by_tag    final outcomes per tag
+//   done_at   per tag, when each request got its final outcome (epoch seconds)
 //   latency_ms p50/p90/p99/max from the first try to the final outcome
 //   first_sent, last_done, started, ended: epoch seconds
 'use strict';
@@ -51,7 +53,9 @@ const result = {
   responses: {},
   scopes: {},
   shardline: {},
+  self_limited: {},
   by_tag: {},
+  done_at: {},
   latency_ms: {},
   first_sent: null,
   last_done: null,
@@ -73,6 +77,12 @@ rest.on('response', (_request, res) => {
   if (res.status === 429) bump(result.scopes, scope || 'none');
   const ours = res.headers.get('x-shardline-ratelimit');
   if (ours) bump(result.shardline, ours);
+});
+
+// discord.js holding a request back by its own limiter (a bucket it believes empty, or its
+// global limit), before sending it.
+rest.on('rateLimited', (info) => {
+  bump(result.self_limited, info.global ? 'global' : 'bucket');
 });
 
 function percentile(sorted, p) {
@@ -124,6 +134,8 @@ async function one(req) {
     result.by_tag[req.tag] = result.by_tag[req.tag] || {};
     bump(result.by_tag[req.tag], outcome);
   }
+  const tag = req.tag || '';
+  (result.done_at[tag] = result.done_at[tag] || []).push(t1 / 1000);
   result.last_done = t1 / 1000;
 }
 

@@ -170,6 +170,9 @@ class Bucket:
         self.dirty = False
 
     def acquire(self, deadline):
+        """Once a request may go: whether it had to wait for the bucket. None: the deadline
+        came first."""
+        held = False
         with self.cond:
             while True:
                 now = time.monotonic()
@@ -180,10 +183,11 @@ class Bucket:
                 if self.remaining > 0:
                     self.remaining -= 1
                     self.outgoing += 1
-                    return True
+                    return held
                 if now >= deadline:
-                    return False
+                    return None
                 wait = (self.expires - now) if self.expires is not None else 0.05
+                held = True
                 self.cond.wait(max(0.001, min(wait, deadline - now)))
 
     def release(self, status, headers):
@@ -258,7 +262,7 @@ class Counts:
     def __init__(self, n):
         self.lock = threading.Lock()
         self.result = {"kind": "python", "requests": n, "statuses": {}, "responses": {}, "scopes": {},
-                       "shardline": {}, "by_tag": {}, "latency_ms": {}, "first_sent": None,
+                       "shardline": {}, "self_limited": {}, "by_tag": {}, "done_at": {}, "latency_ms": {}, "first_sent": None,
                        "last_done": None, "started": None, "ended": None, "unfinished": 0, "errors": []}
         self.latencies = []
 
@@ -275,6 +279,10 @@ class Counts:
             if ours:
                 self._bump(self.result["shardline"], ours)
 
+    def held(self, why):
+        with self.lock:
+            self._bump(self.result["self_limited"], why)
+
     def sent(self, t):
         with self.lock:
             if self.result["first_sent"] is None:
@@ -285,6 +293,7 @@ class Counts:
             self._bump(self.result["statuses"], outcome)
             if tag:
                 self._bump(self.result["by_tag"].setdefault(tag, {}), outcome)
+            self.result["done_at"].setdefault(tag or "", []).append(round(t1, 4))
             self.latencies.append((t1 - t0) * 1000.0)
             self.result["last_done"] = t1
             if error and len(self.result["errors"]) < 20:
@@ -373,10 +382,15 @@ class PyBot:
                 break
             bucket = None
             if self.limiter:
+                if not self.limiter.global_over.is_set():
+                    self.counts.held("global")
                 self.limiter.global_over.wait(max(0.0, self.deadline - time.monotonic()))
                 bucket = self.limiter.bucket(method, path)
-                if not bucket.acquire(self.deadline):
+                held = bucket.acquire(self.deadline)
+                if held is None:
                     break
+                if held:
+                    self.counts.held("bucket")
             try:
                 conn, status, headers, parsed = self.exchange(conn, method, path, body)
             except (http.client.HTTPException, OSError) as e:
@@ -599,17 +613,21 @@ class Run:
 
 def merge(results):
     """The bots' results added up: statuses, responses, scopes, shardline values, by_tag,
-    count of requests, unfinished, first_sent / last_done over all of them."""
+    done_at (per tag, every final outcome's time), count of requests, unfinished, first_sent /
+    last_done over all of them."""
     out = {"requests": 0, "unfinished": 0, "statuses": collections.Counter(), "responses": collections.Counter(),
-           "scopes": collections.Counter(), "shardline": collections.Counter(), "by_tag": {},
+           "scopes": collections.Counter(), "shardline": collections.Counter(), "self_limited": collections.Counter(),
+           "by_tag": {}, "done_at": {},
            "first_sent": None, "last_done": None, "errors": []}
     for r in results:
         out["requests"] += r["requests"]
         out["unfinished"] += r["unfinished"]
-        for k in ("statuses", "responses", "scopes", "shardline"):
+        for k in ("statuses", "responses", "scopes", "shardline", "self_limited"):
             out[k].update(r.get(k) or {})
         for tag, counts in (r.get("by_tag") or {}).items():
             out["by_tag"].setdefault(tag, collections.Counter()).update(counts)
+        for tag, times in (r.get("done_at") or {}).items():
+            out["done_at"].setdefault(tag, []).extend(times)
         if r.get("first_sent") is not None:
             out["first_sent"] = r["first_sent"] if out["first_sent"] is None else min(out["first_sent"], r["first_sent"])
         if r.get("last_done") is not None:
