@@ -29,9 +29,25 @@ RestLimitState::RestLimitState(RestLimitOptions options, Clock clock)
   if (opt_.global_per_sec == 0) opt_.global_per_sec = 1;
 }
 
+namespace {
+
+// "PUT /channels/{channel}/x" -> "/channels/{channel}/x"
+std::string_view path_of(std::string_view route) {
+  auto sp = route.find(' ');
+  return sp == std::string_view::npos ? route : route.substr(sp + 1);
+}
+
+} // namespace
+
 std::string RestLimitState::key_for(const RestRoute& r) const {
   auto h = hashes_.find(r.route);
-  return (h != hashes_.end() ? "h:" + h->second : "r:" + r.route) + "|" + r.major;
+  if (h != hashes_.end()) return "h:" + h->second + "|" + r.major;
+  // Not answered yet: Discord shares a bucket between methods of one path (adding and removing
+  // a reaction), so until this route's own answer it is taken to share the bucket another
+  // method of its path has. A wrong guess only slows it until that answer.
+  if (auto a = path_hashes_.find(std::string(path_of(r.route))); a != path_hashes_.end())
+    return "h:" + a->second + "|" + r.major;
+  return "r:" + r.route + "|" + r.major;
 }
 
 RestLimitState::Bucket& RestLimitState::bucket(const std::string& key) {
@@ -264,10 +280,10 @@ void RestLimitState::release_unused(std::uint64_t id) {
 }
 
 void RestLimitState::learn_hash(const RestRoute& route, const std::string& hash) {
-  auto [it, fresh] = hashes_.try_emplace(route.route, hash);
-  if (!fresh && it->second == hash) return;
-  const std::string old_key = (fresh ? "r:" + route.route : "h:" + it->second) + "|" + route.major;
-  it->second = hash;
+  if (auto known = hashes_.find(route.route); known != hashes_.end() && known->second == hash) return;
+  const std::string old_key = key_for(route);
+  hashes_[route.route] = hash;
+  path_hashes_.try_emplace(std::string(path_of(route.route)), hash);
   // Requests queued under the provisional key move behind the bucket's own, in their order.
   auto old = buckets_.find(old_key);
   if (old == buckets_.end()) return;
@@ -298,9 +314,11 @@ void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::t
   }
   b.limit = limit;
   if (b.rolled_at && end < *b.rolled_at + half) return; // an answer of the window already over
+  // Every grant of the bot is counted here, so Discord's Remaining (which has not seen the
+  // grants still on their way) only lowers the count when others used the bucket too.
   if (!b.reset_at) {
     b.reset_at = end; // the first answer of the window rolled over locally
-    b.remaining = std::min(b.remaining, left);
+    b.remaining = std::min(b.remaining, *o.remaining);
   } else if (end > *b.reset_at + half) {
     // It landed in a newer window than this one: that window is the current one.
     b.rolled_at = b.reset_at;
@@ -309,7 +327,7 @@ void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::t
     b.remaining = left;
   } else {
     if (end < *b.reset_at) b.reset_at = end;
-    b.remaining = std::min(b.remaining, left);
+    b.remaining = std::min(b.remaining, *o.remaining);
   }
 }
 

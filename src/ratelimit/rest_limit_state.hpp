@@ -166,6 +166,7 @@ private:
   Clock clock_;
   steady::time_point started_;
   std::unordered_map<std::string, std::string> hashes_;  // route -> X-RateLimit-Bucket
+  std::unordered_map<std::string, std::string> path_hashes_; // path (any method) -> a hash seen on it
   std::unordered_map<std::string, Bucket> buckets_;
   std::set<std::pair<std::uint64_t, Bucket*>> pending_; // buckets with a queue, by head's seq
   std::unordered_map<std::uint64_t, Grant> grants_;
