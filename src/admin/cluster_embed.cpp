@@ -127,8 +127,35 @@ static json::object clusters_embed_within(const ClusterReport& r, std::size_t ma
   return embed;
 }
 
+namespace {
+
+std::uint64_t count_at(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_uint64() ? v->get_uint64() : v && v->is_int64() && v->get_int64() > 0 ? std::uint64_t(v->get_int64()) : 0;
+}
+
+// "REST: 1,204 requests (88 waited) · 429s user 0, global 0, shared 2 · invalid (10 min) 2":
+// the counters of docs/rest.md, from the hub's coordinator or one process's gate.
+std::string rest_line(const json::object& r) {
+  static const json::object none;
+  auto* l = r.if_contains("rate_limited");
+  const auto& limited = l && l->is_object() ? l->get_object() : none;
+  std::string line = fmt::format("{} requests ({} waited) · 429s user {}, global {}, shared {} · invalid (10 min) {}",
+                                 count_at(r, "requests"), count_at(r, "waited"), count_at(limited, "user"),
+                                 count_at(limited, "global"), count_at(limited, "shared"), count_at(r, "invalid_window"));
+  if (auto* b = r.if_contains("blocked_routes"); b && b->is_array() && !b->get_array().empty()) {
+    std::string routes;
+    for (auto& x : b->get_array())
+      if (x.is_string()) routes += (routes.empty() ? "" : ", ") + std::string(x.get_string());
+    line += " · blocked by the guard: " + cap_characters(routes, 300);
+  }
+  return line;
+}
+
+} // namespace
+
 json::object ipc_status_embed(const Config& cfg, const std::optional<protocol::HubStatus>& hub,
-                              const link::LinkStatus* link) {
+                              const link::LinkStatus* link, const json::object* own_rest) {
   std::string desc = fmt::format("Mode **{}** · Host **{}** · Port **{}**\nSecret `{}` · Legacy auth {} · TLS {}",
                                  to_string(cfg.ipc_mode), cfg.ipc_host, link && link->port ? link->port : cfg.ipc_port,
                                  mask_secret(cfg.ipc_secret), cfg.legacy_auth ? "on" : "off",
@@ -150,6 +177,8 @@ json::object ipc_status_embed(const Config& cfg, const std::optional<protocol::H
     state += fmt::format("\nLinks made since start: {}", link->connects);
     fields.push_back(json::object{{"name", "Link to the hub"}, {"value", state}, {"inline", false}});
   }
+  if (own_rest)
+    fields.push_back(json::object{{"name", "REST calls of this cluster"}, {"value", rest_line(*own_rest)}, {"inline", false}});
   if (cfg.ipc_mode == IpcMode::server || !link) {
     if (!hub) {
       desc += "\n\nHub: **did not answer**";
@@ -161,6 +190,7 @@ json::object ipc_status_embed(const Config& cfg, const std::optional<protocol::H
                           id.queued,
                           id.budget_remaining ? fmt::format("{} left", *id.budget_remaining) : std::string("unknown"),
                           hub->sessions_known);
+      if (hub->rest) desc += "\nREST for the bot: " + rest_line(*hub->rest);
       std::vector<std::string> lines;
       for (auto& c : hub->clients) {
         if (c.cluster()) worst = std::max(worst, rank(c.health));

@@ -22,7 +22,7 @@ boost::json::object clusters_embed(const ClusterReport& r);
 // /ipcstatus: this cluster's IPC settings (secret masked), then on the hub the connected
 // clients with their heartbeat ages, or on a client its link to the hub.
 boost::json::object ipc_status_embed(const Config& cfg, const std::optional<protocol::HubStatus>& hub,
-                                     const link::LinkStatus* link);
+                                     const link::LinkStatus* link, const boost::json::object* own_rest = nullptr);
 
 // A broadcast posted to SHARD_BROADCAST_CHANNEL_ID.
 boost::json::object broadcast_embed(const link::BroadcastMessage& b);

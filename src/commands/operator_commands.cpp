@@ -274,7 +274,10 @@ asio::awaitable<json::object> OperatorCommands::ipc_status_message() {
     auto h = co_await link_->hub_status(std::chrono::milliseconds(cfg_.command_timeout_ms));
     if (h) hub = std::move(*h);
   }
-  co_return embed_message(admin::ipc_status_embed(cfg_, hub, status ? &*status : nullptr), true);
+  std::optional<json::object> own_rest;
+  if (rest_gate_) own_rest = rest_gate_->stats();
+  co_return embed_message(admin::ipc_status_embed(cfg_, hub, status ? &*status : nullptr, own_rest ? &*own_rest : nullptr),
+                          true);
 }
 
 asio::awaitable<json::object> OperatorCommands::broadcast_message(Invocation in) {

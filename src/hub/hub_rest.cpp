@@ -1,4 +1,4 @@
-// The hub's REST coordinator (docs/rest.md, docs/protocol.md §14): every cluster asks it before
+// The hub's REST coordinator (docs/rest.md, docs/protocol.md §13.3): every cluster asks it before
 // a Discord REST call (rest_acquire, answered with rest_grant when the bot's limits allow),
 // reports the answer (rest_report), and after each (re)link tells what it last saw (rest_sync).
 // The rules are in ratelimit/rest_limit_state (pure, clock-driven); this file turns frames into

@@ -1,5 +1,5 @@
 #pragma once
-// The ops of REST coordination (docs/protocol.md §14): a cluster asks the hub before each
+// The ops of REST coordination (docs/protocol.md §13.3): a cluster asks the hub before each
 // Discord REST call (rest_acquire, answered by rest_grant), reports what Discord answered
 // (rest_report), and after every (re)link tells the hub what it last saw (rest_sync), so a
 // restarted hub starts from the bot's real state. Bounded: routes, majors and hashes are short;

@@ -336,6 +336,21 @@ std::string_view header_of(const HeaderList& headers, std::string_view name) {
   return {};
 }
 
+// The bucket's counts of an answer the gate paced. They are the whole bot's: a library that
+// read them would hold its own requests back for other processes' use of the bucket, pacing a
+// second time what the coordinator already paces (and Discord's windows would go half used).
+// The bucket's hash and a 429's headers still reach the bot.
+bool paced_here(std::string_view name) {
+  static constexpr std::string_view kCounts[] = {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+                                                 "x-ratelimit-reset-after"};
+  for (auto c : kCounts)
+    if (name.size() == c.size() && std::equal(name.begin(), name.end(), c.begin(), [](char x, char y) {
+          return std::tolower(static_cast<unsigned char>(x)) == y;
+        }))
+      return true;
+  return false;
+}
+
 asio::awaitable<Response> forward(std::shared_ptr<State> st, const Request& req, std::string target) {
   ForwardRequest fr;
   fr.method = std::string(sv(req.method_string()));
@@ -375,7 +390,8 @@ asio::awaitable<Response> forward(std::shared_ptr<State> st, const Request& req,
       if (seen.status == 429 && !banned && attempt < 2) continue;
     }
     Response res{static_cast<http::status>(r->status), req.version()};
-    for (auto& [name, value] : r->headers) res.insert(name, value);
+    for (auto& [name, value] : r->headers)
+      if (!gate || r->status == 429 || !paced_here(name)) res.insert(name, value);
     res.keep_alive(req.keep_alive());
     res.body() = std::move(r->body);
     res.prepare_payload();

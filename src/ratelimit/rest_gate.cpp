@@ -172,13 +172,16 @@ public:
     // The link is made once the shards are planned; the hub may be restarting: the request
     // waits for both within its time.
     if (!link_) co_await attached_.wait_until(deadline);
-    bool up = link_ && link_->linked();
-    if (!up && link_) up = co_await link_->wait_linked(deadline);
-    if (up) {
+    a.kind = RestAdmission::Kind::unavailable;
+    a.message = "not linked to the hub (its REST coordinator) within SHARD_REST_MAX_WAIT_MS";
+    // A hub that restarts drops what it had queued: the request asks the new one, within its time.
+    for (int tries = 0; link_ && steady::now() < deadline && tries < 100; ++tries) {
+      if (!link_->linked() && !co_await link_->wait_linked(deadline)) break;
       auto data = protocol::to_data(protocol::RestAcquire{route.route, route.major, route.global_exempt, retry});
       auto left = std::chrono::ceil<millis>(deadline - steady::now());
       auto server = link_->server_name();
       auto r = co_await link_->request("rest_acquire", std::move(data), std::move(server), std::max(left, millis(1)));
+      if (!r && r.error().is(Errc::not_connected)) continue; // the link dropped while it waited
       if (r && r->op == "rest_grant") {
         auto g = r->as<protocol::RestGrant>();
         if (g && g->granted) {
@@ -190,17 +193,13 @@ public:
           a.retry_after_s = g->retry_after;
           a.message = g->message;
         } else {
-          a.kind = RestAdmission::Kind::unavailable;
           a.message = "the hub's rest_grant was malformed: " + g.error().message;
         }
       } else {
-        a.kind = RestAdmission::Kind::unavailable;
         a.message = !r ? "the hub's REST coordinator did not answer: " + r.error().message
                        : "the hub refused rest_acquire: " + r->error_code() + " " + r->error_message();
       }
-    } else {
-      a.kind = RestAdmission::Kind::unavailable;
-      a.message = "not linked to the hub (its REST coordinator) within SHARD_REST_MAX_WAIT_MS";
+      break;
     }
     if (a.kind == RestAdmission::Kind::unavailable) {
       a.retry_after_s = 1;

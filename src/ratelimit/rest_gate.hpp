@@ -2,7 +2,7 @@
 // A process's side of the bot's REST limits (docs/rest.md): every Discord REST call of a
 // cluster, its own (operator command answers) and its bots' (the endpoint's /api/v10 forward),
 // waits in acquire() for its turn, goes straight to Discord (no extra hop), and hands the answer
-// to report(). Through the hub (rest_acquire / rest_grant, docs/protocol.md §14) the turn is
+// to report(). Through the hub (rest_acquire / rest_grant, docs/protocol.md §13.3) the turn is
 // the whole bot's; alone (no hub, or SHARD_REST_COORDINATION=local) it is this process's only,
 // the ecosystem's default.
 //

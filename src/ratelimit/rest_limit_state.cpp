@@ -29,9 +29,25 @@ RestLimitState::RestLimitState(RestLimitOptions options, Clock clock)
   if (opt_.global_per_sec == 0) opt_.global_per_sec = 1;
 }
 
+namespace {
+
+// "PUT /channels/{channel}/x" -> "/channels/{channel}/x"
+std::string_view path_of(std::string_view route) {
+  auto sp = route.find(' ');
+  return sp == std::string_view::npos ? route : route.substr(sp + 1);
+}
+
+} // namespace
+
 std::string RestLimitState::key_for(const RestRoute& r) const {
   auto h = hashes_.find(r.route);
-  return (h != hashes_.end() ? "h:" + h->second : "r:" + r.route) + "|" + r.major;
+  if (h != hashes_.end()) return "h:" + h->second + "|" + r.major;
+  // Not answered yet: Discord shares a bucket between methods of one path (adding and removing
+  // a reaction), so until this route's own answer it is taken to share the bucket another
+  // method of its path has. A wrong guess only slows it until that answer.
+  if (auto a = path_hashes_.find(std::string(path_of(r.route))); a != path_hashes_.end())
+    return "h:" + a->second + "|" + r.major;
+  return "r:" + r.route + "|" + r.major;
 }
 
 RestLimitState::Bucket& RestLimitState::bucket(const std::string& key) {
@@ -59,9 +75,27 @@ std::optional<std::string> RestLimitState::guard_refusal(const std::string& rout
   return std::nullopt;
 }
 
+void RestLimitState::dequeued(std::uint64_t requester) {
+  if (auto it = queued_by_.find(requester); it != queued_by_.end() && --it->second == 0) queued_by_.erase(it);
+}
+
 void RestLimitState::submit(std::uint64_t requester, std::string tag, const RestRoute& route, bool retry) {
   auto now = clock_();
   ++counters_.requests;
+  if (queued_by_[requester] >= opt_.max_queued_per_requester) {
+    RestDecision d;
+    d.kind = RestDecision::Kind::refused_wait;
+    d.requester = requester;
+    d.tag = std::move(tag);
+    d.retry_after_s = 1;
+    d.message = fmt::format("{} requests of this process are already waiting for Discord's rate limits",
+                            opt_.max_queued_per_requester);
+    ++counters_.refused_wait;
+    ready_.push_back(std::move(d));
+    next_due_ = now;
+    return;
+  }
+  ++queued_by_[requester];
   auto& b = bucket(key_for(route));
   b.last_used = now;
   if (retry) {
@@ -86,6 +120,7 @@ void RestLimitState::submit(std::uint64_t requester, std::string tag, const Rest
     ++counters_.refused_wait;
     ready_.push_back(std::move(d));
     b.queue.pop_back();
+    dequeued(requester);
     next_due_ = now;
   }
   repend(b);
@@ -181,6 +216,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         d.message = std::move(*why);
         d.retry_after_s = invalid_.empty() ? 1.0 : std::max(1.0, to_s(invalid_.front().at + opt_.invalid_window - now));
         ++counters_.refused_guard;
+        dequeued(b->queue.front().requester);
         out.push_back(std::move(d));
         b->queue.pop_front();
         continue;
@@ -199,6 +235,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         leases_.emplace_back(now + opt_.lease, d.grant);
         ++counters_.granted;
         if (d.waited_s > 0.001) ++counters_.waited; // more than the time a poll takes
+        dequeued(b->queue.front().requester);
         out.push_back(std::move(d));
         b->queue.pop_front();
         continue;
@@ -210,6 +247,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         d.message = fmt::format("{} would wait over {} ms for Discord's rate limit (SHARD_REST_MAX_WAIT_MS)",
                                 w.route.route, opt_.max_wait.count());
         ++counters_.refused_wait;
+        dequeued(b->queue.front().requester);
         out.push_back(std::move(d));
         b->queue.pop_front();
         continue;
@@ -242,10 +280,10 @@ void RestLimitState::release_unused(std::uint64_t id) {
 }
 
 void RestLimitState::learn_hash(const RestRoute& route, const std::string& hash) {
-  auto [it, fresh] = hashes_.try_emplace(route.route, hash);
-  if (!fresh && it->second == hash) return;
-  const std::string old_key = (fresh ? "r:" + route.route : "h:" + it->second) + "|" + route.major;
-  it->second = hash;
+  if (auto known = hashes_.find(route.route); known != hashes_.end() && known->second == hash) return;
+  const std::string old_key = key_for(route);
+  hashes_[route.route] = hash;
+  path_hashes_.try_emplace(std::string(path_of(route.route)), hash);
   // Requests queued under the provisional key move behind the bucket's own, in their order.
   auto old = buckets_.find(old_key);
   if (old == buckets_.end()) return;
@@ -276,9 +314,11 @@ void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::t
   }
   b.limit = limit;
   if (b.rolled_at && end < *b.rolled_at + half) return; // an answer of the window already over
+  // Every grant of the bot is counted here, so Discord's Remaining (which has not seen the
+  // grants still on their way) only lowers the count when others used the bucket too.
   if (!b.reset_at) {
     b.reset_at = end; // the first answer of the window rolled over locally
-    b.remaining = std::min(b.remaining, left);
+    b.remaining = std::min(b.remaining, *o.remaining);
   } else if (end > *b.reset_at + half) {
     // It landed in a newer window than this one: that window is the current one.
     b.rolled_at = b.reset_at;
@@ -287,7 +327,7 @@ void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::t
     b.remaining = left;
   } else {
     if (end < *b.reset_at) b.reset_at = end;
-    b.remaining = std::min(b.remaining, left);
+    b.remaining = std::min(b.remaining, *o.remaining);
   }
 }
 
@@ -377,6 +417,7 @@ std::size_t RestLimitState::drop(std::uint64_t requester) {
   for (auto& [key, b] : buckets_) {
     auto before = b.queue.size();
     std::erase_if(b.queue, [&](const Waiter& w) { return w.requester == requester; });
+    queued_by_.erase(requester);
     if (b.queue.size() != before) {
       n += before - b.queue.size();
       repend(b);

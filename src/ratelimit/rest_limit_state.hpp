@@ -53,6 +53,7 @@ struct RestLimitOptions {
   millis invalid_window{600'000};       // Discord's 10 minutes
   millis lease{60'000};                 // a grant never reported back is released after this
   millis start_grace{0};                // non-exempt grants wait this long after construction
+  std::size_t max_queued_per_requester = 20'000; // a flooding peer is refused, not queued
 };
 
 struct RestDecision {
@@ -165,9 +166,12 @@ private:
   Clock clock_;
   steady::time_point started_;
   std::unordered_map<std::string, std::string> hashes_;  // route -> X-RateLimit-Bucket
+  std::unordered_map<std::string, std::string> path_hashes_; // path (any method) -> a hash seen on it
   std::unordered_map<std::string, Bucket> buckets_;
   std::set<std::pair<std::uint64_t, Bucket*>> pending_; // buckets with a queue, by head's seq
   std::unordered_map<std::uint64_t, Grant> grants_;
+  std::unordered_map<std::uint64_t, std::size_t> queued_by_; // requester -> its queued requests
+  void dequeued(std::uint64_t requester);
   std::deque<std::pair<steady::time_point, std::uint64_t>> leases_; // expiry order
   std::uint32_t global_in_flight_ = 0;
   std::multiset<steady::time_point> global_releases_; // tokens answered, freed at these times

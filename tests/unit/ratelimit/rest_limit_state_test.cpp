@@ -246,3 +246,33 @@ TEST_F(RestLimits, AGrantNeverReportedIsReleasedWhenItsLeaseEnds) {
 
 } // namespace
 } // namespace shardline::ratelimit
+
+namespace shardline::ratelimit {
+namespace {
+
+TEST(RestLimitsFlood, ARequesterWithTooManyQueuedIsRefusedAndOthersAreNot) {
+  ManualClock clock;
+  RestLimitOptions opt;
+  opt.max_queued_per_requester = 3;
+  RestLimitState state(opt, clock.clock());
+  auto route = classify_rest_route("POST", "/channels/1/messages");
+  for (int i = 0; i < 5; ++i) state.submit(7, "f" + std::to_string(i), route);
+  state.submit(8, "other", route);
+  int refused = 0, granted = 0;
+  for (auto& d : state.poll()) {
+    if (d.kind == RestDecision::Kind::refused_wait) {
+      EXPECT_EQ(d.requester, 7u);
+      ++refused;
+    } else {
+      ++granted;
+    }
+  }
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(granted, 1) << "the probe; the rest wait for its answer";
+  EXPECT_EQ(state.drop(7), 2u);
+  state.submit(7, "again", route);
+  EXPECT_TRUE(state.poll().empty()) << "queued again after its requests left";
+}
+
+} // namespace
+} // namespace shardline::ratelimit
