@@ -214,6 +214,9 @@ public:
     count_answer(o, now);
     if (!p.route.global_exempt) {
       if (in_flight_global_ > 0) --in_flight_global_;
+      // Only the last second's are worth a sync: older ones are dropped here, so the list stays
+      // at most a second of this process's requests.
+      while (!releases_.empty() && releases_.front() <= now) releases_.pop_front();
       releases_.push_back(now + std::chrono::seconds(1));
     }
     remember(p.route, o, now);

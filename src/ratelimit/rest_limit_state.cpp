@@ -44,10 +44,13 @@ std::string RestLimitState::key_for(const RestRoute& r) const {
   if (h != hashes_.end()) return "h:" + h->second + "|" + r.major;
   // Not answered yet: Discord shares a bucket between methods of one path (adding and removing
   // a reaction), so until this route's own answer it is taken to share the bucket another
-  // method of its path has. A wrong guess only slows it until that answer.
+  // method of its path has. A wrong guess (GET and POST of messages differ) only slows it
+  // until that answer.
   if (auto a = path_hashes_.find(std::string(path_of(r.route))); a != path_hashes_.end())
     return "h:" + a->second + "|" + r.major;
-  return "r:" + r.route + "|" + r.major;
+  // Nothing answered on this path yet: its methods share one provisional bucket, probing one
+  // request at a time between them.
+  return "r:" + std::string(path_of(r.route)) + "|" + r.major;
 }
 
 RestLimitState::Bucket& RestLimitState::bucket(const std::string& key) {
