@@ -442,6 +442,9 @@ class RestCoordination(Fleet, unittest.TestCase):
         answered, replied = self.cluster_calls_done(record)
         sim = self.rest_stats()
         bots = rest_load.merge(results)
+        if os.environ.get("SHARDLINE_REST_DUMP"):
+            with open(os.environ["SHARDLINE_REST_DUMP"] + f".{label}.json", "w") as f:
+                json.dump(results, f)
         seconds = bots["last_done"] - bots["first_sent"]
         cluster_calls = len(record["interactions"]) + len(record["messages"])
         total = bots["requests"] + cluster_calls
