@@ -410,7 +410,7 @@ asio::awaitable<Result<rest::RestResponse>> OperatorCommands::call(std::string m
     ratelimit::RestPermit permit;
     if (rest_gate_) {
       auto asked = route; // named: no temporary inside the co_await (g++ 12)
-      auto a = co_await rest_gate_->acquire(std::move(asked), attempt > 0);
+      auto a = co_await rest_gate_->acquire(std::move(asked), attempt > 0, deadline);
       if (a.kind != ratelimit::RestAdmission::Kind::granted) co_return fail(Errc::busy, a.message);
       permit = a.permit;
       if (steady::now() >= deadline) {

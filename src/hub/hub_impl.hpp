@@ -141,6 +141,7 @@ private:
   bool rest_armed_ = false;
   steady::time_point rest_armed_at_{};
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> rest_conns_; // serial -> requester
+  std::unordered_set<std::uint64_t> rest_synced_; // connections whose rest_sync was taken
 
   SessionRegistry sessions_;
   bool sessions_full_warned_ = false;

@@ -50,8 +50,11 @@ void Hub::Impl::on_rest_op(const ConnPtr& c, std::string_view op_view, const std
     if (!s) return reject(*c, "bad_request", s.error().message, id);
     for (auto& b : s->buckets)
       rest_.hint(ratelimit::RestHint{b.route, b.major, b.bucket, b.limit, b.remaining, b.reset_after});
+    // A connection's first sync only: a process that relinks over and over must not keep the
+    // global limit's tokens held with the same requests.
     std::vector<millis> releases;
-    for (auto ms : s->global_releases_ms) releases.emplace_back(ms);
+    if (rest_synced_.insert(c->serial).second)
+      for (auto ms : s->global_releases_ms) releases.emplace_back(ms);
     rest_.hint_global(releases);
     spdlog::info("rest: {} synced {} bucket(s) and {} recent request(s)", c->name, s->buckets.size(), releases.size());
   }
@@ -104,6 +107,7 @@ void Hub::Impl::arm_rest() {
 }
 
 void Hub::Impl::forget_rest(Connection& c) {
+  rest_synced_.erase(c.serial);
   if (rest_conns_.erase(c.serial) == 0) return;
   if (auto n = rest_.drop(c.serial); n > 0) {
     spdlog::info("rest: dropped {} queued request(s) of {} ({})", n, c.name, c.address);

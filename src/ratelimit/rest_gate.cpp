@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <unordered_map>
+#include <unordered_set>
 
 namespace shardline::ratelimit {
 
@@ -84,13 +85,13 @@ public:
 
   std::string_view mode() const override { return "local"; }
 
-  asio::awaitable<RestAdmission> acquire(RestRoute route, bool retry) override {
+  asio::awaitable<RestAdmission> acquire(RestRoute route, bool retry, steady::time_point until) override {
     auto self = shared_from_this();
     const auto asked = steady::now();
     const auto tag = std::to_string(++next_tag_);
     state_.submit(0, tag, route, retry);
     run();
-    const auto deadline = asked + max_wait_ + std::chrono::seconds(1);
+    const auto deadline = std::min(until, asked + max_wait_ + std::chrono::seconds(1));
     // Named, not a temporary in the co_await (g++ 12).
     auto ready = [this, &tag] { return decided_.count(tag) > 0; };
     co_await wake_.wait_until(ready, deadline);
@@ -99,8 +100,10 @@ public:
       a = from_decision(it->second, route);
       decided_.erase(it);
     } else {
-      a.kind = RestAdmission::Kind::refused_wait; // cannot happen: max_wait refuses first
-      a.message = "no turn within SHARD_REST_MAX_WAIT_MS";
+      // The caller's deadline came first: a turn given later is handed back unused.
+      abandoned_.insert(tag);
+      a.kind = RestAdmission::Kind::refused_wait;
+      a.message = "no turn for Discord's rate limit before the caller's deadline";
       a.retry_after_s = 1;
     }
     count_admission(a, asked, steady::now());
@@ -119,7 +122,13 @@ public:
 
 private:
   void run() {
-    for (auto& d : state_.poll()) decided_[d.tag] = std::move(d);
+    for (auto& d : state_.poll()) {
+      if (abandoned_.erase(d.tag)) {
+        if (d.kind == RestDecision::Kind::granted) state_.release_unused(d.grant);
+        continue;
+      }
+      decided_[d.tag] = std::move(d);
+    }
     for (auto& a : state_.take_alerts()) spdlog::error("{}", a);
     wake_.notify();
     auto next = state_.next_due();
@@ -144,13 +153,15 @@ private:
   steady::time_point armed_at_{};
   std::uint64_t next_tag_ = 0;
   std::unordered_map<std::string, RestDecision> decided_;
+  std::unordered_set<std::string> abandoned_;
 };
 
 // ---- through the hub ------------------------------------------------------------------------------
 
 class HubGate final : public RestGate, public std::enable_shared_from_this<HubGate> {
 public:
-  HubGate(asio::io_context& io, RestLimitOptions o) : attached_(io.get_executor()), wait_(o.max_wait + std::chrono::seconds(2)) {}
+  HubGate(asio::io_context& io, RestLimitOptions o)
+      : attached_(io.get_executor()), wait_(o.max_wait + std::chrono::seconds(2)), local_(RestGate::local(io, o)) {}
 
   std::string_view mode() const override { return "hub"; }
 
@@ -163,12 +174,19 @@ public:
     attached_.set();
   }
 
-  asio::awaitable<RestAdmission> acquire(RestRoute route, bool retry) override {
+  asio::awaitable<RestAdmission> acquire(RestRoute route, bool retry, steady::time_point until) override {
     auto self = shared_from_this();
     const auto asked = steady::now();
+    const auto deadline = std::min(until, asked + wait_);
+    if (link_ && link_->speaks_v1()) {
+      // A version-1 hub (the seed's) has no coordinator and no request ids: this process
+      // decides alone, as with SHARD_REST_COORDINATION=local.
+      auto local = co_await local_->acquire(std::move(route), retry, deadline);
+      local.permit.local = true;
+      co_return local;
+    }
     RestAdmission a;
     a.permit.route = route;
-    const auto deadline = asked + wait_;
     // The link is made once the shards are planned; the hub may be restarting: the request
     // waits for both within its time.
     if (!link_) co_await attached_.wait_until(deadline);
@@ -210,6 +228,7 @@ public:
   }
 
   void report(const RestPermit& p, const RestObservation& o) override {
+    if (p.local) return local_->report(p, o);
     const auto now = steady::now();
     count_answer(o, now);
     if (!p.route.global_exempt) {
@@ -238,6 +257,7 @@ public:
   }
 
   void release(const RestPermit& p) override {
+    if (p.local) return local_->release(p);
     if (!p.route.global_exempt && in_flight_global_ > 0) --in_flight_global_;
     protocol::RestReport r;
     r.grant = p.grant;
@@ -297,6 +317,7 @@ private:
   std::shared_ptr<link::HubLink> link_;
   net::Event attached_;
   millis wait_;
+  std::shared_ptr<RestGate> local_; // for a version-1 hub
   std::unordered_map<std::string, Seen> seen_;
   std::deque<steady::time_point> releases_;
   std::uint32_t in_flight_global_ = 0;

@@ -32,6 +32,7 @@ namespace shardline::ratelimit {
 struct RestPermit {
   std::uint64_t grant = 0;
   RestRoute route;
+  bool local = false; // decided in this process (a version-1 hub cannot coordinate)
 };
 
 struct RestAdmission {
@@ -62,8 +63,10 @@ public:
   virtual void attach(std::shared_ptr<link::HubLink> link) { (void)link; }
   virtual ~RestGate() = default;
 
-  // Waits for this request's turn. `retry`: it got a 429 and goes again, ahead of its bucket.
-  virtual boost::asio::awaitable<RestAdmission> acquire(RestRoute route, bool retry) = 0;
+  // Waits for this request's turn, until `deadline` at the latest (and never past max_wait).
+  // `retry`: it got a 429 and goes again, ahead of its bucket.
+  virtual boost::asio::awaitable<RestAdmission> acquire(RestRoute route, bool retry,
+                                                        steady::time_point deadline = steady::time_point::max()) = 0;
   // The answer (status 0: none came). Every granted permit is reported exactly once, or released.
   virtual void report(const RestPermit& permit, const RestObservation& answer) = 0;
   // The grant was not used (the caller gave up before sending).

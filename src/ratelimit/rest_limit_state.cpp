@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <random>
 #include <cmath>
 #include <utility>
 
@@ -25,7 +26,10 @@ void earliest(std::optional<steady::time_point>& slot, steady::time_point t) {
 } // namespace
 
 RestLimitState::RestLimitState(RestLimitOptions options, Clock clock)
-    : opt_(options), clock_(std::move(clock)), started_(clock_()) {
+    : opt_(options), clock_(std::move(clock)), started_(clock_()),
+      next_grant_((std::uint64_t{std::random_device{}()} << 32 | std::random_device{}()) & ~(std::uint64_t{1} << 63)) {
+  if (next_grant_ == 0) next_grant_ = 1;
+  grace_until_ = started_ + opt_.start_grace;
   if (opt_.global_per_sec == 0) opt_.global_per_sec = 1;
 }
 
@@ -165,17 +169,28 @@ bool RestLimitState::may_go(Bucket& b, const Waiter& w, steady::time_point now,
   roll_window(b, now);
   if (b.limit == 0 || b.probing) {
     if (b.in_flight > 0) return false; // the probe's answer wakes it
+    // A probe of this route and major may still be out under its provisional key (its
+    // bucket's hash was learned on another major since): its answer comes first.
+    if (b.key.compare(0, 2, "h:") == 0) {
+      auto p = buckets_.find("r:" + std::string(path_of(w.route.route)) + "|" + w.route.major);
+      if (p != buckets_.end() && p->second.in_flight > 0) return false;
+    }
     if (b.probing && b.remaining == 0) {
       if (b.reset_at) earliest(wake, *b.reset_at);
       return false;
     }
   } else if (b.remaining == 0) {
-    if (b.reset_at) earliest(wake, *b.reset_at);
-    return false; // else: the first answer of this window tells when it ends
+    if (b.reset_at) {
+      earliest(wake, *b.reset_at);
+      return false;
+    }
+    // The window rolled over and its answers told nothing (no headers, errors, a window
+    // already over): with nothing in flight to tell, one request probes.
+    if (b.in_flight > 0) return false;
   }
   if (!w.route.global_exempt) {
-    if (now < started_ + opt_.start_grace) {
-      earliest(wake, started_ + opt_.start_grace);
+    if (now < grace_until_) {
+      earliest(wake, grace_until_);
       return false;
     }
     if (now < global_blocked_until_) {
@@ -207,9 +222,24 @@ std::vector<RestDecision> RestLimitState::poll() {
   std::vector<Bucket*> order;
   order.reserve(pending_.size());
   for (auto& [seq, b] : pending_) order.push_back(b);
-  for (auto* b : order) {
+  for (std::size_t next = 0; next < order.size(); ++next) {
+    auto* b = order[next];
     while (!b->queue.empty()) {
       auto& w = b->queue.front();
+      // Its route's bucket was learned since it queued: it waits in that bucket, in order.
+      if (auto k = key_for(w.route); k != b->key) {
+        auto& to = bucket(k);
+        auto at = std::upper_bound(to.queue.begin(), to.queue.end(), w.seq,
+                                   [](std::uint64_t s, const Waiter& x) { return s < x.seq; });
+        to.queue.insert(at, std::move(w));
+        b->queue.pop_front();
+        repend(to);
+        if (std::find(order.begin() + static_cast<std::ptrdiff_t>(next) + 1, order.end(), &to) == order.end()) {
+          if (std::find(order.begin(), order.end(), &to) == order.end()) order.push_back(&to);
+          else earliest(wake, now); // already looked at in this poll: the next one sees it
+        }
+        continue;
+      }
       RestDecision d;
       d.requester = w.requester;
       d.tag = w.tag;
@@ -284,22 +314,14 @@ void RestLimitState::release_unused(std::uint64_t id) {
 
 void RestLimitState::learn_hash(const RestRoute& route, const std::string& hash) {
   if (auto known = hashes_.find(route.route); known != hashes_.end() && known->second == hash) return;
-  const std::string old_key = key_for(route);
   hashes_[route.route] = hash;
   path_hashes_.try_emplace(std::string(path_of(route.route)), hash);
-  // Requests queued under the provisional key move behind the bucket's own, in their order.
-  auto old = buckets_.find(old_key);
-  if (old == buckets_.end()) return;
-  auto& to = bucket(key_for(route));
-  if (&to == &old->second) return;
-  for (auto& w : old->second.queue) to.queue.push_back(std::move(w));
-  std::stable_sort(to.queue.begin(), to.queue.end(), [](const Waiter& a, const Waiter& b) { return a.seq < b.seq; });
-  old->second.queue.clear();
-  repend(old->second);
-  repend(to);
+  // Requests of this route queued under another key move to its bucket at the next poll, each
+  // in its turn (poll re-homes a head whose key changed); other routes' stay where they are.
 }
 
-void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::time_point now) {
+void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::time_point now,
+                                  std::optional<std::uint64_t> grant_generation) {
   const auto limit = *o.limit;
   const auto after = *o.reset_after_s;
   const auto end = now + seconds(after);
@@ -320,6 +342,9 @@ void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::t
   // Every grant of the bot is counted here, so Discord's Remaining (which has not seen the
   // grants still on their way) only lowers the count when others used the bucket too.
   if (!b.reset_at) {
+    // Only an answer to a grant of this window tells when it ends; one granted before the
+    // roll landed in the window before (or tells nothing certain).
+    if (grant_generation && *grant_generation != b.generation) return;
     b.reset_at = end; // the first answer of the window rolled over locally
     b.remaining = std::min(b.remaining, *o.remaining);
   } else if (end > *b.reset_at + half) {
@@ -337,7 +362,11 @@ void RestLimitState::learn_timing(Bucket& b, const RestObservation& o, steady::t
 void RestLimitState::report(std::uint64_t id, const RestRoute& route, const RestObservation& o) {
   const auto now = clock_();
   ++counters_.answers;
+  std::optional<std::uint64_t> generation;
+  std::string granted_in;
   if (auto it = grants_.find(id); it != grants_.end()) {
+    generation = it->second.generation;
+    granted_in = it->second.bucket_key;
     auto b = buckets_.find(it->second.bucket_key);
     if (b != buckets_.end() && b->second.in_flight > 0) --b->second.in_flight;
     if (it->second.global) free_global(now + std::chrono::seconds(1));
@@ -347,7 +376,8 @@ void RestLimitState::report(std::uint64_t id, const RestRoute& route, const Rest
   if (!o.bucket.empty()) learn_hash(route, o.bucket);
   auto& b = bucket(key_for(route));
   b.last_used = now;
-  if (o.has_bucket_headers()) learn_timing(b, o, now);
+  if (o.has_bucket_headers())
+    learn_timing(b, o, now, granted_in == b.key ? generation : std::nullopt);
   if (o.invalid()) count_invalid(route, now);
   if (o.status != 429) return;
   const auto until = now + seconds(o.retry_after_s);
@@ -432,11 +462,13 @@ std::size_t RestLimitState::drop(std::uint64_t requester) {
 void RestLimitState::hint(const RestHint& h) {
   if (h.limit == 0 || h.route.empty()) return;
   const auto now = clock_();
+  // What a process saw in the last minute, no more: a hint cannot block a bucket for long.
+  const double reset_after_s = std::min(std::max(0.0, h.reset_after_s), 60.0);
   RestRoute r{h.route, h.major, false};
   if (!h.bucket.empty() && !hashes_.count(h.route)) learn_hash(r, h.bucket);
   auto& b = bucket(key_for(r));
   if (b.limit > 0 && !b.probing) return; // a real answer already came: it knows better
-  const auto end = now + seconds(std::max(0.0, h.reset_after_s));
+  const auto end = now + seconds(reset_after_s);
   if (b.probing && b.reset_at && *b.reset_at > now) {
     // Several processes' views of one bucket: the most cautious of each.
     b.remaining = std::min(b.remaining, h.remaining);
@@ -446,15 +478,23 @@ void RestLimitState::hint(const RestHint& h) {
     b.reset_at = end;
   }
   b.limit = h.limit;
-  b.window_s = std::max(b.window_s, h.reset_after_s);
+  b.window_s = std::max(b.window_s, reset_after_s);
   b.probing = true;
   b.last_used = now;
 }
 
 void RestLimitState::hint_global(const std::vector<millis>& releases) {
   const auto now = clock_();
+  // A token is held at most a second after an answer: nothing further ahead is believed.
   for (auto d : releases)
-    if (d > millis(0) && d <= std::chrono::seconds(2)) global_releases_.insert(now + d);
+    if (d > millis(0) && d <= std::chrono::seconds(1)) global_releases_.insert(now + d);
+  // The first processes back after a restart start a grace in which the others (reconnecting
+  // within their backoff's jitter) report theirs; only early in this coordinator's life, so a
+  // process relinking later cannot hold the bot up.
+  if (!releases.empty() && now - started_ < std::chrono::seconds(30) && !grace_started_) {
+    grace_started_ = true;
+    grace_until_ = std::max(grace_until_, now + opt_.start_grace);
+  }
 }
 
 std::vector<std::string> RestLimitState::take_alerts() { return std::exchange(alerts_, {}); }

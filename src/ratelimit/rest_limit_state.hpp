@@ -51,8 +51,10 @@ struct RestLimitOptions {
   std::uint32_t invalid_limit = 9'000;  // the bot-wide guard, short of Discord's 10,000
   std::uint32_t route_invalid_limit = 1'000; // one route's share
   millis invalid_window{600'000};       // Discord's 10 minutes
-  millis lease{60'000};                 // a grant never reported back is released after this
-  millis start_grace{0};                // non-exempt grants wait this long after construction
+  millis lease{35'000};                 // a grant never reported back is released after this
+                                        // (the endpoint's 30 s REST timeout, and a margin)
+  millis start_grace{0};                // non-exempt grants wait this long after construction,
+                                        // and after the first sync of recent requests
   std::size_t max_queued_per_requester = 20'000; // a flooding peer is refused, not queued
 };
 
@@ -155,7 +157,8 @@ private:
   std::optional<double> estimate_wait(Bucket& b, bool exempt, steady::time_point now) const;
   void roll_window(Bucket& b, steady::time_point now);
   void learn_hash(const RestRoute& route, const std::string& hash);
-  void learn_timing(Bucket& b, const RestObservation& o, steady::time_point now);
+  void learn_timing(Bucket& b, const RestObservation& o, steady::time_point now,
+                    std::optional<std::uint64_t> grant_generation);
   void count_invalid(const RestRoute& route, steady::time_point now);
   void slide_invalid(steady::time_point now);
   std::optional<std::string> guard_refusal(const std::string& route) const;
@@ -165,6 +168,8 @@ private:
   RestLimitOptions opt_;
   Clock clock_;
   steady::time_point started_;
+  steady::time_point grace_until_{};
+  bool grace_started_ = false;
   std::unordered_map<std::string, std::string> hashes_;  // route -> X-RateLimit-Bucket
   std::unordered_map<std::string, std::string> path_hashes_; // path (any method) -> a hash seen on it
   std::unordered_map<std::string, Bucket> buckets_;
@@ -181,7 +186,8 @@ private:
   std::set<std::string> blocked_routes_; // alerted, still over their share
   bool bot_blocked_ = false;
   std::vector<std::string> alerts_;
-  std::uint64_t next_seq_ = 1, next_grant_ = 1;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t next_grant_; // random start: a report for an earlier coordinator's grant matches none
   std::optional<steady::time_point> next_due_;
   std::vector<RestDecision> ready_; // refused at submit, handed out by the next poll
   steady::time_point last_prune_{};

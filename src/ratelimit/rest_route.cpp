@@ -1,6 +1,8 @@
 #include "ratelimit/rest_route.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <cctype>
 #include <vector>
 
@@ -50,9 +52,16 @@ RestRoute classify_rest_route(std::string_view method, std::string_view path) {
                                                : "interaction";
       r.major = kind + ":" + std::string(s);
       r.route += "{" + kind + "}";
-    } else if (i == 2 && (first == "webhooks" || first == "interactions") && !r.major.empty()) {
-      // The webhook's or interaction's token: a secret, never kept.
+    } else if (i == 2 && (first == "webhooks" || first == "interactions")) {
+      // The webhook's or interaction's token: a secret, never kept. A webhook's bucket is per
+      // token (each interaction's follow-ups have their own): the major keeps a hash of it.
       r.route += "{token}";
+      if (first == "webhooks" && !r.major.empty()) {
+        char h[17];
+        std::snprintf(h, sizeof h, "%016zx", std::hash<std::string_view>{}(s));
+        r.major += ":";
+        r.major += h;
+      }
     } else if (i >= 1 && seg[i - 1] == "reactions") {
       r.route += "{emoji}";
     } else if (all_digits(s)) {
