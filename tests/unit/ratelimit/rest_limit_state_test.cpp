@@ -282,16 +282,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-RestObservation answer(std::string bucket, std::uint32_t limit, std::uint32_t remaining, double reset_after) {
-  RestObservation o;
-  o.status = 200;
-  o.bucket = std::move(bucket);
-  o.limit = limit;
-  o.remaining = remaining;
-  o.reset_after_s = reset_after;
-  return o;
-}
-
 struct RestLimitsReview : ::testing::Test {
   ManualClock clock;
   RestLimitState state{RestLimitOptions{}, clock.clock()};
@@ -307,7 +297,7 @@ TEST_F(RestLimitsReview, ABucketWhoseNewWindowAnswersCarryNoHeadersProbesInstead
   auto r = classify_rest_route("POST", "/channels/1/messages");
   state.submit(1, "a", r);
   auto g = granted();
-  state.report(g[0].grant, r, answer("h", 1, 0, 1.0));
+  state.report(g[0].grant, r, ok("h", 1, 0, 1.0));
   clock.advance(1s);
   state.submit(1, "b", r);
   g = granted();
@@ -329,9 +319,9 @@ TEST_F(RestLimitsReview, QueuedRequestsOfAnotherMajorJoinTheLearnedBucketAndOthe
   state.submit(1, "b2", post_b);
   state.submit(1, "b3", post_b);
   EXPECT_TRUE(granted().empty());
-  state.report(g[0].grant, post_a, answer("msg", 2, 1, 5.0)); // learns the hash on channel 1
+  state.report(g[0].grant, post_a, ok("msg", 2, 1, 5.0)); // learns the hash on channel 1
   EXPECT_TRUE(granted().empty()) << "channel 2's requests wait for its own probe's answer";
-  state.report(g[1].grant, post_b, answer("msg", 2, 1, 5.0));
+  state.report(g[1].grant, post_b, ok("msg", 2, 1, 5.0));
   auto after = granted();
   ASSERT_EQ(after.size(), 1u) << "one left in channel 2's window, whichever key they queued under";
   EXPECT_EQ(after[0].tag, "b2");
@@ -341,18 +331,18 @@ TEST_F(RestLimitsReview, AnAnswerToAGrantOfTheWindowBeforeDoesNotEndTheNewOne) {
   auto r = classify_rest_route("DELETE", "/channels/1/messages/5");
   state.submit(1, "p", r);
   auto g = granted();
-  state.report(g[0].grant, r, answer("del", 5, 4, 1.0));
+  state.report(g[0].grant, r, ok("del", 5, 4, 1.0));
   for (int i = 0; i < 4; ++i) state.submit(1, "x" + std::to_string(i), r);
   auto old = granted();
   ASSERT_EQ(old.size(), 4u);
-  for (int i = 0; i < 3; ++i) state.report(old[i].grant, r, answer("del", 5, 3 - i, 0.9));
+  for (int i = 0; i < 3; ++i) state.report(old[i].grant, r, ok("del", 5, 3 - i, 0.9));
   clock.advance(1s); // rolls over with one grant still out
   for (int i = 0; i < 5; ++i) state.submit(1, "y" + std::to_string(i), r);
   auto fresh = granted();
   EXPECT_EQ(fresh.size(), 4u) << "the one still out may land in the new window";
   // The late one answers a full window later than its own window's end would say.
   clock.advance(600ms);
-  state.report(old[3].grant, r, answer("del", 5, 0, 0.5));
+  state.report(old[3].grant, r, ok("del", 5, 0, 0.5));
   clock.advance(500ms);
   EXPECT_TRUE(granted().empty()) << "the window before's answer must not end this one";
 }
