@@ -9,8 +9,6 @@
 #include "proxy/rest_forward.hpp"
 
 #include "core/crypto.hpp"
-#include "ratelimit/rest_observation.hpp"
-#include "ratelimit/rest_route.hpp"
 #include "net/gateway_query.hpp"
 #include "net/spawn_owned.hpp"
 #include "net/zlib_stream.hpp"
@@ -327,30 +325,6 @@ Response refused_here(const ratelimit::RestAdmission& a, const Request& req) {
   return res;
 }
 
-std::string_view header_of(const HeaderList& headers, std::string_view name) {
-  for (auto& [n, v] : headers)
-    if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char x, char y) {
-          return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-        }))
-      return v;
-  return {};
-}
-
-// The bucket's counts of an answer the gate paced. They are the whole bot's: a library that
-// read them would hold its own requests back for other processes' use of the bucket, pacing a
-// second time what the coordinator already paces (and Discord's windows would go half used).
-// The bucket's hash and a 429's headers still reach the bot.
-bool paced_here(std::string_view name) {
-  static constexpr std::string_view kCounts[] = {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
-                                                 "x-ratelimit-reset-after"};
-  for (auto c : kCounts)
-    if (name.size() == c.size() && std::equal(name.begin(), name.end(), c.begin(), [](char x, char y) {
-          return std::tolower(static_cast<unsigned char>(x)) == y;
-        }))
-      return true;
-  return false;
-}
-
 asio::awaitable<Response> forward(std::shared_ptr<State> st, const Request& req, std::string target) {
   ForwardRequest fr;
   fr.method = std::string(sv(req.method_string()));
@@ -358,45 +332,24 @@ asio::awaitable<Response> forward(std::shared_ptr<State> st, const Request& req,
   for (auto& f : req) fr.headers.emplace_back(sv(f.name_string()), sv(f.value()));
   fr.body = req.body();
   const std::string method = fr.method;
+  std::string api_url = st->opt.api_url;
   auto gate = st->opt.rest_gate;
-  const auto route = ratelimit::classify_rest_route(fr.method, fr.target);
-  // A 429 from Discord despite the coordination (a shared-scope limit, another user of the
-  // token) is retried in turn, twice at most: the gate has learned the wait from it.
-  for (int attempt = 0;; ++attempt) {
-    ratelimit::RestPermit permit;
-    if (gate) {
-      auto asked = route; // named: no temporary inside the co_await (g++ 12)
-      auto admission = co_await gate->acquire(std::move(asked), attempt > 0);
-      if (admission.kind != ratelimit::RestAdmission::Kind::granted) co_return refused_here(admission, req);
-      permit = admission.permit;
-    }
-    std::string api_url = st->opt.api_url;
-    auto sent = fr; // each attempt sends the same request
-    auto r = co_await forward_rest(st->tls, std::move(api_url), std::move(sent), st->opt.rest_timeout,
-                                   st->opt.max_body_bytes);
-    if (!r) {
-      if (gate) gate->report(permit, ratelimit::RestObservation{});
-      // The path only: its query may carry what the bot would not want in a log.
-      auto path = sv(req.target());
-      spdlog::warn("bot endpoint: {} {} not forwarded: {}", method,
-                   path.substr(0, std::min(path.find('?'), std::size_t{200})), r.error().message);
-      co_return discord_error(http::status::bad_gateway, 0, "502: Discord could not be reached through Shardline", req);
-    }
-    if (gate) {
-      auto lookup = [&](std::string_view name) { return header_of(r->headers, name); };
-      auto seen = ratelimit::observe_answer(r->status, lookup, r->body);
-      gate->report(permit, seen);
-      const bool banned = seen.status == 429 && seen.scope.empty() && !seen.has_bucket_headers() && !seen.global;
-      if (seen.status == 429 && !banned && attempt < 2) continue;
-    }
-    Response res{static_cast<http::status>(r->status), req.version()};
-    for (auto& [name, value] : r->headers)
-      if (!gate || r->status == 429 || !paced_here(name)) res.insert(name, value);
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(r->body);
-    res.prepare_payload();
-    co_return res;
+  auto r = co_await forward_in_turn(st->tls, std::move(api_url), std::move(gate), std::move(fr), st->opt.rest_timeout,
+                                    st->opt.max_body_bytes);
+  if (r.refused) co_return refused_here(*r.refused, req);
+  if (!r.answer) {
+    // The path only: its query may carry what the bot would not want in a log.
+    auto path = sv(req.target());
+    spdlog::warn("bot endpoint: {} {} not forwarded: {}", method,
+                 path.substr(0, std::min(path.find('?'), std::size_t{200})), r.answer.error().message);
+    co_return discord_error(http::status::bad_gateway, 0, "502: Discord could not be reached through Shardline", req);
   }
+  Response res{static_cast<http::status>(r.answer->status), req.version()};
+  for (auto& [name, value] : r.answer->headers) res.insert(name, value);
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(r.answer->body);
+  res.prepare_payload();
+  co_return res;
 }
 
 asio::awaitable<Response> answer(std::shared_ptr<State> st, const Request& req) {

@@ -1,6 +1,8 @@
 #include "proxy/rest_forward.hpp"
 
 #include "net/connect.hpp"
+#include "ratelimit/rest_observation.hpp"
+#include "ratelimit/rest_route.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -100,6 +102,53 @@ asio::awaitable<Result<ForwardResponse>> forward_rest(asio::ssl::context& tls, s
   if (!shaken) co_return shaken.error();
   lowest.expires_at(deadline);
   co_return co_await exchange(stream, std::move(req), max_body_bytes);
+}
+
+bool paced_count_header(std::string_view name) {
+  static constexpr std::string_view kCounts[] = {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+                                                 "x-ratelimit-reset-after"};
+  for (auto c : kCounts)
+    if (iequals(name, c)) return true;
+  return false;
+}
+
+asio::awaitable<GatedForward> forward_in_turn(asio::ssl::context& tls, std::string api_url,
+                                              std::shared_ptr<ratelimit::RestGate> gate, ForwardRequest fr,
+                                              std::chrono::milliseconds timeout, std::size_t max_body_bytes) {
+  const auto route = ratelimit::classify_rest_route(fr.method, fr.target);
+  GatedForward out;
+  for (int attempt = 0;; ++attempt) {
+    ratelimit::RestPermit permit;
+    if (gate) {
+      auto asked = route; // named: no temporary inside the co_await (g++ 12)
+      auto admission = co_await gate->acquire(std::move(asked), attempt > 0);
+      if (admission.kind != ratelimit::RestAdmission::Kind::granted) {
+        out.refused = std::move(admission);
+        co_return out;
+      }
+      permit = admission.permit;
+    }
+    auto url = api_url;
+    auto sent = fr; // each attempt sends the same request
+    out.answer = co_await forward_rest(tls, std::move(url), std::move(sent), timeout, max_body_bytes);
+    if (!gate) co_return out;
+    if (!out.answer) {
+      gate->report(permit, ratelimit::RestObservation{});
+      co_return out;
+    }
+    auto& r = *out.answer;
+    auto header = [&r](std::string_view name) {
+      for (auto& [n, v] : r.headers)
+        if (iequals(n, name)) return std::string_view(v);
+      return std::string_view();
+    };
+    auto seen = ratelimit::observe_answer(r.status, header, r.body);
+    gate->report(permit, seen);
+    const bool banned = seen.status == 429 && seen.scope.empty() && !seen.has_bucket_headers() && !seen.global;
+    if (seen.status == 429 && !banned && attempt < 2) continue;
+    if (r.status != 429) std::erase_if(r.headers, [](const auto& h) { return paced_count_header(h.first); });
+    co_return out;
+  }
 }
 
 } // namespace shardline::proxy

@@ -17,7 +17,6 @@ steady::duration seconds(double s) { return std::chrono::duration_cast<steady::d
 double to_s(steady::duration d) { return std::max(0.0, dsec(d).count()); }
 
 constexpr std::size_t kMaxBuckets = 100'000; // idle ones are dropped first (prune)
-constexpr std::size_t kMaxInvalidKept = 200'000;
 
 void earliest(std::optional<steady::time_point>& slot, steady::time_point t) {
   if (!slot || t < *slot) slot = t;
@@ -27,6 +26,7 @@ void earliest(std::optional<steady::time_point>& slot, steady::time_point t) {
 
 RestLimitState::RestLimitState(RestLimitOptions options, Clock clock)
     : opt_(options), clock_(std::move(clock)), started_(clock_()),
+      guard_(opt_.invalid_limit, opt_.route_invalid_limit, opt_.invalid_window),
       next_grant_((std::uint64_t{std::random_device{}()} << 32 | std::random_device{}()) & ~(std::uint64_t{1} << 63)) {
   if (next_grant_ == 0) next_grant_ = 1;
   grace_until_ = started_ + opt_.start_grace;
@@ -69,18 +69,6 @@ void RestLimitState::repend(Bucket& b) {
   if (b.pending_seq) pending_.insert({b.pending_seq, &b});
 }
 
-std::optional<std::string> RestLimitState::guard_refusal(const std::string& route) const {
-  if (bot_blocked_)
-    return fmt::format("Shardline stopped the bot's REST requests: {} answers of 401, 403 or 429 in the last {} s "
-                       "(Discord bans the bot's IP for an hour at 10,000 in 10 minutes)",
-                       invalid_.size(), opt_.invalid_window.count() / 1000);
-  if (blocked_routes_.count(route))
-    return fmt::format("Shardline blocked {}: {} answers of 401, 403 or 429 on it in the last {} s (the guard "
-                       "against Discord's invalid-request ban); fix the bot's requests on this route",
-                       route, invalid_by_route_.count(route) ? invalid_by_route_.at(route) : 0,
-                       opt_.invalid_window.count() / 1000);
-  return std::nullopt;
-}
 
 void RestLimitState::dequeued(std::uint64_t requester) {
   if (auto it = queued_by_.find(requester); it != queued_by_.end() && --it->second == 0) queued_by_.erase(it);
@@ -215,7 +203,7 @@ std::vector<RestDecision> RestLimitState::poll() {
     leases_.pop_front();
     release_unused(id);
   }
-  slide_invalid(now);
+  guard_.slide(now);
   if (now - last_prune_ > std::chrono::seconds(10)) prune(now);
 
   std::optional<steady::time_point> wake;
@@ -244,10 +232,10 @@ std::vector<RestDecision> RestLimitState::poll() {
       d.requester = w.requester;
       d.tag = w.tag;
       d.waited_s = to_s(now - w.submitted);
-      if (auto why = guard_refusal(w.route.route)) {
+      if (auto why = guard_.refusal(w.route.route)) {
         d.kind = RestDecision::Kind::refused_guard;
         d.message = std::move(*why);
-        d.retry_after_s = invalid_.empty() ? 1.0 : std::max(1.0, to_s(invalid_.front().at + opt_.invalid_window - now));
+        d.retry_after_s = guard_.retry_after_s(now);
         ++counters_.refused_guard;
         dequeued(b->queue.front().requester);
         out.push_back(std::move(d));
@@ -378,7 +366,7 @@ void RestLimitState::report(std::uint64_t id, const RestRoute& route, const Rest
   b.last_used = now;
   if (o.has_bucket_headers())
     learn_timing(b, o, now, granted_in == b.key ? generation : std::nullopt);
-  if (o.invalid()) count_invalid(route, now);
+  if (o.invalid()) guard_.count(route.route, now);
   if (o.status != 429) return;
   const auto until = now + seconds(o.retry_after_s);
   if (o.global) {
@@ -397,51 +385,6 @@ void RestLimitState::report(std::uint64_t id, const RestRoute& route, const Rest
       b.remaining = 0;
       b.reset_at = until;
     }
-  }
-}
-
-void RestLimitState::count_invalid(const RestRoute& route, steady::time_point now) {
-  if (invalid_.size() >= kMaxInvalidKept) {
-    auto& front = invalid_.front();
-    if (auto it = invalid_by_route_.find(front.route); it != invalid_by_route_.end() && --it->second == 0)
-      invalid_by_route_.erase(it);
-    invalid_.pop_front();
-  }
-  invalid_.push_back({now, route.route});
-  auto n = ++invalid_by_route_[route.route];
-  if (n >= opt_.route_invalid_limit && blocked_routes_.insert(route.route).second)
-    alerts_.push_back(fmt::format("REST guard: blocked {} after {} answers of 401, 403 or 429 in {} s; its requests "
-                                  "are refused here until they age out (Discord bans the bot's IP for an hour at "
-                                  "10,000 in 10 minutes). Other routes keep working.",
-                                  route.route, n, opt_.invalid_window.count() / 1000));
-  if (!bot_blocked_ && invalid_.size() >= opt_.invalid_limit) {
-    bot_blocked_ = true;
-    alerts_.push_back(fmt::format("REST guard: {} answers of 401, 403 or 429 in {} s: every REST request of the bot "
-                                  "is refused here until they age out (Discord's ban comes at 10,000); the last "
-                                  "was on {}",
-                                  invalid_.size(), opt_.invalid_window.count() / 1000, route.route));
-  }
-}
-
-void RestLimitState::slide_invalid(steady::time_point now) {
-  while (!invalid_.empty() && invalid_.front().at + opt_.invalid_window <= now) {
-    auto& front = invalid_.front();
-    if (auto it = invalid_by_route_.find(front.route); it != invalid_by_route_.end() && --it->second == 0)
-      invalid_by_route_.erase(it);
-    invalid_.pop_front();
-  }
-  for (auto it = blocked_routes_.begin(); it != blocked_routes_.end();) {
-    auto c = invalid_by_route_.find(*it);
-    if (c == invalid_by_route_.end() || c->second < opt_.route_invalid_limit) {
-      alerts_.push_back(fmt::format("REST guard: {} is allowed again", *it));
-      it = blocked_routes_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (bot_blocked_ && invalid_.size() < opt_.invalid_limit) {
-    bot_blocked_ = false;
-    alerts_.push_back("REST guard: the bot's REST requests are allowed again");
   }
 }
 
@@ -497,7 +440,7 @@ void RestLimitState::hint_global(const std::vector<millis>& releases) {
   }
 }
 
-std::vector<std::string> RestLimitState::take_alerts() { return std::exchange(alerts_, {}); }
+std::vector<std::string> RestLimitState::take_alerts() { return guard_.take_alerts(); }
 
 void RestLimitState::prune(steady::time_point now) {
   last_prune_ = now;
@@ -513,13 +456,13 @@ void RestLimitState::prune(steady::time_point now) {
 
 RestLimitStats RestLimitState::stats() const {
   auto s = counters_;
-  s.invalid_window = static_cast<std::uint32_t>(invalid_.size());
+  s.invalid_window = guard_.in_window();
   s.buckets = buckets_.size();
   for (auto& [key, b] : buckets_) s.queued += b.queue.size();
   s.in_flight = grants_.size();
   const auto later = global_releases_.upper_bound(clock_());
   s.global_in_use = global_in_flight_ + static_cast<std::size_t>(std::distance(later, global_releases_.end()));
-  s.blocked_routes.assign(blocked_routes_.begin(), blocked_routes_.end());
+  s.blocked_routes = guard_.blocked_routes();
   return s;
 }
 

@@ -31,6 +31,7 @@
 //   at a time until a real answer; `start_grace` holds non-exempt grants for the first moments.
 
 #include "core/clock.hpp"
+#include "ratelimit/invalid_request_guard.hpp"
 #include "ratelimit/rest_observation.hpp"
 #include "ratelimit/rest_route.hpp"
 
@@ -144,10 +145,6 @@ private:
     bool global = false;
     steady::time_point expires{};
   };
-  struct Invalid {
-    steady::time_point at;
-    std::string route;
-  };
 
   std::string key_for(const RestRoute& r) const;
   Bucket& bucket(const std::string& key);
@@ -159,9 +156,6 @@ private:
   void learn_hash(const RestRoute& route, const std::string& hash);
   void learn_timing(Bucket& b, const RestObservation& o, steady::time_point now,
                     std::optional<std::uint64_t> grant_generation);
-  void count_invalid(const RestRoute& route, steady::time_point now);
-  void slide_invalid(steady::time_point now);
-  std::optional<std::string> guard_refusal(const std::string& route) const;
   void free_global(steady::time_point release_at);
   void prune(steady::time_point now);
 
@@ -170,6 +164,7 @@ private:
   steady::time_point started_;
   steady::time_point grace_until_{};
   bool grace_started_ = false;
+  InvalidRequestGuard guard_;
   std::unordered_map<std::string, std::string> hashes_;  // route -> X-RateLimit-Bucket
   std::unordered_map<std::string, std::string> path_hashes_; // path (any method) -> a hash seen on it
   std::unordered_map<std::string, Bucket> buckets_;
@@ -181,11 +176,6 @@ private:
   std::uint32_t global_in_flight_ = 0;
   std::multiset<steady::time_point> global_releases_; // tokens answered, freed at these times
   steady::time_point global_blocked_until_{};
-  std::deque<Invalid> invalid_;
-  std::unordered_map<std::string, std::uint32_t> invalid_by_route_;
-  std::set<std::string> blocked_routes_; // alerted, still over their share
-  bool bot_blocked_ = false;
-  std::vector<std::string> alerts_;
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_grant_; // random start: a report for an earlier coordinator's grant matches none
   std::optional<steady::time_point> next_due_;
