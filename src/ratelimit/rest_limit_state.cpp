@@ -102,16 +102,16 @@ void RestLimitState::submit(std::uint64_t requester, std::string tag, const Rest
   }
   b.queue.push_back(Waiter{requester, std::move(tag), route, now, next_seq_++});
   // Known already to wait longer than max_wait behind the queue: refused now, not in max_wait.
-  if (auto est = estimate_wait(b, route.global_exempt, now); est && *est * 1000.0 > double(opt_.max_wait.count())) {
+  if (const double est = estimate_wait(b, route.global_exempt, now); est * 1000.0 > double(opt_.max_wait.count())) {
     auto& w = b.queue.back();
     RestDecision d;
     d.kind = RestDecision::Kind::refused_wait;
     d.requester = requester;
     d.tag = std::move(w.tag);
-    d.retry_after_s = *est;
+    d.retry_after_s = est;
     d.message = fmt::format("{} would wait {:.3f} s for Discord's rate limit, over the {} ms allowed "
                             "(SHARD_REST_MAX_WAIT_MS)",
-                            route.route, *est, opt_.max_wait.count());
+                            route.route, est, opt_.max_wait.count());
     ++counters_.refused_wait;
     ready_.push_back(std::move(d));
     b.queue.pop_back();
@@ -121,7 +121,7 @@ void RestLimitState::submit(std::uint64_t requester, std::string tag, const Rest
   repend(b);
 }
 
-std::optional<double> RestLimitState::estimate_wait(Bucket& b, bool exempt, steady::time_point now) const {
+double RestLimitState::estimate_wait(Bucket& b, bool exempt, steady::time_point now) const {
   // The wait of the last request in this bucket's queue, from what is known now.
   double wait = 0;
   if (b.blocked_until > now) wait = to_s(b.blocked_until - now);
@@ -252,7 +252,7 @@ std::vector<RestDecision> RestLimitState::poll() {
         b->last_used = now;
         const bool global = !w.route.global_exempt;
         if (global) ++global_in_flight_;
-        grants_[d.grant] = Grant{b->key, b->generation, global, now + opt_.lease};
+        grants_[d.grant] = Grant{b->key, b->generation, global};
         leases_.emplace_back(now + opt_.lease, d.grant);
         ++counters_.granted;
         if (d.waited_s > 0.001) ++counters_.waited; // more than the time a poll takes

@@ -143,7 +143,6 @@ private:
     std::string bucket_key;
     std::uint64_t generation = 0;
     bool global = false;
-    steady::time_point expires{};
   };
 
   std::string key_for(const RestRoute& r) const;
@@ -151,7 +150,7 @@ private:
   void repend(Bucket& b);
   // Whether the head of `b` may go now; if not, when to look again (nullopt: on an answer).
   bool may_go(Bucket& b, const Waiter& w, steady::time_point now, std::optional<steady::time_point>& wake);
-  std::optional<double> estimate_wait(Bucket& b, bool exempt, steady::time_point now) const;
+  double estimate_wait(Bucket& b, bool exempt, steady::time_point now) const;
   void roll_window(Bucket& b, steady::time_point now);
   void learn_hash(const RestRoute& route, const std::string& hash);
   void learn_timing(Bucket& b, const RestObservation& o, steady::time_point now,
